@@ -1,0 +1,426 @@
+//! [`App`]: gateways, options and shared state, built into a server.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use axum::Router;
+use http::{HeaderValue, Method};
+use serde_json::Value;
+use socketioxide::adapter::LocalAdapter;
+use socketioxide::handler::{FromConnectParts, Value as SioValue};
+use socketioxide::socket::Socket;
+use socketioxide::{SocketIo, TransportType};
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+
+use crate::client::ClientState;
+use crate::dispatch;
+use crate::gateway::{ConnectHook, DisconnectHook, Middleware};
+use crate::handler::Route;
+use crate::{Client, Gateway, Server};
+
+/// The server's gateways, options and state: what NestJS's `AppModule` and `IoAdapter` hold.
+///
+/// ```no_run
+/// use iogate::{App, Data, Gateway, Options};
+///
+/// # async fn run() -> std::io::Result<()> {
+/// let app = App::new()
+///     .options(Options::default().max_payload(1_000_000))
+///     .gateway(Gateway::new("/").subscribe_message("events", async |Data(v): Data<serde_json::Value>| v))
+///     .build();
+/// let server = app.server(); // emit from REST routes with it
+/// let router = app.into_router(axum::Router::new());
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+/// iogate::serve(listener, router, std::future::pending()).await
+/// # }
+/// ```
+#[must_use]
+#[derive(Default)]
+pub struct App {
+    gateways: Vec<Gateway>,
+    options: Options,
+    state: http::Extensions,
+}
+
+impl App {
+    /// An app with no gateway and default options.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a gateway.
+    pub fn gateway(mut self, gateway: Gateway) -> Self {
+        self.gateways.push(gateway);
+        self
+    }
+
+    /// Sets the options (CORS, heartbeat, sizes, transports).
+    pub fn options(mut self, options: Options) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Registers shared state, for handlers to extract with [`State<T>`](crate::State) and
+    /// anyone to get with [`Server::state`]. One value per type.
+    pub fn state<T: Clone + Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.state.insert(value);
+        self
+    }
+
+    /// Builds the server: mounts every namespace and runs the gateways' `after_init` hooks.
+    ///
+    /// # Panics
+    /// When two gateways of one namespace handle the same event.
+    pub fn build(self) -> Gateways {
+        let o = &self.options;
+        let builder = SocketIo::builder()
+            .ping_interval(o.ping_interval)
+            .ping_timeout(o.ping_timeout)
+            .connect_timeout(o.connect_timeout)
+            .max_payload(o.max_payload)
+            .max_buffer_size(o.max_outgoing_packets);
+        let builder = match o.transports {
+            Transports::All => builder,
+            Transports::WebsocketOnly => builder.transports([TransportType::Websocket]),
+            Transports::PollingOnly => builder.transports([TransportType::Polling]),
+        };
+        let (layer, io) = builder.build_layer();
+        let server = Server::new(io.clone(), self.state);
+
+        let limits = Limits {
+            max_pending_events: o.max_pending_events,
+        };
+        let mut namespaces: Vec<NsRuntime> = Vec::new();
+        let mut init_hooks = Vec::new();
+        for g in self.gateways {
+            let ns = match namespaces.iter_mut().position(|n| n.path == g.namespace) {
+                Some(i) => &mut namespaces[i],
+                None => {
+                    namespaces.push(NsRuntime::new(g.namespace.clone(), limits.clone()));
+                    namespaces.last_mut().expect("just pushed")
+                }
+            };
+            for (event, mut route) in g.routes {
+                let mut guards = g.guards.clone();
+                guards.append(&mut route.guards);
+                route.guards = guards;
+                route.filter = route.filter.or_else(|| g.filter.clone());
+                match ns.routes.entry(event.clone().into_boxed_str()) {
+                    Entry::Occupied(_) => panic!(
+                        "iogate: two handlers for the event {event:?} on the namespace {:?}",
+                        g.namespace
+                    ),
+                    Entry::Vacant(v) => {
+                        v.insert(Arc::new(RouteEntry {
+                            event: event.into(),
+                            route,
+                        }));
+                    }
+                }
+            }
+            ns.middleware.extend(g.middleware);
+            ns.on_connection.extend(g.on_connection);
+            ns.on_disconnect.extend(g.on_disconnect);
+            init_hooks.extend(g.after_init);
+        }
+        for ns in namespaces {
+            let _ = ns.server.set(server.clone());
+            mount(&io, Arc::new(ns));
+        }
+        for hook in init_hooks {
+            hook(server.clone());
+        }
+        Gateways {
+            server,
+            layer,
+            cors: self.options.cors,
+        }
+    }
+}
+
+/// The built app: its [`Server`] handle, and the HTTP service that speaks socket.io.
+#[must_use]
+pub struct Gateways {
+    server: Server,
+    layer: socketioxide::layer::SocketIoLayer,
+    cors: Cors,
+}
+
+impl Gateways {
+    /// The server handle.
+    pub fn server(&self) -> Server {
+        self.server.clone()
+    }
+
+    /// `routes` (your REST API; `axum::Router::new()` for none) with socket.io served at
+    /// `/socket.io/` and the CORS policy of the options applied to both.
+    pub fn into_router(self, routes: Router) -> Router {
+        routes.layer(self.cors.layer()).layer(self.layer)
+    }
+}
+
+/// Mounts one namespace: a middleware that builds the client and runs the gateways'
+/// middlewares, and a connect handler that starts the client's dispatch.
+fn mount(io: &SocketIo, ns: Arc<NsRuntime>) {
+    let on_connect = {
+        let ns = ns.clone();
+        move |Handshake { socket, .. }: Handshake| {
+            let ns = ns.clone();
+            async move {
+                if let Some(state) = socket.extensions.get::<Arc<ClientState>>() {
+                    dispatch::connected(&ns, socket, state);
+                }
+            }
+        }
+    };
+    let middleware = {
+        let ns = ns.clone();
+        move |Handshake { socket, auth }: Handshake| {
+            let ns = ns.clone();
+            async move {
+                let state = Arc::new(ClientState::new(auth));
+                socket.extensions.insert(state.clone());
+                let client = Client::new(socket, state);
+                for m in &ns.middleware {
+                    if let Err(e) = m.call(client.clone()).await {
+                        if !e.is_client_error() {
+                            tracing::error!(namespace = %ns.path, error = %e, "connection middleware failed");
+                        }
+                        return Err(Refusal(e.to_client().to_string()));
+                    }
+                }
+                Ok(())
+            }
+        }
+    };
+    use socketioxide::handler::ConnectHandler;
+    io.ns(ns.path.clone(), on_connect.with(middleware));
+}
+
+/// A refused handshake; its text becomes `connect_error`'s message.
+#[derive(Debug)]
+struct Refusal(String);
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a connect handler or middleware of iogate's gets from socketioxide.
+struct Handshake {
+    socket: Arc<Socket<LocalAdapter>>,
+    auth: Value,
+}
+
+impl FromConnectParts<LocalAdapter> for Handshake {
+    type Error = std::convert::Infallible;
+    fn from_connect_parts(
+        s: &Arc<Socket<LocalAdapter>>,
+        auth: &Option<SioValue>,
+    ) -> Result<Self, Self::Error> {
+        let auth = auth
+            .as_ref()
+            .and_then(|a| a.as_str())
+            .and_then(|text| serde_json::from_str(text).ok())
+            .unwrap_or(Value::Null);
+        Ok(Self {
+            socket: s.clone(),
+            auth,
+        })
+    }
+}
+
+/// One namespace, merged from every gateway that serves it.
+pub(crate) struct NsRuntime {
+    pub(crate) path: String,
+    pub(crate) routes: HashMap<Box<str>, Arc<RouteEntry>>,
+    pub(crate) middleware: Vec<Arc<dyn Middleware>>,
+    pub(crate) on_connection: Vec<ConnectHook>,
+    pub(crate) on_disconnect: Vec<DisconnectHook>,
+    pub(crate) limits: Limits,
+    server: OnceLock<Server>,
+}
+
+impl NsRuntime {
+    fn new(path: String, limits: Limits) -> Self {
+        Self {
+            path,
+            routes: HashMap::new(),
+            middleware: Vec::new(),
+            on_connection: Vec::new(),
+            on_disconnect: Vec::new(),
+            limits,
+            server: OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn server(&self) -> &Server {
+        self.server.get().expect("set before the namespace is mounted")
+    }
+}
+
+/// A route as dispatch uses it: the handler with the gateway's guards and filter merged in.
+pub(crate) struct RouteEntry {
+    pub(crate) event: Arc<str>,
+    pub(crate) route: Route,
+}
+
+#[derive(Clone)]
+pub(crate) struct Limits {
+    pub(crate) max_pending_events: usize,
+}
+
+/// Which transports clients may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Transports {
+    /// Long-polling first, upgraded to WebSocket (socket.io's default).
+    #[default]
+    All,
+    /// WebSocket only: a polling handshake is refused.
+    WebsocketOnly,
+    /// Long-polling only.
+    PollingOnly,
+}
+
+/// The CORS policy of the socket.io endpoint and of the routes next to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cors {
+    /// No CORS headers: browsers only on the same origin.
+    SameOrigin,
+    /// Any origin (`*`), without credentials.
+    Any,
+    /// Only these origins, optionally with credentials (cookies).
+    Origins {
+        /// The allowed origins, e.g. `https://app.example.com`.
+        origins: Vec<String>,
+        /// Whether browsers may send credentials.
+        credentials: bool,
+    },
+}
+
+impl Cors {
+    /// `*` when `origins` is empty or `["*"]`, else that list with credentials.
+    pub fn from_list(origins: &[String]) -> Self {
+        if origins.is_empty() || origins.iter().any(|o| o == "*") {
+            Self::Any
+        } else {
+            Self::Origins {
+                origins: origins.to_vec(),
+                credentials: true,
+            }
+        }
+    }
+
+    fn layer(&self) -> CorsLayer {
+        let base = CorsLayer::new().allow_methods([Method::GET, Method::POST]);
+        match self {
+            Cors::SameOrigin => CorsLayer::new(),
+            Cors::Any => base
+                .allow_origin(tower_http::cors::Any)
+                .allow_headers(tower_http::cors::Any),
+            Cors::Origins {
+                origins,
+                credentials,
+            } => base
+                .allow_origin(AllowOrigin::list(
+                    origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()),
+                ))
+                .allow_headers(AllowHeaders::mirror_request())
+                .allow_credentials(*credentials),
+        }
+    }
+}
+
+/// The server's options: those of NestJS's `IoAdapter` and gateway decorators.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct Options {
+    cors: Cors,
+    ping_interval: Duration,
+    ping_timeout: Duration,
+    connect_timeout: Duration,
+    max_payload: u64,
+    transports: Transports,
+    max_outgoing_packets: usize,
+    max_pending_events: usize,
+}
+
+impl Default for Options {
+    /// socket.io's defaults: ping every 25 s, 20 s to answer, 45 s to join a namespace, 1 MB
+    /// payloads, every transport; CORS `*`.
+    fn default() -> Self {
+        Self {
+            cors: Cors::Any,
+            ping_interval: Duration::from_secs(25),
+            ping_timeout: Duration::from_secs(20),
+            connect_timeout: Duration::from_secs(45),
+            max_payload: 1_000_000,
+            transports: Transports::All,
+            max_outgoing_packets: 1024,
+            max_pending_events: 256,
+        }
+    }
+}
+
+impl Options {
+    /// The CORS policy (`cors`).
+    pub fn cors(mut self, cors: Cors) -> Self {
+        self.cors = cors;
+        self
+    }
+    /// How often the server pings (`pingInterval`).
+    pub fn ping_interval(mut self, d: Duration) -> Self {
+        self.ping_interval = d;
+        self
+    }
+    /// How long a client has to answer a ping (`pingTimeout`).
+    pub fn ping_timeout(mut self, d: Duration) -> Self {
+        self.ping_timeout = d;
+        self
+    }
+    /// How long a client has to join a namespace after the handshake (`connectTimeout`).
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.connect_timeout = d;
+        self
+    }
+    /// The largest packet a client may send, in bytes (`maxHttpBufferSize`); a larger one ends
+    /// that client's connection.
+    pub fn max_payload(mut self, bytes: u64) -> Self {
+        self.max_payload = bytes;
+        self
+    }
+    /// The transports clients may use (`transports`).
+    pub fn transports(mut self, t: Transports) -> Self {
+        self.transports = t;
+        self
+    }
+    /// How many packets may wait to be written to one client before emits to it fail.
+    pub fn max_outgoing_packets(mut self, n: usize) -> Self {
+        self.max_outgoing_packets = n.max(1);
+        self
+    }
+    /// How many events of one client may wait for their handler; past that the client gets
+    /// `exception` `"Too many requests"` for each extra event.
+    pub fn max_pending_events(mut self, n: usize) -> Self {
+        self.max_pending_events = n.max(1);
+        self
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, with each request's peer address
+/// available to the handshake.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

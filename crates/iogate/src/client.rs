@@ -1,0 +1,323 @@
+//! [`Client`]: one connected socket, as its handlers, guards and hooks see it.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::{Arc, OnceLock, RwLock};
+
+use serde::Serialize;
+use serde_json::Value;
+use socketioxide::SendError;
+use socketioxide::adapter::LocalAdapter;
+use socketioxide::handler::{FromMessageParts, Value as SioValue};
+use socketioxide::socket::{DisconnectReason as SioReason, Socket};
+
+use crate::dispatch::Queue;
+
+/// Rooms whose names start with this are iogate's own (one per client, one per user); clients
+/// and handlers cannot join or leave them by name.
+pub(crate) const RESERVED_PREFIX: char = '$';
+
+/// The room every client joins, so that [`Broadcast::to_client`](crate::Broadcast::to_client)
+/// reaches it on any node.
+pub(crate) fn client_room(id: &str) -> String {
+    format!("$client:{id}")
+}
+
+/// The room every client of one user joins, so that
+/// [`Broadcast::to_user`](crate::Broadcast::to_user) reaches all of that user's devices.
+pub(crate) fn user_room(user: &str) -> String {
+    format!("$user:{user}")
+}
+
+/// What iogate keeps for each client, beside the protocol's socket.
+pub(crate) struct ClientState {
+    /// The public id: what other clients and the server handle see; never the session id.
+    pub(crate) id: Box<str>,
+    /// The authenticated user (`sub`), once a middleware or hook set it.
+    user: OnceLock<Box<str>>,
+    /// The `auth` payload of the handshake (`io(url, { auth })`).
+    auth: Value,
+    /// Typed data of this client (`client.data` in socket.io), e.g. verified claims.
+    data: RwLock<Vec<Box<dyn Any + Send + Sync>>>,
+    /// Events waiting for their turn, so that they run in the order they were sent.
+    pub(crate) queue: Queue,
+}
+
+impl ClientState {
+    pub(crate) fn new(auth: Value) -> Self {
+        Self {
+            id: new_public_id().into_boxed_str(),
+            user: OnceLock::new(),
+            auth,
+            data: RwLock::new(Vec::new()),
+            queue: Queue::default(),
+        }
+    }
+}
+
+/// 120 random bits, base64url: as hard to guess as socket.io's own ids.
+fn new_public_id() -> String {
+    use base64::Engine as _;
+    let bytes: [u8; 15] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A connected client: the `@ConnectedSocket() client` of NestJS.
+///
+/// Cheap to clone (two reference counts). Its [`id`](Client::id) is public: safe to broadcast,
+/// and what [`Broadcast::to_client`](crate::Broadcast::to_client) takes. The protocol's session
+/// id, which lets its holder post packets as this client over long-polling, is never exposed.
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) socket: Arc<Socket<LocalAdapter>>,
+    pub(crate) state: Arc<ClientState>,
+}
+
+impl Client {
+    pub(crate) fn new(socket: Arc<Socket<LocalAdapter>>, state: Arc<ClientState>) -> Self {
+        Self { socket, state }
+    }
+
+    /// Answers the client's acknowledgement request `id` with `data`.
+    pub(crate) fn ack(
+        &self,
+        id: i64,
+        data: &(dyn erased_serde::Serialize + Send + Sync),
+    ) -> Result<(), EmitError> {
+        let Ok(sender) = socketioxide::extract::AckSender::from_message_parts(
+            &self.socket,
+            &mut SioValue::Bytes(bytes::Bytes::new()),
+            &Some(id),
+        );
+        sender.send(data).map_err(EmitError::from)
+    }
+
+    /// The client's public id.
+    pub fn id(&self) -> &str {
+        &self.state.id
+    }
+
+    /// The namespace this client is connected to, e.g. `"/events"`.
+    pub fn namespace(&self) -> &str {
+        self.socket.ns()
+    }
+
+    /// The authenticated user (the JWT's `sub`), once set by [`Client::set_user`].
+    pub fn user(&self) -> Option<&str> {
+        self.state.user.get().map(|u| &**u)
+    }
+
+    /// Binds this client to a user: it joins that user's room, so that
+    /// [`Broadcast::to_user`](crate::Broadcast::to_user) reaches it. A client is bound once;
+    /// binding it to another user fails.
+    pub fn set_user(&self, user: impl Into<String>) -> Result<(), RoomError> {
+        let user: String = user.into();
+        let bound = self.state.user.get_or_init(|| user.as_str().into());
+        if **bound != *user {
+            return Err(RoomError::UserAlreadySet);
+        }
+        self.socket.join(user_room(&user));
+        Ok(())
+    }
+
+    /// The `auth` payload the client sent with its handshake (`io(url, { auth })`), or
+    /// `Value::Null` when it sent none.
+    pub fn auth(&self) -> &Value {
+        &self.state.auth
+    }
+
+    /// The headers of the handshake request.
+    pub fn headers(&self) -> &http::HeaderMap {
+        &self.socket.req_parts().headers
+    }
+
+    /// The query string of the handshake request, without the `?`.
+    pub fn query(&self) -> Option<&str> {
+        self.socket.req_parts().uri.query()
+    }
+
+    /// The transport the client is using now.
+    pub fn transport(&self) -> Transport {
+        match self.socket.transport_type() {
+            socketioxide::TransportType::Polling => Transport::Polling,
+            socketioxide::TransportType::Websocket => Transport::Websocket,
+        }
+    }
+
+    /// Stores a value of type `T` on this client (`client.data` in socket.io), replacing the
+    /// previous one of that type.
+    pub fn insert<T: Clone + Send + Sync + 'static>(&self, value: T) {
+        let mut data = self.state.data.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(slot) = data.iter_mut().find(|v| v.is::<T>()) {
+            *slot = Box::new(value);
+        } else {
+            data.push(Box::new(value));
+        }
+    }
+
+    /// A copy of the value of type `T` stored on this client.
+    pub fn get<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        let data = self.state.data.read().unwrap_or_else(|e| e.into_inner());
+        data.iter().find_map(|v| v.downcast_ref::<T>()).cloned()
+    }
+
+    /// Joins a room. Room names starting with `$` are reserved for iogate.
+    pub fn join(&self, room: impl Into<String>) -> Result<(), RoomError> {
+        let room = check_room(room.into())?;
+        self.socket.join(room);
+        Ok(())
+    }
+
+    /// Leaves a room.
+    pub fn leave(&self, room: impl Into<String>) -> Result<(), RoomError> {
+        let room = check_room(room.into())?;
+        self.socket.leave(room);
+        Ok(())
+    }
+
+    /// The rooms this client is in (iogate's own rooms left out).
+    pub fn rooms(&self) -> Vec<String> {
+        self.socket
+            .rooms()
+            .into_iter()
+            .filter(|r| !r.starts_with(RESERVED_PREFIX))
+            .map(|r| r.into_owned())
+            .collect()
+    }
+
+    /// Emits an event to this client. `data` is one argument; a tuple sends several.
+    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
+        self.socket.emit(event, data).map_err(EmitError::from)
+    }
+
+    /// Disconnects this client from its namespace (`client.disconnect()`): it sees
+    /// `io server disconnect`.
+    pub fn disconnect(&self) {
+        // Already closed is the only error, and the wanted outcome.
+        let _ = self.socket.clone().disconnect();
+    }
+
+    /// Whether the client is still connected.
+    pub fn connected(&self) -> bool {
+        self.socket.connected()
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("id", &self.id())
+            .field("namespace", &self.namespace())
+            .field("user", &self.user())
+            .finish()
+    }
+}
+
+fn check_room(room: String) -> Result<String, RoomError> {
+    if room.starts_with(RESERVED_PREFIX) {
+        Err(RoomError::Reserved)
+    } else {
+        Ok(room)
+    }
+}
+
+/// The transport a client is connected over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// HTTP long-polling.
+    Polling,
+    /// WebSocket.
+    Websocket,
+}
+
+/// Why a room operation was refused. Its message is safe to show the client.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum RoomError {
+    /// The name starts with `$`, which iogate keeps for its per-client and per-user rooms.
+    #[error("Room names starting with '$' are reserved")]
+    Reserved,
+    /// [`Client::set_user`] was called for a client already bound to another user.
+    #[error("This client is already bound to another user")]
+    UserAlreadySet,
+}
+
+/// Why an emit did not reach the client.
+#[derive(Debug, thiserror::Error)]
+pub enum EmitError {
+    /// The client is not connected any more.
+    #[error("the client is disconnected")]
+    Closed,
+    /// The client's outgoing queue is full: it reads more slowly than it is written to.
+    #[error("the client's outgoing queue is full")]
+    Full,
+    /// The data could not be serialised.
+    #[error("could not serialise the data: {0}")]
+    Serialize(String),
+}
+
+impl From<SendError> for EmitError {
+    fn from(e: SendError) -> Self {
+        use socketioxide::SocketError;
+        match e {
+            SendError::Socket(SocketError::InternalChannelFull) => Self::Full,
+            SendError::Socket(SocketError::Closed) => Self::Closed,
+            SendError::Serialize(e) => Self::Serialize(e.to_string()),
+        }
+    }
+}
+
+/// Why a client left, with socket.io's names for the reasons (what the client sees too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisconnectReason {
+    /// The client closed the connection (`transport close`).
+    TransportClose,
+    /// The client left the namespace (`client namespace disconnect`).
+    ClientNamespaceDisconnect,
+    /// The server disconnected the client (`server namespace disconnect`).
+    ServerNamespaceDisconnect,
+    /// No pong in time (`ping timeout`).
+    PingTimeout,
+    /// The connection broke (`transport error`).
+    TransportError,
+    /// The client sent something that could not be parsed (`parse error`).
+    ParseError,
+    /// The server is shutting down (`server shutting down`).
+    ServerShuttingDown,
+}
+
+impl DisconnectReason {
+    /// socket.io's name for this reason.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TransportClose => "transport close",
+            Self::ClientNamespaceDisconnect => "client namespace disconnect",
+            Self::ServerNamespaceDisconnect => "server namespace disconnect",
+            Self::PingTimeout => "ping timeout",
+            Self::TransportError => "transport error",
+            Self::ParseError => "parse error",
+            Self::ServerShuttingDown => "server shutting down",
+        }
+    }
+}
+
+impl fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<SioReason> for DisconnectReason {
+    fn from(r: SioReason) -> Self {
+        match r {
+            SioReason::TransportClose => Self::TransportClose,
+            SioReason::MultipleHttpPollingError | SioReason::TransportError => {
+                Self::TransportError
+            }
+            SioReason::PacketParsingError => Self::ParseError,
+            SioReason::HeartbeatTimeout => Self::PingTimeout,
+            SioReason::ClientNSDisconnect => Self::ClientNamespaceDisconnect,
+            SioReason::ServerNSDisconnect => Self::ServerNamespaceDisconnect,
+            SioReason::ClosingServer => Self::ServerShuttingDown,
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! The way in: each client's events, queued and handled one after the other.
+//!
+//! socketioxide calls a message handler synchronously, in the order packets arrive, and its own
+//! handlers then spawn one task per event, so a client's events can overtake each other. iogate
+//! registers one [`Dispatch`] per client instead: it splits the packet, finds the route and
+//! queues the event on the client's [`Queue`]; one task at a time drains that queue. A client
+//! with nothing queued has no task at all.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use socketioxide::adapter::LocalAdapter;
+use socketioxide::handler::{DisconnectHandler, MessageHandler, Value as SioValue};
+use socketioxide::socket::{DisconnectReason as SioReason, Socket};
+
+use crate::app::{NsRuntime, RouteEntry};
+use crate::client::ClientState;
+use crate::context::{Body, Context, packet_text, split_packet};
+use crate::exception::WsException;
+use crate::filter::{BaseExceptionFilter, ExceptionFilter};
+use crate::handler::{Reply, ReplyKind};
+use crate::{Client, DisconnectReason};
+
+/// A client's pending work, in arrival order.
+#[derive(Default)]
+pub(crate) struct Queue {
+    inner: Mutex<QueueInner>,
+}
+
+#[derive(Default)]
+struct QueueInner {
+    jobs: VecDeque<Job>,
+    /// Whether a task is draining the queue now.
+    running: bool,
+}
+
+enum Job {
+    Connected,
+    Event {
+        route: Arc<RouteEntry>,
+        packet: SioValue,
+        ack_id: Option<i64>,
+        start: usize,
+        end: usize,
+        args: usize,
+    },
+    Disconnected(DisconnectReason, fn(Arc<Socket<LocalAdapter>>)),
+}
+
+/// Why an event was not queued.
+enum Refused {
+    Full,
+}
+
+impl Queue {
+    /// Queues `job`; returns whether the caller must start a task to drain the queue.
+    fn push(&self, job: Job, limit: usize) -> Result<bool, Refused> {
+        let mut q = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if matches!(job, Job::Event { .. }) && q.jobs.len() >= limit {
+            return Err(Refused::Full);
+        }
+        q.jobs.push_back(job);
+        Ok(!std::mem::replace(&mut q.running, true))
+    }
+
+    /// The next job, or `None` (and the queue marked idle) when there is none.
+    fn pop(&self) -> Option<Job> {
+        let mut q = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let job = q.jobs.pop_front();
+        if job.is_none() {
+            q.running = false;
+        }
+        job
+    }
+}
+
+/// Queues `job` for `client`, starting the client's task if it has none.
+fn enqueue(ns: &Arc<NsRuntime>, client: Client, job: Job) -> Result<(), Refused> {
+    if client.state.queue.push(job, ns.limits.max_pending_events)? {
+        let ns = ns.clone();
+        tokio::spawn(async move {
+            while let Some(job) = client.state.queue.pop() {
+                run(&ns, &client, job).await;
+            }
+        });
+    }
+    Ok(())
+}
+
+/// Starts a connected client's life: its connection hooks run first, before any event.
+pub(crate) fn connected(ns: &Arc<NsRuntime>, socket: Arc<Socket<LocalAdapter>>, state: Arc<ClientState>) {
+    socket.on_fallback(Dispatch {
+        ns: ns.clone(),
+        state: state.clone(),
+    });
+    socket.on_disconnect(OnDisconnect {
+        ns: ns.clone(),
+        state: state.clone(),
+    });
+    // The queue is empty, so this cannot be refused.
+    let _ = enqueue(ns, Client::new(socket, state), Job::Connected);
+}
+
+/// The message handler of one client.
+struct Dispatch {
+    ns: Arc<NsRuntime>,
+    state: Arc<ClientState>,
+}
+
+/// Marks [`Dispatch`]'s `MessageHandler` impl.
+struct ViaDispatch;
+
+impl MessageHandler<LocalAdapter, ViaDispatch> for Dispatch {
+    fn call(&self, s: Arc<Socket<LocalAdapter>>, packet: SioValue, ack_id: Option<i64>) {
+        let Some(p) = split_packet(packet_text(&packet)) else {
+            tracing::debug!(client = &*self.state.id, "unreadable event packet");
+            return;
+        };
+        let Some(route) = self.ns.routes.get(&*p.event) else {
+            // As NestJS: an event without a handler is ignored.
+            tracing::debug!(client = &*self.state.id, event = &*p.event, "no handler");
+            return;
+        };
+        let (start, end, args) = (p.start, p.end, p.args);
+        let client = Client::new(s, self.state.clone());
+        let job = Job::Event {
+            route: route.clone(),
+            packet,
+            ack_id,
+            start,
+            end,
+            args,
+        };
+        if let Err(Refused::Full) = enqueue(&self.ns, client.clone(), job) {
+            tracing::warn!(client = client.id(), event = &*route.event, "too many pending events");
+            let _ = client.emit(
+                crate::filter::EXCEPTION_EVENT,
+                &serde_json::json!({
+                    "status": "error",
+                    "message": "Too many requests",
+                    "cause": { "pattern": &*route.event },
+                }),
+            );
+        }
+    }
+}
+
+/// The disconnect handler of one client: its hooks run after its last event.
+struct OnDisconnect {
+    ns: Arc<NsRuntime>,
+    state: Arc<ClientState>,
+}
+
+impl DisconnectHandler<LocalAdapter, ViaDispatch> for OnDisconnect {
+    fn call_with_defer(
+        &self,
+        s: Arc<Socket<LocalAdapter>>,
+        reason: SioReason,
+        defer: fn(Arc<Socket<LocalAdapter>>),
+    ) {
+        let client = Client::new(s, self.state.clone());
+        // Disconnections are never refused.
+        let _ = enqueue(&self.ns, client, Job::Disconnected(reason.into(), defer));
+    }
+}
+
+async fn run(ns: &Arc<NsRuntime>, client: &Client, job: Job) {
+    match job {
+        Job::Connected => {
+            tracing::info!(client = client.id(), namespace = client.namespace(), user = client.user(), "connected");
+            for hook in &ns.on_connection {
+                if let Err(e) = hook(client.clone()).await {
+                    tracing::info!(client = client.id(), error = %e, "refused by handle_connection");
+                    client.disconnect();
+                    return;
+                }
+            }
+        }
+        Job::Event {
+            route,
+            packet,
+            ack_id,
+            start,
+            end,
+            args,
+        } => {
+            let binaries = match &packet {
+                SioValue::Str(_, Some(bins)) => bins.iter().cloned().collect(),
+                _ => Vec::new(),
+            };
+            let body = match args {
+                0 => Body::None,
+                n => Body::Raw {
+                    packet,
+                    start,
+                    end,
+                    list: n > 1,
+                },
+            };
+            let mut cx = Context {
+                client: client.clone(),
+                server: ns.server().clone(),
+                event: route.event.clone(),
+                body,
+                ack_id,
+                binaries,
+            };
+            handle(&route, &mut cx).await;
+        }
+        Job::Disconnected(reason, defer) => {
+            tracing::info!(client = client.id(), namespace = client.namespace(), %reason, "disconnected");
+            for hook in &ns.on_disconnect {
+                hook(client.clone(), reason).await;
+            }
+            defer(client.socket.clone());
+        }
+    }
+}
+
+/// Guards, pipes, handler, reply: one event, start to end.
+async fn handle(route: &RouteEntry, cx: &mut Context) {
+    let reply = match prepare(route, cx) {
+        Ok(fut) => fut.await,
+        Err(e) => Reply::error(e),
+    };
+    match reply.0 {
+        ReplyKind::Nothing => {}
+        ReplyKind::Ack(data) => {
+            if let Some(id) = cx.ack_id {
+                let _ = cx.client.ack(id, &*data);
+            }
+        }
+        ReplyKind::Emit(event, data) => {
+            let _ = cx.client.emit(&event, &*data);
+        }
+        ReplyKind::Error(e) => {
+            if e.is_client_error() {
+                tracing::debug!(client = cx.client.id(), event = cx.event(), error = %e, "refused");
+            } else {
+                tracing::error!(client = cx.client.id(), event = cx.event(), error = %e, "handler failed");
+            }
+            match &route.route.filter {
+                Some(filter) => filter.catch(&e, cx),
+                None => BaseExceptionFilter.catch(&e, cx),
+            }
+        }
+    }
+}
+
+fn prepare(
+    route: &RouteEntry,
+    cx: &mut Context,
+) -> Result<crate::handler::BoxFuture<Reply>, crate::Exception> {
+    for guard in &route.route.guards {
+        if !guard.can_activate(cx)? {
+            return Err(WsException::forbidden().into());
+        }
+    }
+    if !route.route.pipes.is_empty() {
+        let mut body: Option<Value> = cx.body();
+        for pipe in &route.route.pipes {
+            body = pipe.transform(body, cx)?;
+        }
+        cx.set_body(body);
+    }
+    route.route.handler.call(cx)
+}

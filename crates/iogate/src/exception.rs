@@ -1,0 +1,161 @@
+//! Errors that reach clients: [`WsException`], and [`Exception`], what a handler may fail with.
+//!
+//! The contract, as NestJS's `BaseWsExceptionFilter` writes it on the wire:
+//!
+//! | the handler fails with | the client gets the event `exception` with |
+//! |---|---|
+//! | `WsException::new("msg")` | `{"status":"error","message":"msg","cause":{"pattern":<event>,"data":<body>}}` |
+//! | `WsException::object(json!({..}))` | that object, as is |
+//! | a guard's refusal | message `"Forbidden resource"` |
+//! | a body that does not fit the handler's type | message `"Invalid message body: <serde's reason>"` |
+//! | any other error | message `"Internal server error"`; the detail goes to the log only |
+//!
+//! A gateway or a handler can replace this with its own [`ExceptionFilter`](crate::ExceptionFilter).
+
+use std::borrow::Cow;
+use std::error::Error as StdError;
+use std::fmt;
+
+use serde_json::Value;
+
+/// An error meant for the client, like NestJS's `WsException`.
+///
+/// Its payload is either a message (sent inside the standard `exception` envelope) or an
+/// object (sent as is).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WsException {
+    error: WsError,
+}
+
+/// What a [`WsException`] carries: `getError()` in NestJS.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WsError {
+    /// A message, sent as `{"status":"error","message":..,"cause":..}`.
+    Message(Cow<'static, str>),
+    /// An object, sent to the client as it is.
+    Object(Value),
+}
+
+impl WsException {
+    /// An exception whose client-facing message is `message`.
+    pub fn new(message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            error: WsError::Message(message.into()),
+        }
+    }
+
+    /// An exception whose payload is sent to the client as is.
+    pub fn object(value: Value) -> Self {
+        Self {
+            error: WsError::Object(value),
+        }
+    }
+
+    /// The refusal of a guard: `"Forbidden resource"`, as NestJS.
+    pub fn forbidden() -> Self {
+        Self::new(FORBIDDEN)
+    }
+
+    /// What the client is sent.
+    pub fn error(&self) -> &WsError {
+        &self.error
+    }
+}
+
+/// The message of a guard's refusal.
+pub(crate) const FORBIDDEN: &str = "Forbidden resource";
+/// The message sent for every error that is not meant for the client.
+pub const INTERNAL_ERROR: &str = "Internal server error";
+
+impl fmt::Display for WsException {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.error {
+            WsError::Message(m) => f.write_str(m),
+            WsError::Object(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+impl StdError for WsException {}
+
+/// Whatever a handler, guard, pipe or connection hook failed with.
+///
+/// Any `std::error::Error` converts into it with `?`, so a handler can return
+/// `Result<T, Exception>` and mix its own errors with [`WsException`]s. A [`WsException`] reaches
+/// the client as written; anything else reaches the client as `"Internal server error"`, and
+/// the log gets the detail. Like `anyhow::Error`, it does not implement `std::error::Error`
+/// itself, so that the blanket conversion can exist.
+pub struct Exception {
+    inner: Box<dyn StdError + Send + Sync + 'static>,
+}
+
+impl Exception {
+    /// The [`WsException`] inside, when the error is one: what the client is meant to see.
+    pub fn as_ws(&self) -> Option<&WsException> {
+        self.inner.downcast_ref()
+    }
+
+    /// The error inside, when it is a `T`.
+    pub fn downcast_ref<T: StdError + 'static>(&self) -> Option<&T> {
+        self.inner.downcast_ref()
+    }
+
+    /// What the client is sent: the [`WsException`] inside, or the generic internal error for
+    /// errors that are not meant for clients.
+    pub fn to_client(&self) -> WsException {
+        if let Some(ws) = self.as_ws() {
+            return ws.clone();
+        }
+        if let Some(room) = self.downcast_ref::<crate::RoomError>() {
+            return WsException::new(room.to_string());
+        }
+        WsException::new(INTERNAL_ERROR)
+    }
+
+    /// Whether the client may see the detail of this error (a [`WsException`] or an iogate
+    /// error about the client's own request).
+    pub fn is_client_error(&self) -> bool {
+        self.as_ws().is_some() || self.downcast_ref::<crate::RoomError>().is_some()
+    }
+}
+
+impl<E: StdError + Send + Sync + 'static> From<E> for Exception {
+    fn from(error: E) -> Self {
+        Self {
+            inner: Box::new(error),
+        }
+    }
+}
+
+impl fmt::Debug for Exception {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.inner, f)
+    }
+}
+
+impl fmt::Display for Exception {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.inner, f)?;
+        let mut source = self.inner.source();
+        while let Some(s) = source {
+            write!(f, ": {s}")?;
+            source = s.source();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ws_exceptions_keep_their_message_and_others_become_internal() {
+        let e: Exception = WsException::new("nope").into();
+        assert_eq!(e.to_client(), WsException::new("nope"));
+        let e: Exception = std::io::Error::other("disk on fire").into();
+        assert_eq!(e.to_client(), WsException::new(INTERNAL_ERROR));
+        assert!(!e.is_client_error());
+        assert_eq!(e.to_string(), "disk on fire");
+    }
+}

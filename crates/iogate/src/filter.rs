@@ -1,0 +1,55 @@
+//! Exception filters: how a failed handler reaches the client (NestJS's `@Catch()` filters).
+
+use serde_json::{Map, Value, json};
+
+use crate::Context;
+use crate::exception::{Exception, WsError};
+
+/// Sends the client what it should see when its event failed.
+///
+/// The default, [`BaseExceptionFilter`], writes NestJS's `exception` event. A gateway or a
+/// handler can have its own; it can delegate to `BaseExceptionFilter` for the cases it does
+/// not handle, as a NestJS filter calls `super.catch`.
+pub trait ExceptionFilter: Send + Sync + 'static {
+    /// Reports `exception`, raised while handling the event in `cx`, to the client.
+    fn catch(&self, exception: &Exception, cx: &Context);
+}
+
+impl<F: Fn(&Exception, &Context) + Send + Sync + 'static> ExceptionFilter for F {
+    fn catch(&self, exception: &Exception, cx: &Context) {
+        self(exception, cx)
+    }
+}
+
+/// NestJS's `BaseWsExceptionFilter`, byte for byte: the event `exception` with
+/// `{"status":"error","message":..,"cause":{"pattern":..,"data":..}}`, or the object of an
+/// object [`WsException`](crate::WsException) as is.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BaseExceptionFilter;
+
+/// The event the default filter emits.
+pub const EXCEPTION_EVENT: &str = "exception";
+
+impl BaseExceptionFilter {
+    /// The payload the client is sent for `exception`.
+    pub fn payload(exception: &Exception, cx: &Context) -> Value {
+        match exception.to_client().error() {
+            WsError::Object(v) => v.clone(),
+            WsError::Message(m) => {
+                let mut cause = Map::new();
+                cause.insert("pattern".into(), cx.event().into());
+                if let Some(data) = cx.body() {
+                    cause.insert("data".into(), data);
+                }
+                json!({ "status": "error", "message": m, "cause": cause })
+            }
+        }
+    }
+}
+
+impl ExceptionFilter for BaseExceptionFilter {
+    fn catch(&self, exception: &Exception, cx: &Context) {
+        // A client gone meanwhile needs no report.
+        let _ = cx.client().emit(EXCEPTION_EVENT, &Self::payload(exception, cx));
+    }
+}

@@ -1,0 +1,177 @@
+//! [`Gateway`]: a namespace, its lifecycle hooks and its event handlers (`@WebSocketGateway`).
+
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::exception::Exception;
+use crate::filter::ExceptionFilter;
+use crate::guard::Guard;
+use crate::handler::{BoxFuture, IntoRoute, Route};
+use crate::{Client, DisconnectReason, Server};
+
+pub(crate) type ConnectHook = Arc<dyn Fn(Client) -> BoxFuture<Result<(), Exception>> + Send + Sync>;
+pub(crate) type DisconnectHook = Arc<dyn Fn(Client, DisconnectReason) -> BoxFuture<()> + Send + Sync>;
+pub(crate) type InitHook = Arc<dyn Fn(Server) + Send + Sync>;
+
+/// A gateway: a namespace, its hooks and its handlers.
+///
+/// ```
+/// use iogate::{Data, Gateway, Client, WsException};
+/// use serde_json::Value;
+///
+/// fn events_gateway() -> Gateway {
+///     Gateway::new("/events")
+///         .handle_connection(async |client: Client| {
+///             tracing::info!(client = client.id(), "connected");
+///         })
+///         .subscribe_message("message", async |Data(text): Data<String>| {
+///             tracing::debug!(%text, "received");
+///             "Message received"
+///         })
+///         .subscribe_message("events", async |Data(data): Data<Value>| data)
+///         .subscribe_message("fail", async || -> Result<(), WsException> {
+///             Err(WsException::new("nope"))
+///         })
+/// }
+/// ```
+///
+/// Several gateways may serve one namespace; an event may have one handler per namespace.
+#[must_use]
+pub struct Gateway {
+    pub(crate) namespace: String,
+    pub(crate) routes: Vec<(String, Route)>,
+    pub(crate) middleware: Vec<Arc<dyn Middleware>>,
+    pub(crate) on_connection: Vec<ConnectHook>,
+    pub(crate) on_disconnect: Vec<DisconnectHook>,
+    pub(crate) after_init: Vec<InitHook>,
+    pub(crate) guards: Vec<Arc<dyn Guard>>,
+    pub(crate) filter: Option<Arc<dyn ExceptionFilter>>,
+}
+
+impl Gateway {
+    /// A gateway on `namespace` (`"/"` for the default one).
+    pub fn new(namespace: impl Into<String>) -> Self {
+        let mut namespace = namespace.into();
+        if !namespace.starts_with('/') {
+            namespace.insert(0, '/');
+        }
+        Self {
+            namespace,
+            routes: Vec::new(),
+            middleware: Vec::new(),
+            on_connection: Vec::new(),
+            on_disconnect: Vec::new(),
+            after_init: Vec::new(),
+            guards: Vec::new(),
+            filter: None,
+        }
+    }
+
+    /// The namespace this gateway serves.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// Handles `event` with `handler` (`@SubscribeMessage(event)`): a handler function, or a
+    /// [`Route`] built with [`HandlerExt`](crate::HandlerExt) to add guards, pipes and a filter.
+    pub fn subscribe_message<T>(mut self, event: impl Into<String>, handler: impl IntoRoute<T>) -> Self {
+        self.routes.push((event.into(), handler.into_route()));
+        self
+    }
+
+    /// Adds a connection middleware (`server.use(...)`): it runs during the handshake, before
+    /// the client is connected, in the order added. An error refuses the client, which gets
+    /// `connect_error` with the error's client-facing message.
+    pub fn middleware(mut self, middleware: impl Middleware) -> Self {
+        self.middleware.push(Arc::new(middleware));
+        self
+    }
+
+    /// Runs `hook` when a client has connected (`handleConnection`), before any of its events
+    /// is handled. The client is connected, so the hook can emit to it. An error disconnects the
+    /// client.
+    pub fn handle_connection<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(Client) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output: HookResult> + Send + 'static,
+    {
+        self.on_connection.push(Arc::new(move |client| {
+            let fut = hook(client);
+            Box::pin(async move { fut.await.into_result() })
+        }));
+        self
+    }
+
+    /// Runs `hook` when a client has left (`handleDisconnect`), after every event it sent was
+    /// handled; the client's rooms are still readable.
+    pub fn handle_disconnect<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(Client, DisconnectReason) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.on_disconnect.push(Arc::new(move |client, reason| Box::pin(hook(client, reason))));
+        self
+    }
+
+    /// Runs `hook` once the server is built (`afterInit`), with the server handle.
+    pub fn after_init(mut self, hook: impl Fn(Server) + Send + Sync + 'static) -> Self {
+        self.after_init.push(Arc::new(hook));
+        self
+    }
+
+    /// Guards every handler of this gateway (`@UseGuards` on the class); these run before the
+    /// handler's own guards.
+    pub fn guard(mut self, guard: impl Guard) -> Self {
+        self.guards.push(Arc::new(guard));
+        self
+    }
+
+    /// The exception filter of this gateway's handlers (`@UseFilters` on the class), unless a
+    /// handler has its own.
+    pub fn filter(mut self, filter: impl ExceptionFilter) -> Self {
+        self.filter = Some(Arc::new(filter));
+        self
+    }
+}
+
+/// What a connection hook may return: `()` or a `Result<(), E>`.
+pub trait HookResult {
+    /// The hook's outcome.
+    fn into_result(self) -> Result<(), Exception>;
+}
+
+impl HookResult for () {
+    fn into_result(self) -> Result<(), Exception> {
+        Ok(())
+    }
+}
+
+impl<E: Into<Exception>> HookResult for Result<(), E> {
+    fn into_result(self) -> Result<(), Exception> {
+        self.map_err(Into::into)
+    }
+}
+
+/// A connection middleware: runs during the handshake and may refuse the client.
+///
+/// The client is not connected yet: it cannot be emitted to, but its handshake (auth, headers,
+/// query) can be read, data stored on it and its user set. A refusal reaches the client as
+/// `connect_error`, whose `message` is the error's client-facing message (see
+/// [`Exception::to_client`]). Any `Fn(Client) -> impl Future<Output = Result<(), E>>` is a
+/// middleware.
+pub trait Middleware: Send + Sync + 'static {
+    /// Lets the client in, or refuses it.
+    fn call(&self, client: Client) -> BoxFuture<Result<(), Exception>>;
+}
+
+impl<F, Fut, E> Middleware for F
+where
+    F: Fn(Client) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: Into<Exception>,
+{
+    fn call(&self, client: Client) -> BoxFuture<Result<(), Exception>> {
+        let fut = self(client);
+        Box::pin(async move { fut.await.map_err(Into::into) })
+    }
+}

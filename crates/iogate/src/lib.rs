@@ -1,0 +1,97 @@
+//! # iogate: Socket.IO gateways for Rust, the way NestJS writes them
+//!
+//! iogate serves the official `socket.io-client` (browser, React, Node, mobile) with gateways
+//! written the way the NestJS WebSockets guide writes them: a **gateway** is a namespace with
+//! lifecycle hooks and event **handlers**; a handler's return value becomes the
+//! acknowledgement; **guards**, **pipes** and **exception filters** sit around handlers;
+//! **middleware** admits or refuses connections; and a cloneable [`Server`] handle emits to
+//! everyone, a room, a user or one client from anywhere.
+//!
+//! ```no_run
+//! use iogate::{App, Client, Data, Gateway, Server};
+//! use serde::Deserialize;
+//! use serde_json::json;
+//!
+//! #[derive(Deserialize)]
+//! struct RoomMessage { room: String, message: String }
+//!
+//! fn chat() -> Gateway {
+//!     Gateway::new("/")
+//!         // A returned value is the acknowledgement.
+//!         .subscribe_message("message", async |Data(_text): Data<String>| "Message received")
+//!         .subscribe_message("joinRoom", async |Data(room): Data<String>, client: Client, server: Server| {
+//!             client.join(&room)?;
+//!             client.emit("joinedRoom", &room)?;
+//!             server.of("/").to(&room).emit("userJoined", &json!({ "userId": client.id(), "room": room })).await?;
+//!             Ok::<_, iogate::Exception>(())
+//!         })
+//!         .subscribe_message("messageToRoom", async |Data(m): Data<RoomMessage>, client: Client, server: Server| {
+//!             let msg = json!({ "userId": client.id(), "message": m.message });
+//!             server.of("/").to(m.room).emit("message", &msg).await
+//!         })
+//! }
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let app = App::new().gateway(chat()).build();
+//! let router = app.into_router(axum::Router::new());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! iogate::serve(listener, router, std::future::pending()).await
+//! # }
+//! ```
+//!
+//! ## The parts
+//! | NestJS | iogate | module |
+//! |---|---|---|
+//! | `@WebSocketGateway({ namespace })` | [`Gateway::new`] | [`gateway`] |
+//! | `@SubscribeMessage('e')` | [`Gateway::subscribe_message`] | [`handler`] |
+//! | `@MessageBody()`, `@ConnectedSocket()` | [`Data<T>`], [`Client`] | [`extract`] |
+//! | `@WebSocketServer() server` | [`Server`], [`Namespace`], [`Broadcast`] | [`server`] |
+//! | `WsResponse`, returned values | [`WsResponse`], [`IntoReply`] | [`handler`] |
+//! | `@UseGuards`, `CanActivate` | [`Guard`], [`HandlerExt::guard`] | [`guard`] |
+//! | `@UsePipes`, `PipeTransform` | [`Pipe`], [`HandlerExt::pipe`] | [`pipe`] |
+//! | `@UseFilters`, `BaseWsExceptionFilter` | [`ExceptionFilter`], [`BaseExceptionFilter`] | [`filter`] |
+//! | `WsException` | [`WsException`], [`Exception`] | [`exception`] |
+//! | `server.use(...)` | [`Gateway::middleware`] | [`gateway`] |
+//! | `afterInit`, `handleConnection`, `handleDisconnect` | [`Gateway::after_init`], [`Gateway::handle_connection`], [`Gateway::handle_disconnect`] | [`gateway`] |
+//! | `IoAdapter` options | [`Options`] | [`app`] |
+//! | JWT in the handshake | [`auth::JwtAuth`] (feature `jwt`) | [`auth`] |
+//!
+//! ## Guarantees
+//! - **Order**: a client's events are handled one after the other, in the order it sent them.
+//!   Different clients are handled in parallel.
+//! - **Private session ids**: each client has a public id ([`Client::id`]) that is safe to
+//!   broadcast; the protocol's session id is never exposed.
+//! - **Errors reach the client**: a failed extraction, guard, pipe or handler becomes the
+//!   `exception` event (or what the gateway's filter sends), never a silent timeout.
+//!
+//! ## Features
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `jwt` | yes | [`auth::JwtAuth`]: handshake authentication with JSON Web Tokens |
+
+pub mod app;
+#[cfg(feature = "jwt")]
+pub mod auth;
+pub mod client;
+pub mod context;
+mod dispatch;
+pub mod exception;
+pub mod extract;
+pub mod filter;
+pub mod gateway;
+pub mod guard;
+pub mod handler;
+pub mod pipe;
+pub mod server;
+
+pub use app::{App, Cors, Gateways, Options, Transports, serve};
+pub use client::{Client, DisconnectReason, EmitError, RoomError, Transport};
+pub use context::Context;
+pub use exception::{Exception, WsError, WsException};
+pub use extract::{Binary, Data, Event, Extension, FromContext, State};
+pub use filter::{BaseExceptionFilter, ExceptionFilter};
+pub use gateway::{Gateway, HookResult, Middleware};
+pub use guard::Guard;
+pub use handler::{Ack, Handler, HandlerExt, IntoReply, IntoRoute, Reply, Route, WsResponse};
+pub use pipe::Pipe;
+pub use server::{Broadcast, BroadcastError, Namespace, Server};
