@@ -71,10 +71,9 @@ impl FromRequestParts<ApiState> for ApiKey {
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or("");
         // Every key is compared, in constant time, so timing tells nothing of which matched.
-        let matched = state
-            .keys
-            .iter()
-            .fold(0u8, |acc, k| acc | k.as_bytes().ct_eq(presented.as_bytes()).unwrap_u8());
+        let matched = state.keys.iter().fold(0u8, |acc, k| {
+            acc | k.as_bytes().ct_eq(presented.as_bytes()).unwrap_u8()
+        });
         if presented.is_empty() || matched == 0 {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -102,7 +101,10 @@ async fn send_notification(
 ) -> Result<Json<Value>, ApiError> {
     let Json(body) = body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
     if body.user_id.is_empty() {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "userId must not be empty"));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "userId must not be empty",
+        ));
     }
     state
         .server

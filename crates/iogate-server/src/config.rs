@@ -52,7 +52,12 @@ pub struct Config {
     pub api_key: Vec<String>,
     /// The origins browsers may connect from, comma-separated; `*` for any (without
     /// credentials).
-    #[arg(long, env = "ALLOWED_ORIGINS", value_delimiter = ',', default_value = "*")]
+    #[arg(
+        long,
+        env = "ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        default_value = "*"
+    )]
     pub allowed_origins: Vec<String>,
     /// The largest packet a client may send, in bytes (socket.io's maxHttpBufferSize).
     #[arg(long, env = "MAX_PAYLOAD", default_value_t = 1_000_000)]

@@ -50,7 +50,11 @@ pub fn chat_namespace(jwt: &JwtAuth) -> Gateway {
         .middleware(move |client: Client| {
             let jwt = jwt.clone();
             async move {
-                let token = client.auth().get("token").and_then(Value::as_str).unwrap_or("");
+                let token = client
+                    .auth()
+                    .get("token")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
                 let claims = jwt
                     .verify(token)
                     .map_err(|_| WsException::new("Authentication error"))?;
@@ -58,11 +62,14 @@ pub fn chat_namespace(jwt: &JwtAuth) -> Gateway {
                 Ok::<_, WsException>(())
             }
         })
-        .subscribe_message("joinRoom", async |Data(room): Data<String>, client: Client| {
-            client.join(&room)?;
-            client.emit("joinedRoom", &room)?;
-            Ok::<_, Exception>(())
-        })
+        .subscribe_message(
+            "joinRoom",
+            async |Data(room): Data<String>, client: Client| {
+                client.join(&room)?;
+                client.emit("joinedRoom", &room)?;
+                Ok::<_, Exception>(())
+            },
+        )
         .subscribe_message(
             "messageToRoom",
             async |Data(m): Data<RoomMessage>, client: Client, ns: Namespace| {
@@ -87,7 +94,11 @@ async fn echo(Data(data): Data<Value>) -> Value {
     data
 }
 
-async fn join_room(Data(room): Data<String>, client: Client, ns: Namespace) -> Result<(), Exception> {
+async fn join_room(
+    Data(room): Data<String>,
+    client: Client,
+    ns: Namespace,
+) -> Result<(), Exception> {
     client.join(&room)?;
     client.emit("joinedRoom", &room)?;
     let joined = json!({ "userId": client.id(), "room": room });
@@ -95,7 +106,11 @@ async fn join_room(Data(room): Data<String>, client: Client, ns: Namespace) -> R
     Ok(())
 }
 
-async fn leave_room(Data(room): Data<String>, client: Client, ns: Namespace) -> Result<(), Exception> {
+async fn leave_room(
+    Data(room): Data<String>,
+    client: Client,
+    ns: Namespace,
+) -> Result<(), Exception> {
     client.leave(&room)?;
     let left = json!({ "userId": client.id(), "room": room });
     ns.to(room).emit("userLeft", &left).await?;
@@ -109,13 +124,20 @@ pub struct RoomMessage {
     message: Value,
 }
 
-async fn message_to_room(Data(m): Data<RoomMessage>, client: Client, ns: Namespace) -> Result<(), Exception> {
+async fn message_to_room(
+    Data(m): Data<RoomMessage>,
+    client: Client,
+    ns: Namespace,
+) -> Result<(), Exception> {
     let msg = json!({ "userId": client.id(), "message": m.message });
     ns.to(m.room).emit("message", &msg).await?;
     Ok(())
 }
 
-async fn private_message(Extension(user): Extension<Claims>, Data(data): Data<Value>) -> Ack<Value> {
+async fn private_message(
+    Extension(user): Extension<Claims>,
+    Data(data): Data<Value>,
+) -> Ack<Value> {
     Ack(json!({ "user": user, "data": data }))
 }
 
@@ -126,7 +148,12 @@ fn create_message(id: u64, data: Value) -> Value {
     match data {
         Value::Object(fields) => message.extend(fields),
         Value::Array(items) => {
-            message.extend(items.into_iter().enumerate().map(|(i, v)| (i.to_string(), v)));
+            message.extend(
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| (i.to_string(), v)),
+            );
         }
         _ => {}
     }
@@ -145,7 +172,9 @@ fn validate_message(body: Option<Value>) -> Result<Option<Value>, WsException> {
         return Err(WsException::new("Validation failed: No data provided"));
     }
     if !matches!(body, Some(Value::Object(_) | Value::Array(_))) {
-        return Err(WsException::new("Validation failed: Data must be an object"));
+        return Err(WsException::new(
+            "Validation failed: Data must be an object",
+        ));
     }
     Ok(body)
 }
@@ -185,12 +214,18 @@ mod tests {
         assert_eq!(msg(None), "Validation failed: No data provided");
         assert_eq!(msg(Some(json!(0))), "Validation failed: No data provided");
         assert_eq!(msg(Some(json!(""))), "Validation failed: No data provided");
-        assert_eq!(msg(Some(json!("hi"))), "Validation failed: Data must be an object");
+        assert_eq!(
+            msg(Some(json!("hi"))),
+            "Validation failed: Data must be an object"
+        );
         assert!(validate_message(Some(json!({"text": "hi"}))).is_ok());
     }
 
     #[test]
     fn create_message_spreads_the_body_after_the_id() {
-        assert_eq!(create_message(3, json!({"text": "hi"})), json!({"id": 3, "text": "hi"}));
+        assert_eq!(
+            create_message(3, json!({"text": "hi"})),
+            json!({"id": 3, "text": "hi"})
+        );
     }
 }

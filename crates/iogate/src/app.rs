@@ -182,6 +182,7 @@ fn mount(io: &SocketIo, ns: Arc<NsRuntime>) {
             async move {
                 let state = Arc::new(ClientState::new(auth));
                 socket.extensions.insert(state.clone());
+                socket.join(crate::client::client_room(&state.id));
                 let client = Client::new(socket, state);
                 for m in &ns.middleware {
                     if let Err(e) = m.call(client.clone()).await {
@@ -258,7 +259,9 @@ impl NsRuntime {
     }
 
     pub(crate) fn server(&self) -> &Server {
-        self.server.get().expect("set before the namespace is mounted")
+        self.server
+            .get()
+            .expect("set before the namespace is mounted")
     }
 }
 

@@ -210,7 +210,12 @@ mod tests {
     use serde_json::json;
 
     fn sign(claims: Value, secret: &[u8]) -> String {
-        encode(&Header::default(), &claims, &EncodingKey::from_secret(secret)).unwrap()
+        encode(
+            &Header::default(),
+            &claims,
+            &EncodingKey::from_secret(secret),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -230,7 +235,14 @@ mod tests {
     fn refuses_alg_none() {
         use base64::Engine as _;
         let b64 = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
-        let token = format!("{}.{}.", b64(json!({"alg":"none","typ":"JWT"})), b64(json!({"sub":"mallory"})));
-        assert_eq!(JwtAuth::hs256(b"secret").verify(&token), Err(JwtError::Invalid));
+        let token = format!(
+            "{}.{}.",
+            b64(json!({"alg":"none","typ":"JWT"})),
+            b64(json!({"sub":"mallory"}))
+        );
+        assert_eq!(
+            JwtAuth::hs256(b"secret").verify(&token),
+            Err(JwtError::Invalid)
+        );
     }
 }

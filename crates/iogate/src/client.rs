@@ -310,9 +310,7 @@ impl From<SioReason> for DisconnectReason {
     fn from(r: SioReason) -> Self {
         match r {
             SioReason::TransportClose => Self::TransportClose,
-            SioReason::MultipleHttpPollingError | SioReason::TransportError => {
-                Self::TransportError
-            }
+            SioReason::MultipleHttpPollingError | SioReason::TransportError => Self::TransportError,
             SioReason::PacketParsingError => Self::ParseError,
             SioReason::HeartbeatTimeout => Self::PingTimeout,
             SioReason::ClientNSDisconnect => Self::ClientNamespaceDisconnect,

@@ -163,8 +163,14 @@ mod tests {
 
     #[test]
     fn one_argument_is_the_body_several_are_an_array_none_is_null() {
-        assert_eq!(body(r#"["e",{"a":1}]"#).to_value(), Some(serde_json::json!({"a":1})));
-        assert_eq!(body(r#"["e", 1 , "two"]"#).to_value(), Some(serde_json::json!([1, "two"])));
+        assert_eq!(
+            body(r#"["e",{"a":1}]"#).to_value(),
+            Some(serde_json::json!({"a":1}))
+        );
+        assert_eq!(
+            body(r#"["e", 1 , "two"]"#).to_value(),
+            Some(serde_json::json!([1, "two"]))
+        );
         assert_eq!(body(r#"["e"]"#).to_value(), None);
         assert_eq!(body(r#"["e"]"#).decode::<Option<u8>>().unwrap(), None);
     }

@@ -89,7 +89,11 @@ fn enqueue(ns: &Arc<NsRuntime>, client: Client, job: Job) -> Result<(), Refused>
 }
 
 /// Starts a connected client's life: its connection hooks run first, before any event.
-pub(crate) fn connected(ns: &Arc<NsRuntime>, socket: Arc<Socket<LocalAdapter>>, state: Arc<ClientState>) {
+pub(crate) fn connected(
+    ns: &Arc<NsRuntime>,
+    socket: Arc<Socket<LocalAdapter>>,
+    state: Arc<ClientState>,
+) {
     socket.on_fallback(Dispatch {
         ns: ns.clone(),
         state: state.clone(),
@@ -133,7 +137,11 @@ impl MessageHandler<LocalAdapter, ViaDispatch> for Dispatch {
             args,
         };
         if let Err(Refused::Full) = enqueue(&self.ns, client.clone(), job) {
-            tracing::warn!(client = client.id(), event = &*route.event, "too many pending events");
+            tracing::warn!(
+                client = client.id(),
+                event = &*route.event,
+                "too many pending events"
+            );
             let _ = client.emit(
                 crate::filter::EXCEPTION_EVENT,
                 &serde_json::json!({
@@ -168,7 +176,12 @@ impl DisconnectHandler<LocalAdapter, ViaDispatch> for OnDisconnect {
 async fn run(ns: &Arc<NsRuntime>, client: &Client, job: Job) {
     match job {
         Job::Connected => {
-            tracing::info!(client = client.id(), namespace = client.namespace(), user = client.user(), "connected");
+            tracing::info!(
+                client = client.id(),
+                namespace = client.namespace(),
+                user = client.user(),
+                "connected"
+            );
             for hook in &ns.on_connection {
                 if let Err(e) = hook(client.clone()).await {
                     tracing::info!(client = client.id(), error = %e, "refused by handle_connection");

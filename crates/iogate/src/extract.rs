@@ -40,10 +40,9 @@ pub struct Data<T>(pub T);
 
 impl<T: DeserializeOwned> FromContext for Data<T> {
     fn from_context(cx: &Context) -> Result<Self, Exception> {
-        cx.body
-            .decode()
-            .map(Data)
-            .map_err(|e| WsException::new(format!("Invalid message body: {}", without_position(&e))).into())
+        cx.body.decode().map(Data).map_err(|e| {
+            WsException::new(format!("Invalid message body: {}", without_position(&e))).into()
+        })
     }
 }
 

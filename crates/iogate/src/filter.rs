@@ -50,6 +50,8 @@ impl BaseExceptionFilter {
 impl ExceptionFilter for BaseExceptionFilter {
     fn catch(&self, exception: &Exception, cx: &Context) {
         // A client gone meanwhile needs no report.
-        let _ = cx.client().emit(EXCEPTION_EVENT, &Self::payload(exception, cx));
+        let _ = cx
+            .client()
+            .emit(EXCEPTION_EVENT, &Self::payload(exception, cx));
     }
 }

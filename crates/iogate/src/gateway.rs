@@ -10,7 +10,8 @@ use crate::handler::{BoxFuture, IntoRoute, Route};
 use crate::{Client, DisconnectReason, Server};
 
 pub(crate) type ConnectHook = Arc<dyn Fn(Client) -> BoxFuture<Result<(), Exception>> + Send + Sync>;
-pub(crate) type DisconnectHook = Arc<dyn Fn(Client, DisconnectReason) -> BoxFuture<()> + Send + Sync>;
+pub(crate) type DisconnectHook =
+    Arc<dyn Fn(Client, DisconnectReason) -> BoxFuture<()> + Send + Sync>;
 pub(crate) type InitHook = Arc<dyn Fn(Server) + Send + Sync>;
 
 /// A gateway: a namespace, its hooks and its handlers.
@@ -74,7 +75,11 @@ impl Gateway {
 
     /// Handles `event` with `handler` (`@SubscribeMessage(event)`): a handler function, or a
     /// [`Route`] built with [`HandlerExt`](crate::HandlerExt) to add guards, pipes and a filter.
-    pub fn subscribe_message<T>(mut self, event: impl Into<String>, handler: impl IntoRoute<T>) -> Self {
+    pub fn subscribe_message<T>(
+        mut self,
+        event: impl Into<String>,
+        handler: impl IntoRoute<T>,
+    ) -> Self {
         self.routes.push((event.into(), handler.into_route()));
         self
     }
@@ -109,7 +114,9 @@ impl Gateway {
         F: Fn(Client, DisconnectReason) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.on_disconnect.push(Arc::new(move |client, reason| Box::pin(hook(client, reason))));
+        self.on_disconnect.push(Arc::new(move |client, reason| {
+            Box::pin(hook(client, reason))
+        }));
         self
     }
 

@@ -18,12 +18,12 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::Context;
 use crate::exception::Exception;
 use crate::extract::FromContext;
 use crate::filter::ExceptionFilter;
 use crate::guard::Guard;
 use crate::pipe::Pipe;
-use crate::Context;
 
 /// A boxed future, as handlers are stored.
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -157,8 +157,23 @@ macro_rules! ack_values {
     )*};
 }
 ack_values!(
-    String, &'static str, Cow<'static, str>, Value, bool, i8, i16, i32, i64, u8, u16, u32, u64,
-    f32, f64, usize, isize
+    String,
+    &'static str,
+    Cow<'static, str>,
+    Value,
+    bool,
+    i8,
+    i16,
+    i32,
+    i64,
+    u8,
+    u16,
+    u32,
+    u64,
+    f32,
+    f64,
+    usize,
+    isize
 );
 
 /// An async function that handles one event.

@@ -103,7 +103,11 @@ impl Namespace {
     }
 
     /// Emits to every client of the namespace.
-    pub async fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), BroadcastError> {
+    pub async fn emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<(), BroadcastError> {
         self.select().emit(event, data).await
     }
 
@@ -119,7 +123,11 @@ impl Namespace {
 
     /// The rooms of the namespace that have clients (iogate's own rooms left out).
     pub async fn rooms(&self) -> Result<Vec<String>, BroadcastError> {
-        let rooms = self.operators()?.rooms().await.map_err(BroadcastError::adapter)?;
+        let rooms = self
+            .operators()?
+            .rooms()
+            .await
+            .map_err(BroadcastError::adapter)?;
         Ok(rooms
             .into_iter()
             .filter(|r| !r.starts_with(RESERVED_PREFIX))
@@ -200,7 +208,11 @@ impl Broadcast {
     ///
     /// The payload is encoded once for all recipients. A recipient whose outgoing queue is full
     /// misses it, and the error says how many did.
-    pub async fn emit<T: Serialize + ?Sized>(self, event: &str, data: &T) -> Result<(), BroadcastError> {
+    pub async fn emit<T: Serialize + ?Sized>(
+        self,
+        event: &str,
+        data: &T,
+    ) -> Result<(), BroadcastError> {
         let path = self.ns.path.clone();
         match self.operators()?.emit(event, data).await {
             Ok(()) => Ok(()),
@@ -208,7 +220,9 @@ impl Broadcast {
                 tracing::warn!(namespace = %path, event, missed = errors.len(), "broadcast not delivered to every client");
                 Err(BroadcastError::Undelivered(errors.len()))
             }
-            Err(socketioxide::BroadcastError::Serialize(e)) => Err(BroadcastError::Serialize(e.to_string())),
+            Err(socketioxide::BroadcastError::Serialize(e)) => {
+                Err(BroadcastError::Serialize(e.to_string()))
+            }
             Err(e) => Err(BroadcastError::adapter(e)),
         }
     }
@@ -216,18 +230,27 @@ impl Broadcast {
     /// Makes every client of the selection join `room`.
     pub async fn join(self, room: impl Into<String>) -> Result<(), BroadcastError> {
         let room = room.into();
-        self.operators()?.join(room).await.map_err(BroadcastError::adapter)
+        self.operators()?
+            .join(room)
+            .await
+            .map_err(BroadcastError::adapter)
     }
 
     /// Makes every client of the selection leave `room`.
     pub async fn leave(self, room: impl Into<String>) -> Result<(), BroadcastError> {
         let room = room.into();
-        self.operators()?.leave(room).await.map_err(BroadcastError::adapter)
+        self.operators()?
+            .leave(room)
+            .await
+            .map_err(BroadcastError::adapter)
     }
 
     /// Disconnects every client of the selection; each sees `io server disconnect`.
     pub async fn disconnect(self) -> Result<(), BroadcastError> {
-        self.operators()?.disconnect().await.map_err(BroadcastError::adapter)
+        self.operators()?
+            .disconnect()
+            .await
+            .map_err(BroadcastError::adapter)
     }
 
     /// How many clients the selection holds.
