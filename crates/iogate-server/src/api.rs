@@ -93,12 +93,12 @@ pub struct SendNotification {
     message: Value,
 }
 
-/// Emits `notification` to every `/events` client of `userId`.
+/// Emits `notification` to every `/events` client of `userId`; answers 201 `{"success": true}`.
 async fn send_notification(
     _: ApiKey,
     State(state): State<ApiState>,
     body: Result<Json<SendNotification>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let Json(body) = body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
     if body.user_id.is_empty() {
         return Err(ApiError::new(
@@ -113,5 +113,6 @@ async fn send_notification(
         .emit("notification", &body.message)
         .await
         .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
-    Ok(Json(json!({ "success": true })))
+    // 201, as a NestJS `@Post` route answers.
+    Ok((StatusCode::CREATED, Json(json!({ "success": true }))))
 }

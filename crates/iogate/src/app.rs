@@ -91,6 +91,7 @@ impl App {
 
         let limits = Limits {
             max_pending_events: o.max_pending_events,
+            max_pending_bytes: o.max_pending_bytes,
         };
         let mut namespaces: Vec<NsRuntime> = Vec::new();
         let mut init_hooks = Vec::new();
@@ -274,6 +275,7 @@ pub(crate) struct RouteEntry {
 #[derive(Clone)]
 pub(crate) struct Limits {
     pub(crate) max_pending_events: usize,
+    pub(crate) max_pending_bytes: usize,
 }
 
 /// Which transports clients may use.
@@ -349,6 +351,7 @@ pub struct Options {
     transports: Transports,
     max_outgoing_packets: usize,
     max_pending_events: usize,
+    max_pending_bytes: usize,
 }
 
 impl Default for Options {
@@ -362,8 +365,9 @@ impl Default for Options {
             connect_timeout: Duration::from_secs(45),
             max_payload: 1_000_000,
             transports: Transports::All,
-            max_outgoing_packets: 1024,
-            max_pending_events: 256,
+            max_outgoing_packets: 4096,
+            max_pending_events: 4096,
+            max_pending_bytes: 16 << 20,
         }
     }
 }
@@ -400,15 +404,22 @@ impl Options {
         self.transports = t;
         self
     }
-    /// How many packets may wait to be written to one client before emits to it fail.
+    /// How many packets may wait to be written to one client (default 4,096). A client that
+    /// falls that far behind is disconnected rather than silently missing messages.
     pub fn max_outgoing_packets(mut self, n: usize) -> Self {
         self.max_outgoing_packets = n.max(1);
         self
     }
-    /// How many events of one client may wait for their handler; past that the client gets
-    /// `exception` `"Too many requests"` for each extra event.
+    /// How many events of one client may wait for their handler (default 4,096); past that
+    /// the client gets `exception` `"Too many requests"` for each extra event.
     pub fn max_pending_events(mut self, n: usize) -> Self {
         self.max_pending_events = n.max(1);
+        self
+    }
+    /// How many bytes of one client's events may wait for their handler (default 16 MiB);
+    /// past that, as for [`max_pending_events`](Self::max_pending_events).
+    pub fn max_pending_bytes(mut self, n: usize) -> Self {
+        self.max_pending_bytes = n.max(1);
         self
     }
 }

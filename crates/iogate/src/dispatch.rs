@@ -14,7 +14,7 @@ use socketioxide::adapter::LocalAdapter;
 use socketioxide::handler::{DisconnectHandler, MessageHandler, Value as SioValue};
 use socketioxide::socket::{DisconnectReason as SioReason, Socket};
 
-use crate::app::{NsRuntime, RouteEntry};
+use crate::app::{Limits, NsRuntime, RouteEntry};
 use crate::client::ClientState;
 use crate::context::{Body, Context, packet_text, split_packet};
 use crate::exception::WsException;
@@ -31,6 +31,8 @@ pub(crate) struct Queue {
 #[derive(Default)]
 struct QueueInner {
     jobs: VecDeque<Job>,
+    /// The size of the queued events' packets.
+    bytes: usize,
     /// Whether a task is draining the queue now.
     running: bool,
 }
@@ -48,6 +50,22 @@ enum Job {
     Disconnected(DisconnectReason, fn(Arc<Socket<LocalAdapter>>)),
 }
 
+impl Job {
+    /// What an event weighs against the pending-bytes limit; hooks weigh nothing and are never
+    /// refused.
+    fn size(&self) -> usize {
+        match self {
+            Job::Event { packet, .. } => match packet {
+                SioValue::Str(text, bins) => {
+                    text.len() + bins.as_ref().map_or(0, |b| b.iter().map(|b| b.len()).sum())
+                }
+                SioValue::Bytes(b) => b.len(),
+            },
+            _ => 0,
+        }
+    }
+}
+
 /// Why an event was not queued.
 enum Refused {
     Full,
@@ -55,11 +73,16 @@ enum Refused {
 
 impl Queue {
     /// Queues `job`; returns whether the caller must start a task to drain the queue.
-    fn push(&self, job: Job, limit: usize) -> Result<bool, Refused> {
+    fn push(&self, job: Job, limits: &Limits) -> Result<bool, Refused> {
         let mut q = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if matches!(job, Job::Event { .. }) && q.jobs.len() >= limit {
+        let size = job.size();
+        if size > 0
+            && (q.jobs.len() >= limits.max_pending_events
+                || q.bytes + size > limits.max_pending_bytes)
+        {
             return Err(Refused::Full);
         }
+        q.bytes += size;
         q.jobs.push_back(job);
         Ok(!std::mem::replace(&mut q.running, true))
     }
@@ -68,8 +91,9 @@ impl Queue {
     fn pop(&self) -> Option<Job> {
         let mut q = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let job = q.jobs.pop_front();
-        if job.is_none() {
-            q.running = false;
+        match &job {
+            Some(j) => q.bytes -= j.size(),
+            None => q.running = false,
         }
         job
     }
@@ -77,7 +101,7 @@ impl Queue {
 
 /// Queues `job` for `client`, starting the client's task if it has none.
 fn enqueue(ns: &Arc<NsRuntime>, client: Client, job: Job) -> Result<(), Refused> {
-    if client.state.queue.push(job, ns.limits.max_pending_events)? {
+    if client.state.queue.push(job, &ns.limits)? {
         let ns = ns.clone();
         tokio::spawn(async move {
             while let Some(job) = client.state.queue.pop() {
@@ -241,11 +265,11 @@ async fn handle(route: &RouteEntry, cx: &mut Context) {
         ReplyKind::Nothing => {}
         ReplyKind::Ack(data) => {
             if let Some(id) = cx.ack_id {
-                let _ = cx.client.ack(id, &*data);
+                sent(&cx.client, cx.client.ack(id, &*data));
             }
         }
         ReplyKind::Emit(event, data) => {
-            let _ = cx.client.emit(&event, &*data);
+            sent(&cx.client, cx.client.emit(&event, &*data));
         }
         ReplyKind::Error(e) => {
             if e.is_client_error() {
@@ -258,6 +282,24 @@ async fn handle(route: &RouteEntry, cx: &mut Context) {
                 None => BaseExceptionFilter.catch(&e, cx),
             }
         }
+    }
+}
+
+/// Checks that a reply went out. A client whose outgoing queue is full has stopped reading: it
+/// is disconnected rather than left to miss replies silently.
+fn sent(client: &Client, result: Result<(), crate::EmitError>) {
+    match result {
+        Err(crate::EmitError::Full) => {
+            tracing::warn!(
+                client = client.id(),
+                "outgoing queue full: disconnecting the client"
+            );
+            client.disconnect();
+        }
+        Err(crate::EmitError::Serialize(e)) => {
+            tracing::error!(client = client.id(), error = %e, "reply could not be serialised");
+        }
+        Err(crate::EmitError::Closed) | Ok(()) => {}
     }
 }
 
