@@ -7,7 +7,7 @@
 //! |---|---|
 //! | a value (`String`, `&str`, numbers, `bool`, `Value`, `Vec<T>`, [`Ack<T>`]) | it as the acknowledgement, when it asked for one |
 //! | [`WsResponse { event, data }`](WsResponse) | `data` emitted as `event`, and no acknowledgement |
-//! | `()` or `None` | nothing |
+//! | `()`, `None` or `Value::Null` | nothing |
 //! | `Err(e)` | what the exception filter sends for `e` |
 
 use std::borrow::Cow;
@@ -156,11 +156,22 @@ macro_rules! ack_values {
         }
     )*};
 }
+/// `null` sends nothing, as NestJS drops `null` and `undefined` results; wrap it in [`Ack`] to
+/// acknowledge with `null`.
+impl IntoReply for Value {
+    fn into_reply(self) -> Reply {
+        if self.is_null() {
+            Reply::nothing()
+        } else {
+            Reply::ack(self)
+        }
+    }
+}
+
 ack_values!(
     String,
     &'static str,
     Cow<'static, str>,
-    Value,
     bool,
     i8,
     i16,

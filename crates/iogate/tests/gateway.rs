@@ -52,8 +52,10 @@ async fn returned_values_become_acks_responses_emits_and_unit_nothing() {
     );
     c.assert_silent(QUIET).await;
 
-    // A plain value without an ack request, (), and None send nothing.
+    // A plain value without an ack request, (), None and null send nothing.
     c.emit("echo", &[json!(1)]).await;
+    c.emit_ack("echo", &[json!(null)]).await;
+    c.emit_ack("echo", &[]).await;
     c.emit_ack("nothing", &[]).await;
     c.emit_ack("none", &[]).await;
     c.assert_silent(QUIET).await;

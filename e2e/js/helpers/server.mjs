@@ -102,7 +102,9 @@ export async function startServer(extraEnv = {}) {
       );
       child.once('error', (err) => {
         clearTimeout(timer);
-        reject(new Error(describeFailure(`could not be started: ${err.message}`)));
+        const hint = err.code === 'ENOENT' && MODE === 'iogate'
+          ? ' (build it with `cargo build --release -p iogate-server`, or set IOGATE_BIN)' : '';
+        reject(new Error(describeFailure(`could not be started: ${err.message}${hint}`)));
       });
       exited.then(({ code, signal }) => {
         clearTimeout(timer);

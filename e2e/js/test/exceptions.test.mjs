@@ -1,7 +1,8 @@
 // Bad input and unknown events. What the NestJS reference does was recorded first (see each
 // case); its exact payloads are asserted in reference mode only. In iogate mode a case asserts
-// only what is clear — nothing arrives for an unknown event, and the connection keeps serving —
-// and reports what iogate sent through the test's diagnostics (shown by `npm test`).
+// iogate's own answer: an `exception` naming the event for a body of the wrong type (where the
+// reference joins a room named null, or fails with "Internal server error"), nothing for an
+// unknown event or a null result, and the connection keeps serving.
 //
 // Observed on the reference (NestJS 12, socket.io 4.8.3):
 // - emit('joinRoom') with no argument: client.join(undefined) succeeds, then the client gets
@@ -44,6 +45,15 @@ for (const [name, transports] of Object.entries(TRANSPORTS)) {
       return seen;
     }
 
+    /** The only thing that arrived is iogate's `exception` for a body of the wrong type. */
+    function assertInvalidBody(seen, pattern, reason, data) {
+      const cause = data === undefined ? { pattern } : { pattern, data };
+      assert.deepEqual(seen, {
+        events: [['exception', { status: 'error', message: `Invalid message body: ${reason}`, cause }]],
+        ack: null,
+      });
+    }
+
     /** The client is still connected and still answered. */
     async function assertStillServing({ socket }) {
       assert.equal(socket.connected, true, 'the client is still connected');
@@ -64,6 +74,9 @@ for (const [name, transports] of Object.entries(TRANSPORTS)) {
         const userId = seen.events[1]?.[1]?.userId;
         assertPublicId(userId, c.socket);
         assert.deepEqual(seen, { events: [['joinedRoom', null], ['userJoined', { userId }]], ack: null });
+      } else {
+        // iogate refuses a body that does not fit the handler's type, naming the event.
+        assertInvalidBody(seen, 'joinRoom', 'invalid type: null, expected a string');
       }
       await assertStillServing(c);
     });
@@ -75,6 +88,8 @@ for (const [name, transports] of Object.entries(TRANSPORTS)) {
         const userId = seen.events[1]?.[1]?.userId;
         assertPublicId(userId, c.socket);
         assert.deepEqual(seen, { events: [['joinedRoom', {}], ['userJoined', { userId, room: {} }]], ack: null });
+      } else {
+        assertInvalidBody(seen, 'joinRoom', 'invalid type: map, expected a string', {});
       }
       await assertStillServing(c);
     });
@@ -87,14 +102,16 @@ for (const [name, transports] of Object.entries(TRANSPORTS)) {
           events: [['exception', { status: 'error', message: 'Internal server error', cause: { pattern: 'messageToRoom' } }]],
           ack: null,
         });
+      } else {
+        assertInvalidBody(seen, 'messageToRoom', 'invalid type: null, expected struct RoomMessage');
       }
       await assertStillServing(c);
     });
 
-    it("'events' with null", async (t) => {
+    it("'events' with null gets no ack (a null result sends nothing)", async (t) => {
       const c = await client(t);
       const seen = await observe(t, c, 'events', null);
-      if (MODE === 'reference') assert.deepEqual(seen, { events: [], ack: null });
+      assert.deepEqual(seen, { events: [], ack: null });
       await assertStillServing(c);
     });
 
