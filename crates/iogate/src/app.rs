@@ -16,7 +16,7 @@ use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 use crate::client::ClientState;
 use crate::dispatch;
-use crate::gateway::{ConnectHook, DisconnectHook, Middleware};
+use crate::gateway::{ConnectHook, DisconnectHook, IntoGateway, Middleware};
 use crate::handler::Route;
 use crate::{Client, Gateway, Server};
 
@@ -51,8 +51,8 @@ impl App {
     }
 
     /// Adds a gateway.
-    pub fn gateway(mut self, gateway: Gateway) -> Self {
-        self.gateways.push(gateway);
+    pub fn gateway(mut self, gateway: impl IntoGateway) -> Self {
+        self.gateways.push(gateway.into_gateway());
         self
     }
 

@@ -141,6 +141,19 @@ impl Gateway {
     }
 }
 
+/// Anything that makes a [`Gateway`]: a `Gateway`, or a type whose `impl` block is annotated
+/// with `#[gateway]`.
+pub trait IntoGateway {
+    /// The gateway.
+    fn into_gateway(self) -> Gateway;
+}
+
+impl IntoGateway for Gateway {
+    fn into_gateway(self) -> Gateway {
+        self
+    }
+}
+
 /// What a connection hook may return: `()` or a `Result<(), E>`.
 pub trait HookResult {
     /// The hook's outcome.

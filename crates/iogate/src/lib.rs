@@ -90,7 +90,7 @@ pub use context::Context;
 pub use exception::{Exception, WsError, WsException};
 pub use extract::{Binary, Data, Event, Extension, FromContext, State};
 pub use filter::{BaseExceptionFilter, ExceptionFilter};
-pub use gateway::{Gateway, HookResult, Middleware};
+pub use gateway::{Gateway, HookResult, IntoGateway, Middleware};
 pub use guard::Guard;
 pub use handler::{Ack, Handler, HandlerExt, IntoReply, IntoRoute, Reply, Route, WsResponse};
 pub use pipe::Pipe;
