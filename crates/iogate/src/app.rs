@@ -8,16 +8,19 @@ use std::time::Duration;
 use axum::Router;
 use http::{HeaderValue, Method};
 use serde_json::Value;
-use socketioxide::adapter::LocalAdapter;
+use socketioxide::adapter::Adapter;
 use socketioxide::handler::{FromConnectParts, Value as SioValue};
 use socketioxide::socket::Socket;
-use socketioxide::{SocketIo, TransportType};
+use socketioxide::{SocketIo, SocketIoBuilder, TransportType};
+use socketioxide_core::adapter::DefinedAdapter;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 use crate::client::ClientState;
 use crate::dispatch;
 use crate::gateway::{ConnectHook, DisconnectHook, IntoGateway, Middleware};
 use crate::handler::Route;
+use crate::limits::{Guardrails, Limits};
+use crate::metrics::{NsMetrics, RouteMetrics};
 use crate::{Client, Gateway, Server};
 
 /// The server's gateways, options and state: what NestJS's `AppModule` and `IoAdapter` hold.
@@ -69,37 +72,67 @@ impl App {
         self
     }
 
-    /// Builds the server: mounts every namespace and runs the gateways' `after_init` hooks.
+    /// Builds a single-node server (the in-memory adapter): mounts every namespace and runs
+    /// the gateways' `after_init` hooks.
     ///
     /// # Panics
     /// When two gateways of one namespace handle the same event.
     pub fn build(self) -> Gateways {
-        let o = &self.options;
-        let builder = SocketIo::builder()
-            .ping_interval(o.ping_interval)
-            .ping_timeout(o.ping_timeout)
-            .connect_timeout(o.connect_timeout)
-            .max_payload(o.max_payload)
-            .max_buffer_size(o.max_outgoing_packets);
-        let builder = match o.transports {
-            Transports::All => builder,
-            Transports::WebsocketOnly => builder.transports([TransportType::Websocket]),
-            Transports::PollingOnly => builder.transports([TransportType::Polling]),
-        };
-        let (layer, io) = builder.build_layer();
-        let server = Server::new(io.clone(), self.state);
+        let builder = self.options.io_builder();
+        let mut assembled = self.assemble(builder, None);
+        // The in-memory adapter has nothing to initialise.
+        for (_, ()) in std::mem::take(&mut assembled.inits) {}
+        assembled.finish()
+    }
 
-        let limits = Limits {
-            max_pending_events: o.max_pending_events,
-            max_pending_bytes: o.max_pending_bytes,
-        };
+    /// Builds one node of a cluster over Redis: every operation of the [`Server`] handle
+    /// reaches the clients of every node. Retries reaching Redis for the configured startup
+    /// timeout; see [`cluster`](crate::cluster) for what happens during an outage later.
+    ///
+    /// # Panics
+    /// When two gateways of one namespace handle the same event.
+    #[cfg(feature = "redis")]
+    pub async fn build_redis(
+        self,
+        redis: crate::cluster::Redis,
+    ) -> Result<Gateways, crate::cluster::ClusterError> {
+        use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
+        let (driver, health) = crate::cluster::Resilient::connect(&redis).await?;
+        let config = RedisAdapterConfig::new()
+            .with_prefix(redis.prefix.clone())
+            .with_request_timeout(redis.request_timeout);
+        let ctr = RedisAdapterCtr::new_with_driver(driver, config);
+        let builder = self
+            .options
+            .io_builder()
+            .with_adapter::<CustomRedisAdapter<_, crate::cluster::Resilient>>(ctr);
+        let mut assembled = self.assemble(builder, Some(health));
+        for (namespace, init) in std::mem::take(&mut assembled.inits) {
+            init.await
+                .map_err(|e| crate::cluster::ClusterError::Subscribe {
+                    namespace,
+                    reason: e.to_string(),
+                })?;
+        }
+        Ok(assembled.finish())
+    }
+
+    /// Mounts every namespace on a protocol server built from `builder`.
+    fn assemble<A: Adapter + DefinedAdapter>(
+        self,
+        builder: SocketIoBuilder<A>,
+        health: Option<Arc<crate::cluster::Health>>,
+    ) -> Assembled<A> {
+        let (layer, io) = builder.build_layer();
+        let server = Server::new(Arc::new(io.clone()), self.state, health);
+        let rails = Arc::new(Guardrails::new(self.options.limits.clone()));
         let mut namespaces: Vec<NsRuntime> = Vec::new();
         let mut init_hooks = Vec::new();
         for g in self.gateways {
             let ns = match namespaces.iter_mut().position(|n| n.path == g.namespace) {
                 Some(i) => &mut namespaces[i],
                 None => {
-                    namespaces.push(NsRuntime::new(g.namespace.clone(), limits.clone()));
+                    namespaces.push(NsRuntime::new(g.namespace.clone(), rails.clone()));
                     namespaces.last_mut().expect("just pushed")
                 }
             };
@@ -115,6 +148,7 @@ impl App {
                     ),
                     Entry::Vacant(v) => {
                         v.insert(Arc::new(RouteEntry {
+                            metrics: RouteMetrics::new(&g.namespace, &event),
                             event: event.into(),
                             route,
                         }));
@@ -124,19 +158,45 @@ impl App {
             ns.middleware.extend(g.middleware);
             ns.on_connection.extend(g.on_connection);
             ns.on_disconnect.extend(g.on_disconnect);
+            ns.room_policies.extend(g.room_policies);
             init_hooks.extend(g.after_init);
         }
-        for ns in namespaces {
-            let _ = ns.server.set(server.clone());
-            mount(&io, Arc::new(ns));
+        let inits = namespaces
+            .into_iter()
+            .map(|ns| {
+                let _ = ns.server.set(server.clone());
+                (ns.path.clone(), mount(&io, Arc::new(ns)))
+            })
+            .collect();
+        Assembled {
+            server,
+            router: Box::new(move |routes: Router| routes.layer(layer)),
+            cors: self.options.cors,
+            inits,
+            init_hooks,
         }
-        for hook in init_hooks {
-            hook(server.clone());
+    }
+}
+
+/// A server whose namespaces are mounted, their adapters not yet initialised.
+struct Assembled<A: Adapter> {
+    server: Server,
+    router: Box<dyn FnOnce(Router) -> Router + Send>,
+    cors: Cors,
+    inits: Vec<(String, A::InitRes)>,
+    init_hooks: Vec<crate::gateway::InitHook>,
+}
+
+impl<A: Adapter> Assembled<A> {
+    /// Runs the `after_init` hooks and hands the app out.
+    fn finish(self) -> Gateways {
+        for hook in self.init_hooks {
+            hook(self.server.clone());
         }
         Gateways {
-            server,
-            layer,
-            cors: self.options.cors,
+            server: self.server,
+            router: self.router,
+            cors: self.cors,
         }
     }
 }
@@ -145,7 +205,8 @@ impl App {
 #[must_use]
 pub struct Gateways {
     server: Server,
-    layer: socketioxide::layer::SocketIoLayer,
+    /// Applies the socket.io layer, whatever the adapter's type.
+    router: Box<dyn FnOnce(Router) -> Router + Send>,
     cors: Cors,
 }
 
@@ -156,18 +217,50 @@ impl Gateways {
     }
 
     /// `routes` (your REST API; `axum::Router::new()` for none) with socket.io served at
-    /// `/socket.io/` and the CORS policy of the options applied to both.
+    /// `/socket.io/` and the CORS policy of the options applied to both. With a list of
+    /// origins, socket.io requests (long-polling and the WebSocket upgrade alike) from any other
+    /// `Origin` are refused with 403: browsers do not apply CORS to WebSockets, so without this
+    /// check any site could open a socket with its visitors' cookies.
     pub fn into_router(self, routes: Router) -> Router {
-        routes.layer(self.cors.layer()).layer(self.layer)
+        let router = (self.router)(routes).layer(self.cors.layer());
+        match &self.cors {
+            Cors::Origins { origins, .. } => {
+                let allowed: Arc<[String]> = origins.clone().into();
+                router.layer(axum::middleware::from_fn(move |req, next| {
+                    check_origin(allowed.clone(), req, next)
+                }))
+            }
+            Cors::Any | Cors::SameOrigin => router,
+        }
     }
+}
+
+/// Refuses socket.io requests whose `Origin` is not allowed. Requests without an `Origin`
+/// (non-browser clients) pass: the check protects browsers' users, and a non-browser client
+/// can send any header it likes anyway.
+async fn check_origin(
+    allowed: Arc<[String]>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if req.uri().path().starts_with("/socket.io")
+        && let Some(origin) = req.headers().get(http::header::ORIGIN)
+        && !allowed.iter().any(|a| a.as_bytes() == origin.as_bytes())
+    {
+        tracing::info!(origin = ?origin, "socket.io request from a disallowed origin refused");
+        let body = serde_json::json!({ "statusCode": 403, "error": "Forbidden", "message": "Origin not allowed" });
+        return (http::StatusCode::FORBIDDEN, axum::Json(body)).into_response();
+    }
+    next.run(req).await
 }
 
 /// Mounts one namespace: a middleware that builds the client and runs the gateways'
 /// middlewares, and a connect handler that starts the client's dispatch.
-fn mount(io: &SocketIo, ns: Arc<NsRuntime>) {
+fn mount<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, ns: Arc<NsRuntime>) -> A::InitRes {
     let on_connect = {
         let ns = ns.clone();
-        move |Handshake { socket, .. }: Handshake| {
+        move |Handshake { socket, .. }: Handshake<A>| {
             let ns = ns.clone();
             async move {
                 if let Some(state) = socket.extensions.get::<Arc<ClientState>>() {
@@ -178,27 +271,39 @@ fn mount(io: &SocketIo, ns: Arc<NsRuntime>) {
     };
     let middleware = {
         let ns = ns.clone();
-        move |Handshake { socket, auth }: Handshake| {
+        move |Handshake { socket, auth }: Handshake<A>| {
             let ns = ns.clone();
             async move {
-                let state = Arc::new(ClientState::new(auth));
+                let state = Arc::new(ClientState::new(auth, &ns));
                 socket.extensions.insert(state.clone());
                 socket.join(crate::client::client_room(&state.id));
                 let client = Client::new(socket, state);
                 for m in &ns.middleware {
                     if let Err(e) = m.call(client.clone()).await {
+                        ns.metrics.refused.increment(1);
                         if !e.is_client_error() {
                             tracing::error!(namespace = %ns.path, error = %e, "connection middleware failed");
                         }
                         return Err(Refusal(e.to_client().to_string()));
                     }
                 }
+                let ip = client
+                    .socket
+                    .req_parts()
+                    .extensions
+                    .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                    .map(|c| c.0.ip());
+                if let Err(refusal) = ns.rails.admit(ip, client.user()) {
+                    ns.metrics.refused.increment(1);
+                    tracing::info!(namespace = %ns.path, ?ip, user = client.user(), refusal, "connection refused by a limit");
+                    return Err(Refusal(refusal.to_owned()));
+                }
                 Ok(())
             }
         }
     };
     use socketioxide::handler::ConnectHandler;
-    io.ns(ns.path.clone(), on_connect.with(middleware));
+    io.ns(ns.path.clone(), on_connect.with(middleware))
 }
 
 /// A refused handshake; its text becomes `connect_error`'s message.
@@ -212,15 +317,15 @@ impl std::fmt::Display for Refusal {
 }
 
 /// What a connect handler or middleware of iogate's gets from socketioxide.
-struct Handshake {
-    socket: Arc<Socket<LocalAdapter>>,
+struct Handshake<A: Adapter> {
+    socket: Arc<Socket<A>>,
     auth: Value,
 }
 
-impl FromConnectParts<LocalAdapter> for Handshake {
+impl<A: Adapter> FromConnectParts<A> for Handshake<A> {
     type Error = std::convert::Infallible;
     fn from_connect_parts(
-        s: &Arc<Socket<LocalAdapter>>,
+        s: &Arc<Socket<A>>,
         auth: &Option<SioValue>,
     ) -> Result<Self, Self::Error> {
         let auth = auth
@@ -242,19 +347,23 @@ pub(crate) struct NsRuntime {
     pub(crate) middleware: Vec<Arc<dyn Middleware>>,
     pub(crate) on_connection: Vec<ConnectHook>,
     pub(crate) on_disconnect: Vec<DisconnectHook>,
-    pub(crate) limits: Limits,
+    pub(crate) rails: Arc<Guardrails>,
+    pub(crate) room_policies: Vec<crate::gateway::RoomPolicy>,
+    pub(crate) metrics: NsMetrics,
     server: OnceLock<Server>,
 }
 
 impl NsRuntime {
-    fn new(path: String, limits: Limits) -> Self {
+    fn new(path: String, rails: Arc<Guardrails>) -> Self {
         Self {
+            metrics: NsMetrics::new(&path),
             path,
             routes: HashMap::new(),
             middleware: Vec::new(),
             on_connection: Vec::new(),
             on_disconnect: Vec::new(),
-            limits,
+            rails,
+            room_policies: Vec::new(),
             server: OnceLock::new(),
         }
     }
@@ -270,12 +379,7 @@ impl NsRuntime {
 pub(crate) struct RouteEntry {
     pub(crate) event: Arc<str>,
     pub(crate) route: Route,
-}
-
-#[derive(Clone)]
-pub(crate) struct Limits {
-    pub(crate) max_pending_events: usize,
-    pub(crate) max_pending_bytes: usize,
+    pub(crate) metrics: RouteMetrics,
 }
 
 /// Which transports clients may use.
@@ -350,8 +454,7 @@ pub struct Options {
     max_payload: u64,
     transports: Transports,
     max_outgoing_packets: usize,
-    max_pending_events: usize,
-    max_pending_bytes: usize,
+    limits: Limits,
 }
 
 impl Default for Options {
@@ -366,13 +469,31 @@ impl Default for Options {
             max_payload: 1_000_000,
             transports: Transports::All,
             max_outgoing_packets: 4096,
-            max_pending_events: 4096,
-            max_pending_bytes: 16 << 20,
+            limits: Limits::default(),
         }
     }
 }
 
 impl Options {
+    /// The protocol server's builder with these options.
+    fn io_builder(&self) -> SocketIoBuilder {
+        let builder = SocketIo::builder()
+            .ping_interval(self.ping_interval)
+            .ping_timeout(self.ping_timeout)
+            .connect_timeout(self.connect_timeout)
+            .max_payload(self.max_payload)
+            // engineioxide applies `max_payload` to long-polling only; a WebSocket message is
+            // bounded by its own settings, so they get the same limit.
+            .ws_max_message_size(self.max_payload as usize)
+            .ws_max_frame_size(self.max_payload as usize)
+            .max_buffer_size(self.max_outgoing_packets);
+        match self.transports {
+            Transports::All => builder,
+            Transports::WebsocketOnly => builder.transports([TransportType::Websocket]),
+            Transports::PollingOnly => builder.transports([TransportType::Polling]),
+        }
+    }
+
     /// The CORS policy (`cors`).
     pub fn cors(mut self, cors: Cors) -> Self {
         self.cors = cors;
@@ -410,16 +531,16 @@ impl Options {
         self.max_outgoing_packets = n.max(1);
         self
     }
-    /// How many events of one client may wait for their handler (default 4,096); past that
-    /// the client gets `exception` `"Too many requests"` for each extra event.
-    pub fn max_pending_events(mut self, n: usize) -> Self {
-        self.max_pending_events = n.max(1);
+    /// The rate and size limits ([`Limits`]).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
         self
     }
-    /// How many bytes of one client's events may wait for their handler (default 16 MiB);
-    /// past that, as for [`max_pending_events`](Self::max_pending_events).
-    pub fn max_pending_bytes(mut self, n: usize) -> Self {
-        self.max_pending_bytes = n.max(1);
+    /// How many events of one client may wait for their handler (default 4,096); past that
+    /// the client gets `exception` `"Too many requests"` for each extra event. A shortcut for
+    /// [`Limits::max_pending_events`].
+    pub fn max_pending_events(mut self, n: usize) -> Self {
+        self.limits = self.limits.max_pending_events(n);
         self
     }
 }
@@ -431,6 +552,11 @@ pub async fn serve(
     router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    // Small packets (acks, pings) go out at once instead of waiting for Nagle's algorithm.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),

@@ -7,11 +7,12 @@ use std::sync::{Arc, OnceLock, RwLock};
 use serde::Serialize;
 use serde_json::Value;
 use socketioxide::SendError;
-use socketioxide::adapter::LocalAdapter;
-use socketioxide::handler::{FromMessageParts, Value as SioValue};
-use socketioxide::socket::{DisconnectReason as SioReason, Socket};
+use socketioxide::socket::DisconnectReason as SioReason;
 
+use crate::app::NsRuntime;
 use crate::dispatch::Queue;
+use crate::engine::{Conn, Ser};
+use crate::limits::EventBudget;
 
 /// Rooms whose names start with this are iogate's own (one per client, one per user); clients
 /// and handlers cannot join or leave them by name.
@@ -41,16 +42,28 @@ pub(crate) struct ClientState {
     data: RwLock<Vec<Box<dyn Any + Send + Sync>>>,
     /// Events waiting for their turn, so that they run in the order they were sent.
     pub(crate) queue: Queue,
+    /// The client's event rate limit.
+    pub(crate) budget: EventBudget,
+    /// The namespace: its limits and room policies.
+    ns: Arc<NsRuntime>,
 }
 
 impl ClientState {
-    pub(crate) fn new(auth: Value) -> Self {
+    /// A copy of the value of type `T` stored on the client.
+    pub(crate) fn get<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        let data = self.data.read().unwrap_or_else(|e| e.into_inner());
+        data.iter().find_map(|v| v.downcast_ref::<T>()).cloned()
+    }
+
+    pub(crate) fn new(auth: Value, ns: &Arc<NsRuntime>) -> Self {
         Self {
             id: new_public_id().into_boxed_str(),
             user: OnceLock::new(),
             auth,
             data: RwLock::new(Vec::new()),
             queue: Queue::default(),
+            budget: EventBudget::new(&ns.rails.limits),
+            ns: ns.clone(),
         }
     }
 }
@@ -69,27 +82,18 @@ fn new_public_id() -> String {
 /// id, which lets its holder post packets as this client over long-polling, is never exposed.
 #[derive(Clone)]
 pub struct Client {
-    pub(crate) socket: Arc<Socket<LocalAdapter>>,
+    pub(crate) socket: Arc<dyn Conn>,
     pub(crate) state: Arc<ClientState>,
 }
 
 impl Client {
-    pub(crate) fn new(socket: Arc<Socket<LocalAdapter>>, state: Arc<ClientState>) -> Self {
+    pub(crate) fn new(socket: Arc<dyn Conn>, state: Arc<ClientState>) -> Self {
         Self { socket, state }
     }
 
     /// Answers the client's acknowledgement request `id` with `data`.
-    pub(crate) fn ack(
-        &self,
-        id: i64,
-        data: &(dyn erased_serde::Serialize + Send + Sync),
-    ) -> Result<(), EmitError> {
-        let Ok(sender) = socketioxide::extract::AckSender::from_message_parts(
-            &self.socket,
-            &mut SioValue::Bytes(bytes::Bytes::new()),
-            &Some(id),
-        );
-        sender.send(data).map_err(EmitError::from)
+    pub(crate) fn ack(&self, id: i64, data: &dyn erased_serde::Serialize) -> Result<(), EmitError> {
+        self.socket.clone().ack(id, data).map_err(EmitError::from)
     }
 
     /// The client's public id.
@@ -138,7 +142,7 @@ impl Client {
 
     /// The transport the client is using now.
     pub fn transport(&self) -> Transport {
-        match self.socket.transport_type() {
+        match self.socket.transport() {
             socketioxide::TransportType::Polling => Transport::Polling,
             socketioxide::TransportType::Websocket => Transport::Websocket,
         }
@@ -157,44 +161,92 @@ impl Client {
 
     /// A copy of the value of type `T` stored on this client.
     pub fn get<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
-        let data = self.state.data.read().unwrap_or_else(|e| e.into_inner());
-        data.iter().find_map(|v| v.downcast_ref::<T>()).cloned()
+        self.state.get()
     }
 
-    /// Joins a room. Room names starting with `$` are reserved for iogate.
+    /// Joins a room, within the limits (rooms per client, clients per room, name length) and
+    /// the namespace's [room policies](crate::Gateway::room_policy). Room names starting with
+    /// `$` are reserved for iogate. Joining a room the client is in already does nothing.
     pub fn join(&self, room: impl Into<String>) -> Result<(), RoomError> {
-        let room = check_room(room.into())?;
+        let room = self.check_room(room.into())?;
+        let rooms = self.socket.rooms();
+        if rooms.contains(&room) {
+            return Ok(());
+        }
+        let ns = &self.state.ns;
+        let limits = &ns.rails.limits;
+        let own = rooms
+            .iter()
+            .filter(|r| !r.starts_with(RESERVED_PREFIX))
+            .count();
+        if own >= limits.max_rooms_per_client {
+            return Err(RoomError::TooManyRooms);
+        }
+        if !ns.room_policies.iter().all(|allows| allows(self, &room)) {
+            return Err(RoomError::NotAllowed);
+        }
+        if limits.max_clients_per_room != usize::MAX {
+            let members = ns.server().local_count(self.namespace(), &room);
+            if members >= limits.max_clients_per_room {
+                return Err(RoomError::Full);
+            }
+        }
         self.socket.join(room);
         Ok(())
     }
 
     /// Leaves a room.
     pub fn leave(&self, room: impl Into<String>) -> Result<(), RoomError> {
-        let room = check_room(room.into())?;
+        let room = self.check_room(room.into())?;
         self.socket.leave(room);
         Ok(())
     }
 
+    fn check_room(&self, room: String) -> Result<String, RoomError> {
+        if room.starts_with(RESERVED_PREFIX) {
+            Err(RoomError::Reserved)
+        } else if room.len() > self.state.ns.rails.limits.max_room_name_len {
+            Err(RoomError::NameTooLong)
+        } else {
+            Ok(room)
+        }
+    }
+
     /// The rooms this client is in (iogate's own rooms left out).
     pub fn rooms(&self) -> Vec<String> {
-        self.socket
-            .rooms()
-            .into_iter()
-            .filter(|r| !r.starts_with(RESERVED_PREFIX))
-            .map(|r| r.into_owned())
-            .collect()
+        let mut rooms = self.socket.rooms();
+        rooms.retain(|r| !r.starts_with(RESERVED_PREFIX));
+        rooms
     }
 
     /// Emits an event to this client. `data` is one argument; a tuple sends several.
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
-        self.socket.emit(event, data).map_err(EmitError::from)
+        self.socket.emit(event, &Ser(data)).map_err(EmitError::from)
+    }
+
+    /// Emits an event asking for an acknowledgement (socket.io's `emitWithAck`), and waits up
+    /// to `timeout` for it; returns the acknowledgement's first argument.
+    pub async fn emit_with_ack<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+        timeout: std::time::Duration,
+    ) -> Result<Value, AckError> {
+        let acked = self
+            .socket
+            .emit_with_ack(event, &Ser(data), timeout)
+            .map_err(|e| AckError::Emit(e.into()))?;
+        acked.await.map_err(|e| match e {
+            socketioxide::AckError::Timeout => AckError::Timeout,
+            socketioxide::AckError::Socket(_) => AckError::Emit(EmitError::Closed),
+            other => AckError::Invalid(other.to_string()),
+        })
     }
 
     /// Disconnects this client from its namespace (`client.disconnect()`): it sees
     /// `io server disconnect`.
     pub fn disconnect(&self) {
-        // Already closed is the only error, and the wanted outcome.
-        let _ = self.socket.clone().disconnect();
+        self.socket.clone().disconnect();
     }
 
     /// Whether the client is still connected.
@@ -210,14 +262,6 @@ impl fmt::Debug for Client {
             .field("namespace", &self.namespace())
             .field("user", &self.user())
             .finish()
-    }
-}
-
-fn check_room(room: String) -> Result<String, RoomError> {
-    if room.starts_with(RESERVED_PREFIX) {
-        Err(RoomError::Reserved)
-    } else {
-        Ok(room)
     }
 }
 
@@ -239,6 +283,18 @@ pub enum RoomError {
     /// [`Client::set_user`] was called for a client already bound to another user.
     #[error("This client is already bound to another user")]
     UserAlreadySet,
+    /// The room name is longer than the limit.
+    #[error("Room name too long")]
+    NameTooLong,
+    /// The client is in as many rooms as it may be.
+    #[error("Too many rooms")]
+    TooManyRooms,
+    /// The room holds as many clients as it may.
+    #[error("Room is full")]
+    Full,
+    /// The namespace's room policy does not let this client join this room.
+    #[error("Not allowed to join this room")]
+    NotAllowed,
 }
 
 /// Why an emit did not reach the client.
@@ -264,6 +320,20 @@ impl From<SendError> for EmitError {
             SendError::Serialize(e) => Self::Serialize(e.to_string()),
         }
     }
+}
+
+/// Why [`Client::emit_with_ack`] got no acknowledgement.
+#[derive(Debug, thiserror::Error)]
+pub enum AckError {
+    /// The event could not be sent.
+    #[error(transparent)]
+    Emit(#[from] EmitError),
+    /// The client did not acknowledge in time.
+    #[error("the client did not acknowledge in time")]
+    Timeout,
+    /// The acknowledgement could not be read.
+    #[error("unreadable acknowledgement: {0}")]
+    Invalid(String),
 }
 
 /// Why a client left, with socket.io's names for the reasons (what the client sees too).

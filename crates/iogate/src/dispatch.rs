@@ -10,16 +10,18 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
-use socketioxide::adapter::LocalAdapter;
+use socketioxide::adapter::Adapter;
 use socketioxide::handler::{DisconnectHandler, MessageHandler, Value as SioValue};
 use socketioxide::socket::{DisconnectReason as SioReason, Socket};
 
-use crate::app::{Limits, NsRuntime, RouteEntry};
+use crate::app::{NsRuntime, RouteEntry};
 use crate::client::ClientState;
 use crate::context::{Body, Context, packet_text, split_packet};
 use crate::exception::WsException;
 use crate::filter::{BaseExceptionFilter, ExceptionFilter};
 use crate::handler::{Reply, ReplyKind};
+use crate::limits::{Limits, Verdict, json_depth};
+use crate::metrics::Outcome;
 use crate::{Client, DisconnectReason};
 
 /// A client's pending work, in arrival order.
@@ -47,7 +49,8 @@ enum Job {
         end: usize,
         args: usize,
     },
-    Disconnected(DisconnectReason, fn(Arc<Socket<LocalAdapter>>)),
+    /// The client left; the closure removes its socket from the namespace once hooks ran.
+    Disconnected(DisconnectReason, Box<dyn FnOnce() + Send>),
 }
 
 impl Job {
@@ -101,7 +104,7 @@ impl Queue {
 
 /// Queues `job` for `client`, starting the client's task if it has none.
 fn enqueue(ns: &Arc<NsRuntime>, client: Client, job: Job) -> Result<(), Refused> {
-    if client.state.queue.push(job, &ns.limits)? {
+    if client.state.queue.push(job, &ns.rails.limits)? {
         let ns = ns.clone();
         tokio::spawn(async move {
             while let Some(job) = client.state.queue.pop() {
@@ -113,9 +116,9 @@ fn enqueue(ns: &Arc<NsRuntime>, client: Client, job: Job) -> Result<(), Refused>
 }
 
 /// Starts a connected client's life: its connection hooks run first, before any event.
-pub(crate) fn connected(
+pub(crate) fn connected<A: Adapter>(
     ns: &Arc<NsRuntime>,
-    socket: Arc<Socket<LocalAdapter>>,
+    socket: Arc<Socket<A>>,
     state: Arc<ClientState>,
 ) {
     socket.on_fallback(Dispatch {
@@ -139,19 +142,42 @@ struct Dispatch {
 /// Marks [`Dispatch`]'s `MessageHandler` impl.
 struct ViaDispatch;
 
-impl MessageHandler<LocalAdapter, ViaDispatch> for Dispatch {
-    fn call(&self, s: Arc<Socket<LocalAdapter>>, packet: SioValue, ack_id: Option<i64>) {
-        let Some(p) = split_packet(packet_text(&packet)) else {
-            tracing::debug!(client = &*self.state.id, "unreadable event packet");
-            return;
+impl<A: Adapter> MessageHandler<A, ViaDispatch> for Dispatch {
+    fn call(&self, s: Arc<Socket<A>>, packet: SioValue, ack_id: Option<i64>) {
+        let client = Client::new(s, self.state.clone());
+        let limits = &self.ns.rails.limits;
+        match self.state.budget.check(limits) {
+            Verdict::Allowed => {}
+            Verdict::Refused => return self.refuse(&client, None, TOO_MANY_REQUESTS),
+            Verdict::Abusive => {
+                tracing::warn!(
+                    client = client.id(),
+                    "too many refused events: disconnecting the client"
+                );
+                self.ns.metrics.abusive.increment(1);
+                return client.disconnect();
+            }
+        }
+        let text = packet_text(&packet);
+        if json_depth(text, limits.max_json_depth) > limits.max_json_depth {
+            return self.refuse(&client, None, "Message nested too deeply");
+        }
+        let Some(p) = split_packet(text) else {
+            return self.refuse(
+                &client,
+                None,
+                "Malformed event: expected [name, ...arguments]",
+            );
         };
+        if p.event.len() > limits.max_event_name_len {
+            return self.refuse(&client, None, "Event name too long");
+        }
         let Some(route) = self.ns.routes.get(&*p.event) else {
             // As NestJS: an event without a handler is ignored.
-            tracing::debug!(client = &*self.state.id, event = &*p.event, "no handler");
+            tracing::debug!(client = client.id(), event = &*p.event, "no handler");
             return;
         };
         let (start, end, args) = (p.start, p.end, p.args);
-        let client = Client::new(s, self.state.clone());
         let job = Job::Event {
             route: route.clone(),
             packet,
@@ -161,20 +187,30 @@ impl MessageHandler<LocalAdapter, ViaDispatch> for Dispatch {
             args,
         };
         if let Err(Refused::Full) = enqueue(&self.ns, client.clone(), job) {
-            tracing::warn!(
+            tracing::debug!(
                 client = client.id(),
                 event = &*route.event,
                 "too many pending events"
             );
-            let _ = client.emit(
-                crate::filter::EXCEPTION_EVENT,
-                &serde_json::json!({
-                    "status": "error",
-                    "message": "Too many requests",
-                    "cause": { "pattern": &*route.event },
-                }),
-            );
+            route.metrics.outcome(Outcome::RateLimited);
+            self.refuse(&client, Some(&route.event), TOO_MANY_REQUESTS);
         }
+    }
+}
+
+/// What a client is told when a limit refuses its event.
+const TOO_MANY_REQUESTS: &str = "Too many requests";
+
+impl Dispatch {
+    /// Tells the client its event was refused before reaching any handler, in the shape of the
+    /// `exception` envelope (`cause.pattern` when the event is known).
+    fn refuse(&self, client: &Client, event: Option<&str>, message: &str) {
+        self.ns.metrics.exceptions.increment(1);
+        let mut payload = serde_json::json!({ "status": "error", "message": message });
+        if let Some(event) = event {
+            payload["cause"] = serde_json::json!({ "pattern": event });
+        }
+        let _ = client.emit(crate::filter::EXCEPTION_EVENT, &payload);
     }
 }
 
@@ -184,22 +220,24 @@ struct OnDisconnect {
     state: Arc<ClientState>,
 }
 
-impl DisconnectHandler<LocalAdapter, ViaDispatch> for OnDisconnect {
-    fn call_with_defer(
-        &self,
-        s: Arc<Socket<LocalAdapter>>,
-        reason: SioReason,
-        defer: fn(Arc<Socket<LocalAdapter>>),
-    ) {
+impl<A: Adapter> DisconnectHandler<A, ViaDispatch> for OnDisconnect {
+    fn call_with_defer(&self, s: Arc<Socket<A>>, reason: SioReason, defer: fn(Arc<Socket<A>>)) {
+        let remove = {
+            let s = s.clone();
+            Box::new(move || defer(s))
+        };
         let client = Client::new(s, self.state.clone());
         // Disconnections are never refused.
-        let _ = enqueue(&self.ns, client, Job::Disconnected(reason.into(), defer));
+        let _ = enqueue(&self.ns, client, Job::Disconnected(reason.into(), remove));
     }
 }
 
 async fn run(ns: &Arc<NsRuntime>, client: &Client, job: Job) {
     match job {
         Job::Connected => {
+            ns.rails.connected(client.user());
+            ns.metrics.connects.increment(1);
+            ns.metrics.connected.increment(1);
             tracing::info!(
                 client = client.id(),
                 namespace = client.namespace(),
@@ -243,33 +281,40 @@ async fn run(ns: &Arc<NsRuntime>, client: &Client, job: Job) {
                 ack_id,
                 binaries,
             };
-            handle(&route, &mut cx).await;
+            handle(ns, &route, &mut cx).await;
         }
-        Job::Disconnected(reason, defer) => {
+        Job::Disconnected(reason, remove) => {
+            ns.metrics.disconnected(reason);
+            ns.rails.disconnected(client.user());
             tracing::info!(client = client.id(), namespace = client.namespace(), %reason, "disconnected");
             for hook in &ns.on_disconnect {
                 hook(client.clone(), reason).await;
             }
-            defer(client.socket.clone());
+            remove();
         }
     }
 }
 
 /// Guards, pipes, handler, reply: one event, start to end.
-async fn handle(route: &RouteEntry, cx: &mut Context) {
-    let reply = match prepare(route, cx) {
-        Ok(fut) => fut.await,
-        Err(e) => Reply::error(e),
+async fn handle(ns: &NsRuntime, route: &RouteEntry, cx: &mut Context) {
+    let started = std::time::Instant::now();
+    let (reply, failed_at) = match prepare(route, cx) {
+        Ok(fut) => (fut.await, Outcome::Error),
+        Err((e, stage)) => (Reply::error(e), stage),
     };
-    match reply.0 {
-        ReplyKind::Nothing => {}
+    let outcome = match reply.0 {
+        ReplyKind::Nothing => Outcome::Ok,
         ReplyKind::Ack(data) => {
             if let Some(id) = cx.ack_id {
-                sent(&cx.client, cx.client.ack(id, &*data));
+                ns.metrics.acks.increment(1);
+                sent(ns, &cx.client, cx.client.ack(id, &*data));
             }
+            Outcome::Ok
         }
         ReplyKind::Emit(event, data) => {
-            sent(&cx.client, cx.client.emit(&event, &*data));
+            ns.metrics.emits.increment(1);
+            sent(ns, &cx.client, cx.client.emit(&event, &*data));
+            Outcome::Ok
         }
         ReplyKind::Error(e) => {
             if e.is_client_error() {
@@ -277,24 +322,29 @@ async fn handle(route: &RouteEntry, cx: &mut Context) {
             } else {
                 tracing::error!(client = cx.client.id(), event = cx.event(), error = %e, "handler failed");
             }
+            ns.metrics.exceptions.increment(1);
             match &route.route.filter {
                 Some(filter) => filter.catch(&e, cx),
                 None => BaseExceptionFilter.catch(&e, cx),
             }
+            failed_at
         }
-    }
+    };
+    route.metrics.outcome(outcome);
+    route.metrics.duration.record(started.elapsed());
 }
 
 /// Checks that a reply went out. A client whose outgoing queue is full has stopped reading: it
 /// is disconnected rather than left to miss replies silently.
-fn sent(client: &Client, result: Result<(), crate::EmitError>) {
+fn sent(ns: &NsRuntime, client: &Client, result: Result<(), crate::EmitError>) {
     match result {
         Err(crate::EmitError::Full) => {
             tracing::warn!(
                 client = client.id(),
                 "outgoing queue full: disconnecting the client"
             );
-            client.disconnect();
+            ns.metrics.slow.increment(1);
+            client.socket.clone().evict();
         }
         Err(crate::EmitError::Serialize(e)) => {
             tracing::error!(client = client.id(), error = %e, "reply could not be serialised");
@@ -303,21 +353,31 @@ fn sent(client: &Client, result: Result<(), crate::EmitError>) {
     }
 }
 
+/// Runs the guards and pipes, extracts the arguments and starts the handler; a failure says at
+/// which stage it happened.
 fn prepare(
     route: &RouteEntry,
     cx: &mut Context,
-) -> Result<crate::handler::BoxFuture<Reply>, crate::Exception> {
+) -> Result<crate::handler::BoxFuture<Reply>, (crate::Exception, Outcome)> {
     for guard in &route.route.guards {
-        if !guard.can_activate(cx)? {
-            return Err(WsException::forbidden().into());
+        match guard.can_activate(cx) {
+            Ok(true) => {}
+            Ok(false) => return Err((WsException::forbidden().into(), Outcome::Forbidden)),
+            Err(e) => return Err((e, Outcome::Forbidden)),
         }
     }
     if !route.route.pipes.is_empty() {
         let mut body: Option<Value> = cx.body();
         for pipe in &route.route.pipes {
-            body = pipe.transform(body, cx)?;
+            body = pipe
+                .transform(body, cx)
+                .map_err(|e| (e, Outcome::Invalid))?;
         }
         cx.set_body(body);
     }
-    route.route.handler.call(cx)
+    route
+        .route
+        .handler
+        .call(cx)
+        .map_err(|e| (e, Outcome::Invalid))
 }

@@ -2,14 +2,15 @@
 //!
 //! | argument | what it gives | fails with |
 //! |---|---|---|
-//! | [`Data<T>`] | the body (`@MessageBody()`), deserialised into `T` | `Invalid message body: ..` |
-//! | [`Client`](crate::Client) | the client that sent the event (`@ConnectedSocket()`) | never |
-//! | [`Server`](crate::Server) | the server handle | never |
+//! | [`Data<T>`] | the body (`@MessageBody()`), deserialised into `T`: one argument as itself, several as an array | `Invalid message body: ..` |
+//! | [`Args`] | the arguments exactly as sent, count preserved, with their binary attachments ([`args`](crate::args)) | never |
+//! | [`Client`] | the client that sent the event (`@ConnectedSocket()`) | never |
+//! | [`Server`] | the server handle | never |
 //! | [`Namespace`](crate::Namespace) | the gateway's namespace (`@WebSocketServer() server`) | never |
 //! | [`State<T>`] | shared state registered with [`App::state`](crate::App::state) | internal error if missing |
 //! | [`Extension<T>`] | typed data stored on the client, e.g. JWT claims | `Forbidden resource` if missing |
 //! | [`Event`] | the event's name | never |
-//! | [`Binary`] | the binary attachments | never |
+//! | [`Binary`] | the binary attachments (their placeholders are in the body) | never |
 //!
 //! Write your own by implementing [`FromContext`].
 
@@ -17,13 +18,13 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
 use crate::exception::{Exception, WsException};
-use crate::{Client, Context, Server};
+use crate::{Args, Client, Context, Server};
 
 /// Builds a handler argument from the event.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an iogate extractor",
     label = "cannot be a handler argument",
-    note = "handler arguments must implement FromContext: Data<T>, Client, Server, State<T>, Extension<T>, Event, Binary"
+    note = "handler arguments must implement FromContext: Data<T>, Args, Client, Server, State<T>, Extension<T>, Event, Binary"
 )]
 pub trait FromContext: Sized {
     /// Extracts the value; an error goes to the exception filter and the handler is not called.
@@ -33,17 +34,24 @@ pub trait FromContext: Sized {
 /// The message body, deserialised with serde (`@MessageBody()`).
 ///
 /// One argument from the client is the body; several become an array (`emit('e', 1, 2)` gives
-/// `[1, 2]`); none is `null`, so take `Data<Option<T>>` when the body is optional. A body that
-/// does not fit `T` reaches the client as an `exception` naming the event.
+/// `[1, 2]`, as `emit('e', [1, 2])` does); none is `null`, so take `Data<Option<T>>` when the
+/// body is optional. A body that does not fit `T` reaches the client as an `exception` naming
+/// the event. Take [`Args`] for the arguments as a list, exactly as sent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Data<T>(pub T);
 
 impl<T: DeserializeOwned> FromContext for Data<T> {
     fn from_context(cx: &Context) -> Result<Self, Exception> {
-        cx.body.decode().map(Data).map_err(|e| {
-            WsException::new(format!("Invalid message body: {}", without_position(&e))).into()
-        })
+        cx.body
+            .decode()
+            .map(Data)
+            .map_err(|e| invalid_body(&e).into())
     }
+}
+
+/// What the client is told when the body does not fit the handler's type.
+pub(crate) fn invalid_body(e: &serde_json::Error) -> WsException {
+    WsException::new(format!("Invalid message body: {}", without_position(e)))
 }
 
 /// serde_json's message without its ` at line 1 column 9` tail, which means nothing to the
@@ -117,13 +125,23 @@ impl FromContext for Event {
     }
 }
 
-/// The binary attachments of the event, in the order of their placeholders in the body.
+/// The binary attachments of the event, in the order of their placeholders' `num` in the body
+/// (see [`Args`] for the arguments and their attachments together).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Binary(pub Vec<Bytes>);
 
 impl FromContext for Binary {
     fn from_context(cx: &Context) -> Result<Self, Exception> {
         Ok(Binary(cx.binaries.clone()))
+    }
+}
+
+/// The event's arguments exactly as the client sent them, with their binary attachments: see
+/// [`args`](crate::args). After a [pipe](crate::Pipe), the body it returned: its items when
+/// the client sent several arguments and the pipe returned an array, else one argument.
+impl FromContext for Args {
+    fn from_context(cx: &Context) -> Result<Self, Exception> {
+        Ok(cx.args())
     }
 }
 

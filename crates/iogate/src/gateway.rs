@@ -13,6 +13,7 @@ pub(crate) type ConnectHook = Arc<dyn Fn(Client) -> BoxFuture<Result<(), Excepti
 pub(crate) type DisconnectHook =
     Arc<dyn Fn(Client, DisconnectReason) -> BoxFuture<()> + Send + Sync>;
 pub(crate) type InitHook = Arc<dyn Fn(Server) + Send + Sync>;
+pub(crate) type RoomPolicy = Arc<dyn Fn(&Client, &str) -> bool + Send + Sync>;
 
 /// A gateway: a namespace, its hooks and its handlers.
 ///
@@ -47,6 +48,7 @@ pub struct Gateway {
     pub(crate) after_init: Vec<InitHook>,
     pub(crate) guards: Vec<Arc<dyn Guard>>,
     pub(crate) filter: Option<Arc<dyn ExceptionFilter>>,
+    pub(crate) room_policies: Vec<RoomPolicy>,
 }
 
 impl Gateway {
@@ -65,6 +67,7 @@ impl Gateway {
             after_init: Vec::new(),
             guards: Vec::new(),
             filter: None,
+            room_policies: Vec::new(),
         }
     }
 
@@ -130,6 +133,19 @@ impl Gateway {
     /// handler's own guards.
     pub fn guard(mut self, guard: impl Guard) -> Self {
         self.guards.push(Arc::new(guard));
+        self
+    }
+
+    /// Decides which rooms a client of this namespace may join with
+    /// [`Client::join`]: a join the policy refuses fails with
+    /// [`RoomError::NotAllowed`](crate::RoomError::NotAllowed). Every policy of the namespace
+    /// must allow the join. Server-side joins ([`Broadcast::join`](crate::Broadcast::join)) are
+    /// not checked.
+    pub fn room_policy(
+        mut self,
+        policy: impl Fn(&Client, &str) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.room_policies.push(Arc::new(policy));
         self
     }
 

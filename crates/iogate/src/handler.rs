@@ -6,9 +6,13 @@
 //! | the handler returns | the client gets |
 //! |---|---|
 //! | a value (`String`, `&str`, numbers, `bool`, `Value`, `Vec<T>`, [`Ack<T>`]) | it as the acknowledgement, when it asked for one |
-//! | [`WsResponse { event, data }`](WsResponse) | `data` emitted as `event`, and no acknowledgement |
+//! | [`Args`], or [`Ack(args)`](Ack) | an acknowledgement with several arguments and binary attachments ([`args`](crate::args)) |
+//! | [`WsResponse { event, data }`](WsResponse) | `data` emitted as `event`, and no acknowledgement; several arguments when `data` is [`Args`] |
 //! | `()`, `None` or `Value::Null` | nothing |
 //! | `Err(e)` | what the exception filter sends for `e` |
+//!
+//! A value is one argument; a tuple, or [`Args`], is several. Bytes (`bytes::Bytes`, or the
+//! attachments of [`Args`]) are sent as binary attachments.
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -18,12 +22,12 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::Context;
 use crate::exception::Exception;
 use crate::extract::FromContext;
 use crate::filter::ExceptionFilter;
 use crate::guard::Guard;
 use crate::pipe::Pipe;
+use crate::{Args, Context};
 
 /// A boxed future, as handlers are stored.
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -69,7 +73,7 @@ impl Reply {
 /// Turns a handler's return value into a [`Reply`].
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a handler's return value",
-    note = "return a value to acknowledge with (String, &'static str, numbers, bool, serde_json::Value, Vec<T>), \
+    note = "return a value to acknowledge with (String, &'static str, numbers, bool, serde_json::Value, Vec<T>, Args), \
             `Ack(x)` for any other Serialize type, `WsResponse {{ event, data }}` to emit, `()` or `Option` for nothing, \
             or a `Result` of these"
 )]
@@ -78,12 +82,13 @@ pub trait IntoReply {
     fn into_reply(self) -> Reply;
 }
 
-/// Acknowledge with any `Serialize` value (axum's `Json` for acknowledgements).
+/// Acknowledge with any `Serialize` value (axum's `Json` for acknowledgements): one argument,
+/// or several for a tuple or [`Args`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ack<T>(pub T);
 
 /// Emit `data` as `event` to the client that sent the message, instead of acknowledging
-/// (NestJS's `WsResponse`).
+/// (NestJS's `WsResponse`). `data` is one argument, or several for a tuple or [`Args`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WsResponse<T> {
     /// The event to emit.
@@ -141,6 +146,14 @@ impl<T: Serialize + Send + Sync + 'static> IntoReply for WsResponse<T> {
     }
 }
 
+/// The acknowledgement's arguments, as many as there are (none for an empty `Args`), with
+/// their binary attachments.
+impl IntoReply for Args {
+    fn into_reply(self) -> Reply {
+        Reply::ack(self)
+    }
+}
+
 impl<T: Serialize + Send + Sync + 'static> IntoReply for Vec<T> {
     fn into_reply(self) -> Reply {
         Reply::ack(self)
@@ -195,7 +208,7 @@ ack_values!(
     message = "`{Self}` is not an iogate handler",
     label = "not a handler",
     note = "a handler is an async fn (or a closure returning a future) that is Clone + Send + Sync + 'static, \
-            whose arguments are extractors (Data<T>, Client, State<T>, Server, Event, Extension<T>, Binary) \
+            whose arguments are extractors (Data<T>, Args, Client, State<T>, Server, Event, Extension<T>, Binary) \
             and whose return value implements IntoReply"
 )]
 pub trait Handler<T>: Clone + Send + Sync + 'static {

@@ -42,17 +42,18 @@
 //! ## The parts
 //! | NestJS | iogate | module |
 //! |---|---|---|
-//! | `@WebSocketGateway({ namespace })` | [`Gateway::new`] | [`gateway`] |
+//! | `@WebSocketGateway({ namespace })` | [`Gateway::new`] | [`gateway`](mod@gateway) |
 //! | `@SubscribeMessage('e')` | [`Gateway::subscribe_message`] | [`handler`] |
 //! | `@MessageBody()`, `@ConnectedSocket()` | [`Data<T>`], [`Client`] | [`extract`] |
+//! | `(...args)` of a socket.io listener, `Buffer` arguments | [`Args`] | [`args`] |
 //! | `@WebSocketServer() server` | [`Server`], [`Namespace`], [`Broadcast`] | [`server`] |
 //! | `WsResponse`, returned values | [`WsResponse`], [`IntoReply`] | [`handler`] |
 //! | `@UseGuards`, `CanActivate` | [`Guard`], [`HandlerExt::guard`] | [`guard`] |
 //! | `@UsePipes`, `PipeTransform` | [`Pipe`], [`HandlerExt::pipe`] | [`pipe`] |
 //! | `@UseFilters`, `BaseWsExceptionFilter` | [`ExceptionFilter`], [`BaseExceptionFilter`] | [`filter`] |
 //! | `WsException` | [`WsException`], [`Exception`] | [`exception`] |
-//! | `server.use(...)` | [`Gateway::middleware`] | [`gateway`] |
-//! | `afterInit`, `handleConnection`, `handleDisconnect` | [`Gateway::after_init`], [`Gateway::handle_connection`], [`Gateway::handle_disconnect`] | [`gateway`] |
+//! | `server.use(...)` | [`Gateway::middleware`] | [`gateway`](mod@gateway) |
+//! | `afterInit`, `handleConnection`, `handleDisconnect` | [`Gateway::after_init`], [`Gateway::handle_connection`], [`Gateway::handle_disconnect`] | [`gateway`](mod@gateway) |
 //! | `IoAdapter` options | [`Options`] | [`app`] |
 //! | JWT in the handshake | [`auth::JwtAuth`] (feature `jwt`) | [`auth`] |
 //!
@@ -68,23 +69,46 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `jwt` | yes | [`auth::JwtAuth`]: handshake authentication with JSON Web Tokens |
+//! | `redis` | yes | [`App::build_redis`]: several processes as one server, over Redis ([`cluster`]) |
+//! | `macros` | yes | [`#[gateway]`](macro@gateway) and its attributes: a gateway written as an `impl` block, as NestJS writes one |
+//! | `testing` | no | [`testing`]: serve an app on a free port and drive it with a socket.io test client |
 
 pub mod app;
+pub mod args;
 #[cfg(feature = "jwt")]
 pub mod auth;
 pub mod client;
+#[cfg(feature = "redis")]
+pub mod cluster;
+#[cfg(not(feature = "redis"))]
+mod cluster {
+    //! Without the `redis` feature there is no cluster: a health flag that is never made.
+    #[derive(Debug)]
+    pub(crate) struct Health;
+    impl Health {
+        pub(crate) fn is_up(&self) -> bool {
+            true
+        }
+    }
+}
 pub mod context;
 mod dispatch;
+mod engine;
 pub mod exception;
 pub mod extract;
 pub mod filter;
 pub mod gateway;
 pub mod guard;
 pub mod handler;
+pub mod limits;
+pub mod metrics;
 pub mod pipe;
 pub mod server;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use app::{App, Cors, Gateways, Options, Transports, serve};
+pub use args::Args;
 pub use client::{Client, DisconnectReason, EmitError, RoomError, Transport};
 pub use context::Context;
 pub use exception::{Exception, WsError, WsException};
@@ -93,5 +117,11 @@ pub use filter::{BaseExceptionFilter, ExceptionFilter};
 pub use gateway::{Gateway, HookResult, IntoGateway, Middleware};
 pub use guard::Guard;
 pub use handler::{Ack, Handler, HandlerExt, IntoReply, IntoRoute, Reply, Route, WsResponse};
+pub use limits::Limits;
 pub use pipe::Pipe;
 pub use server::{Broadcast, BroadcastError, Namespace, Server};
+
+#[cfg(feature = "macros")]
+pub use iogate_macros::{
+    gateway, middleware, subscribe_message, use_filters, use_guards, use_pipes,
+};

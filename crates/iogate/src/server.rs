@@ -5,10 +5,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use serde::Serialize;
-use socketioxide::SocketIo;
-use socketioxide::operators::BroadcastOperators;
 
-use crate::client::{ClientState, RESERVED_PREFIX, client_room, user_room};
+use crate::client::{RESERVED_PREFIX, client_room, user_room};
+use crate::engine::{Io, OpError, Selection, Ser};
 
 /// The server handle.
 ///
@@ -20,15 +19,36 @@ pub struct Server {
 }
 
 struct ServerInner {
-    io: SocketIo,
+    io: Arc<dyn Io>,
     state: http::Extensions,
+    health: Option<Arc<crate::cluster::Health>>,
 }
 
 impl Server {
-    pub(crate) fn new(io: SocketIo, state: http::Extensions) -> Self {
+    pub(crate) fn new(
+        io: Arc<dyn Io>,
+        state: http::Extensions,
+        health: Option<Arc<crate::cluster::Health>>,
+    ) -> Self {
         Self {
-            inner: Arc::new(ServerInner { io, state }),
+            inner: Arc::new(ServerInner { io, state, health }),
         }
+    }
+
+    /// How many clients of this node are in `room` of `ns`.
+    pub(crate) fn local_count(&self, ns: &str, room: &str) -> usize {
+        let sel = Selection {
+            ns,
+            to: vec![room.to_owned()],
+            except: Vec::new(),
+        };
+        self.inner.io.local(sel).map_or(0, |clients| clients.len())
+    }
+
+    /// `None` for a single node; for a node of a cluster, whether its broker (Redis) answers
+    /// now, i.e. whether broadcasts reach the other nodes.
+    pub fn cluster_healthy(&self) -> Option<bool> {
+        self.inner.health.as_ref().map(|h| h.is_up())
     }
 
     /// The namespace `path` (`server.of('/events')`).
@@ -116,31 +136,39 @@ impl Namespace {
         self.select().count().await
     }
 
-    /// The public ids of the clients connected to the namespace.
+    /// The public ids of the clients connected to the namespace on this node.
     pub fn client_ids(&self) -> Vec<String> {
         self.select().client_ids()
     }
 
     /// The rooms of the namespace that have clients (iogate's own rooms left out).
     pub async fn rooms(&self) -> Result<Vec<String>, BroadcastError> {
-        let rooms = self
-            .operators()?
-            .rooms()
+        let mut rooms = self
+            .io()
+            .rooms(&self.path)
             .await
-            .map_err(BroadcastError::adapter)?;
-        Ok(rooms
-            .into_iter()
-            .filter(|r| !r.starts_with(RESERVED_PREFIX))
-            .map(|r| r.into_owned())
-            .collect())
+            .map_err(|e| self.error(e))?;
+        rooms.retain(|r| !r.starts_with(RESERVED_PREFIX));
+        Ok(rooms)
     }
 
-    fn operators(&self) -> Result<BroadcastOperators, BroadcastError> {
-        self.server
-            .inner
-            .io
-            .of(&self.path)
-            .ok_or_else(|| BroadcastError::NoNamespace(self.path.clone()))
+    fn io(&self) -> &dyn Io {
+        &*self.server.inner.io
+    }
+
+    fn error(&self, e: OpError) -> BroadcastError {
+        match e {
+            OpError::NoNamespace => BroadcastError::NoNamespace(self.path.clone()),
+            OpError::Adapter(e) => BroadcastError::Adapter(e),
+            OpError::Broadcast(socketioxide::BroadcastError::Socket(errors)) => {
+                tracing::warn!(namespace = %self.path, missed = errors.len(), "broadcast not delivered to every client");
+                BroadcastError::Undelivered(errors.len())
+            }
+            OpError::Broadcast(socketioxide::BroadcastError::Serialize(e)) => {
+                BroadcastError::Serialize(e.to_string())
+            }
+            OpError::Broadcast(e) => BroadcastError::Adapter(e.to_string()),
+        }
     }
 }
 
@@ -193,81 +221,75 @@ impl Broadcast {
         self
     }
 
-    fn operators(self) -> Result<BroadcastOperators, BroadcastError> {
-        let mut ops = self.ns.operators()?;
-        if !self.to.is_empty() {
-            ops = ops.to(self.to);
+    fn selection(&self) -> Selection<'_> {
+        Selection {
+            ns: &self.ns.path,
+            to: self.to.clone(),
+            except: self.except.clone(),
         }
-        if !self.except.is_empty() {
-            ops = ops.except(self.except);
-        }
-        Ok(ops)
     }
 
     /// Emits `data` as `event` to the selection. `data` is one argument; a tuple sends several.
     ///
-    /// The payload is encoded once for all recipients. A recipient whose outgoing queue is full
-    /// misses it, and the error says how many did.
+    /// The payload is encoded once for all recipients. A recipient on this node whose outgoing
+    /// queue is full (it stopped reading) is disconnected instead of silently missing it.
     pub async fn emit<T: Serialize + ?Sized>(
         self,
         event: &str,
         data: &T,
     ) -> Result<(), BroadcastError> {
-        let path = self.ns.path.clone();
-        match self.operators()?.emit(event, data).await {
-            Ok(()) => Ok(()),
-            Err(socketioxide::BroadcastError::Socket(errors)) => {
-                tracing::warn!(namespace = %path, event, missed = errors.len(), "broadcast not delivered to every client");
-                Err(BroadcastError::Undelivered(errors.len()))
+        let data = Ser(data);
+        let sent = self.ns.io().emit(self.selection(), event, &data);
+        match sent.await {
+            // Some recipients stopped reading: disconnect them rather than let them miss
+            // messages silently (they reconnect, and their client knows it missed some).
+            Err(OpError::Broadcast(socketioxide::BroadcastError::Socket(errors))) => {
+                let gone = self.ns.io().disconnect_backlogged(self.selection());
+                tracing::warn!(
+                    namespace = %self.ns.path, event, missed = errors.len(), disconnected = gone,
+                    "clients whose outgoing queue is full were disconnected"
+                );
+                metrics::counter!(crate::metrics::names::SLOW_CLIENTS, "namespace" => self.ns.path.clone())
+                    .increment(gone as u64);
+                if gone == 0 {
+                    return Err(BroadcastError::Undelivered(errors.len()));
+                }
+                Ok(())
             }
-            Err(socketioxide::BroadcastError::Serialize(e)) => {
-                Err(BroadcastError::Serialize(e.to_string()))
-            }
-            Err(e) => Err(BroadcastError::adapter(e)),
+            other => other.map_err(|e| self.ns.error(e)),
         }
     }
 
     /// Makes every client of the selection join `room`.
     pub async fn join(self, room: impl Into<String>) -> Result<(), BroadcastError> {
-        let room = room.into();
-        self.operators()?
-            .join(room)
-            .await
-            .map_err(BroadcastError::adapter)
+        let done = self.ns.io().join(self.selection(), room.into());
+        done.await.map_err(|e| self.ns.error(e))
     }
 
     /// Makes every client of the selection leave `room`.
     pub async fn leave(self, room: impl Into<String>) -> Result<(), BroadcastError> {
-        let room = room.into();
-        self.operators()?
-            .leave(room)
-            .await
-            .map_err(BroadcastError::adapter)
+        let done = self.ns.io().leave(self.selection(), room.into());
+        done.await.map_err(|e| self.ns.error(e))
     }
 
     /// Disconnects every client of the selection; each sees `io server disconnect`.
     pub async fn disconnect(self) -> Result<(), BroadcastError> {
-        self.operators()?
-            .disconnect()
-            .await
-            .map_err(BroadcastError::adapter)
+        let done = self.ns.io().disconnect(self.selection());
+        done.await.map_err(|e| self.ns.error(e))
     }
 
-    /// How many clients the selection holds.
+    /// How many clients the selection holds, on every node of a cluster.
     pub async fn count(self) -> Result<usize, BroadcastError> {
-        Ok(self.operators()?.sockets().len())
+        let counted = self.ns.io().count(self.selection());
+        counted.await.map_err(|e| self.ns.error(e))
     }
 
-    /// The public ids of the clients of the selection.
+    /// The public ids of the clients of the selection connected to this node.
     pub fn client_ids(self) -> Vec<String> {
-        let Ok(ops) = self.operators() else {
-            return Vec::new();
-        };
-        ops.sockets()
-            .into_iter()
-            .filter_map(|s| s.extensions.get::<Arc<ClientState>>())
-            .map(|state| state.id.to_string())
-            .collect()
+        match self.ns.io().local(self.selection()) {
+            Ok(states) => states.iter().map(|s| s.id.to_string()).collect(),
+            Err(_) => Vec::new(),
+        }
     }
 }
 
@@ -286,10 +308,4 @@ pub enum BroadcastError {
     /// The adapter (e.g. the cluster's broker) failed.
     #[error("adapter error: {0}")]
     Adapter(String),
-}
-
-impl BroadcastError {
-    fn adapter(e: impl fmt::Display) -> Self {
-        Self::Adapter(e.to_string())
-    }
 }

@@ -1,11 +1,10 @@
-//! The framework's contract, over real sockets: gateways defined here, served on 127.0.0.1:0.
-
-mod common;
+//! The framework's contract, over real sockets: gateways defined here, served on 127.0.0.1:0
+//! and driven with `iogate::testing`.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Received, TestClient, serve};
+use iogate::testing::{Args, ClientError, ConnectError, Disconnect, TestClient, TestServer};
 use iogate::{
     Ack, App, BaseExceptionFilter, Client, Context, Data, DisconnectReason, Exception, Extension,
     Gateway, HandlerExt, Namespace, Server, State, WsException, WsResponse,
@@ -14,14 +13,8 @@ use serde_json::{Value, json};
 
 const QUIET: Duration = Duration::from_millis(300);
 
-async fn connect(addr: &str, ns: &str) -> TestClient {
-    TestClient::connect(addr, ns, None)
-        .await
-        .expect("connected")
-}
-
 #[tokio::test]
-async fn returned_values_become_acks_responses_emits_and_unit_nothing() {
+async fn returned_values_become_acks_responses_emits_and_unit_nothing() -> anyhow::Result<()> {
     let gateway = Gateway::new("/")
         .subscribe_message("echo", async |Data(v): Data<Value>| v)
         .subscribe_message("respond", async |Data(v): Data<Value>| {
@@ -30,39 +23,55 @@ async fn returned_values_become_acks_responses_emits_and_unit_nothing() {
         .subscribe_message("nothing", async || ())
         .subscribe_message("none", async || None::<String>)
         .subscribe_message("struct", async || Ack(json!({"ok": true})));
-    let (addr, _) = serve(App::new().gateway(gateway)).await;
-    let mut c = connect(&addr, "/").await;
+    let server = TestServer::start(App::new().gateway(gateway)).await;
+    let mut c = TestClient::connect(&server, "/").await?;
 
+    let text = json!({"a": [1, "é🌍"]});
     assert_eq!(
-        c.call("echo", &[json!({"a": [1, "é🌍"]})]).await,
-        vec![json!({"a": [1, "é🌍"]})]
+        c.emit_args_with_ack("echo", Args::new().arg(&text)).await?,
+        Args::new().arg(&text)
     );
     // Several arguments reach the handler as one array, as in NestJS.
     assert_eq!(
-        c.call("echo", &[json!(1), json!(2)]).await,
-        vec![json!([1, 2])]
+        c.emit_args_with_ack("echo", Args::new().arg(1).arg(2))
+            .await?,
+        Args::new().arg(json!([1, 2]))
     );
-    assert_eq!(c.call("struct", &[]).await, vec![json!({"ok": true})]);
+    assert_eq!(
+        c.emit_args_with_ack("struct", Args::new()).await?,
+        Args::new().arg(json!({"ok": true}))
+    );
 
     // A WsResponse is emitted, and no acknowledgement is sent.
-    c.emit_ack("respond", &[json!("x")]).await;
+    let respond = c
+        .emit_args_with_ack_id("respond", Args::new().arg("x"))
+        .await?;
+    let reply = c.next_event().await?;
     assert_eq!(
-        c.next().await,
-        Some(Received::Event("reply".into(), vec![json!("x")]))
+        (reply.event.as_str(), reply.args),
+        ("reply", vec![json!("x")])
     );
-    c.assert_silent(QUIET).await;
+    assert_eq!(c.ack_within(respond, QUIET).await?, None);
+    assert!(c.next_event_within(Duration::ZERO).await?.is_none());
 
     // A plain value without an ack request, (), None and null send nothing.
-    c.emit("echo", &[json!(1)]).await;
-    c.emit_ack("echo", &[json!(null)]).await;
-    c.emit_ack("echo", &[]).await;
-    c.emit_ack("nothing", &[]).await;
-    c.emit_ack("none", &[]).await;
-    c.assert_silent(QUIET).await;
+    c.emit("echo", 1).await?;
+    let asked = [
+        c.emit_args_with_ack_id("echo", Args::new().arg(Value::Null))
+            .await?,
+        c.emit_args_with_ack_id("echo", Args::new()).await?,
+        c.emit_args_with_ack_id("nothing", Args::new()).await?,
+        c.emit_args_with_ack_id("none", Args::new()).await?,
+    ];
+    assert!(c.next_event_within(QUIET).await?.is_none());
+    for id in asked {
+        assert_eq!(c.ack_within(id, Duration::ZERO).await?, None, "ack {id}");
+    }
+    Ok(())
 }
 
 #[tokio::test]
-async fn errors_reach_the_client_in_nestjs_exception_envelope() {
+async fn errors_reach_the_client_in_nestjs_exception_envelope() -> anyhow::Result<()> {
     let gateway = Gateway::new("/")
         .subscribe_message("ws", async || -> Result<(), WsException> {
             Err(WsException::new("nope"))
@@ -74,38 +83,48 @@ async fn errors_reach_the_client_in_nestjs_exception_envelope() {
             Err(std::io::Error::other("database password is hunter2").into())
         })
         .subscribe_message("typed", async |Data(n): Data<u32>| n);
-    let (addr, _) = serve(App::new().gateway(gateway)).await;
-    let mut c = connect(&addr, "/").await;
+    let server = TestServer::start(App::new().gateway(gateway)).await;
+    let mut c = TestClient::connect(&server, "/").await?;
 
-    c.emit_ack("ws", &[json!({"x": 1})]).await;
+    c.emit_args_with_ack_id("ws", Args::new().arg(json!({"x": 1})))
+        .await?;
     assert_eq!(
-        c.event("exception").await,
+        c.wait_for("exception").await?.args,
         vec![
             json!({"status": "error", "message": "nope", "cause": {"pattern": "ws", "data": {"x": 1}}})
         ]
     );
-    c.emit("object", &[]).await;
-    assert_eq!(c.event("exception").await, vec![json!({"code": 42})]);
-    c.emit("internal", &[]).await;
-    let e = c.event("exception").await;
-    assert_eq!(e[0]["message"], "Internal server error");
-    assert!(!e[0].to_string().contains("hunter2"));
-    // No argument: `cause` has no `data`, as NestJS (undefined is not serialised).
-    assert_eq!(e[0]["cause"], json!({"pattern": "internal"}));
-
-    c.emit_ack("typed", &[json!("seven")]).await;
-    let e = c.event("exception").await;
+    c.emit_args("object", Args::new()).await?;
     assert_eq!(
-        e[0]["message"],
+        c.wait_for("exception").await?.args,
+        vec![json!({"code": 42})]
+    );
+    c.emit_args("internal", Args::new()).await?;
+    let e = c.wait_for("exception").await?;
+    assert_eq!(e.data()["message"], "Internal server error");
+    assert!(!e.data().to_string().contains("hunter2"));
+    // No argument: `cause` has no `data`, as NestJS (undefined is not serialised).
+    assert_eq!(e.data()["cause"], json!({"pattern": "internal"}));
+
+    c.emit_args_with_ack_id("typed", Args::new().arg("seven"))
+        .await?;
+    let e = c.wait_for("exception").await?;
+    assert_eq!(
+        e.data()["message"],
         "Invalid message body: invalid type: string \"seven\", expected u32"
     );
-    assert_eq!(e[0]["cause"]["pattern"], "typed");
+    assert_eq!(e.data()["cause"]["pattern"], "typed");
     // The failed event got no acknowledgement, and the client is still served.
-    assert_eq!(c.call("typed", &[json!(7)]).await, vec![json!(7)]);
+    assert_eq!(
+        c.emit_args_with_ack("typed", Args::new().arg(7)).await?,
+        Args::new().arg(7)
+    );
+    Ok(())
 }
 
 #[tokio::test]
-async fn guards_refuse_with_forbidden_resource_and_pipes_transform_or_refuse() {
+async fn guards_refuse_with_forbidden_resource_and_pipes_transform_or_refuse() -> anyhow::Result<()>
+{
     let deny = |_: &Context| false;
     let double = |body: Option<Value>| -> Result<Option<Value>, WsException> {
         match body.and_then(|b| b.as_i64()) {
@@ -119,29 +138,36 @@ async fn guards_refuse_with_forbidden_resource_and_pipes_transform_or_refuse() {
     let closed = Gateway::new("/closed")
         .guard(deny)
         .subscribe_message("anything", async || "secret");
-    let (addr, _) = serve(App::new().gateway(open).gateway(closed)).await;
+    let server = TestServer::start(App::new().gateway(open).gateway(closed)).await;
 
-    let mut c = connect(&addr, "/").await;
-    c.emit_ack("guarded", &[]).await;
-    let e = c.event("exception").await;
+    let mut c = TestClient::connect(&server, "/").await?;
+    c.emit_args_with_ack_id("guarded", Args::new()).await?;
     assert_eq!(
-        e[0],
-        json!({"status": "error", "message": "Forbidden resource", "cause": {"pattern": "guarded"}})
+        c.wait_for("exception").await?.data(),
+        &json!({"status": "error", "message": "Forbidden resource", "cause": {"pattern": "guarded"}})
     );
-    assert_eq!(c.call("double", &[json!(21)]).await, vec![json!(42)]);
-    c.emit_ack("double", &[json!("x")]).await;
-    assert_eq!(c.event("exception").await[0]["message"], "a number, please");
-
-    let mut c = connect(&addr, "/closed").await;
-    c.emit_ack("anything", &[]).await;
     assert_eq!(
-        c.event("exception").await[0]["message"],
+        c.emit_args_with_ack("double", Args::new().arg(21)).await?,
+        Args::new().arg(42)
+    );
+    c.emit_args_with_ack_id("double", Args::new().arg("x"))
+        .await?;
+    assert_eq!(
+        c.wait_for("exception").await?.data()["message"],
+        "a number, please"
+    );
+
+    let mut c = TestClient::connect(&server, "/closed").await?;
+    c.emit_args_with_ack_id("anything", Args::new()).await?;
+    assert_eq!(
+        c.wait_for("exception").await?.data()["message"],
         "Forbidden resource"
     );
+    Ok(())
 }
 
 #[tokio::test]
-async fn a_handler_filter_replaces_the_gateway_filter() {
+async fn a_handler_filter_replaces_the_gateway_filter() -> anyhow::Result<()> {
     let to_error = |e: &Exception, cx: &Context| {
         let _ = cx.client().emit(
             "error",
@@ -158,22 +184,21 @@ async fn a_handler_filter_replaces_the_gateway_filter() {
         .filter(gateway_filter)
         .subscribe_message("own", fail.filter(to_error))
         .subscribe_message("shared", fail);
-    let (addr, _) = serve(App::new().gateway(gateway)).await;
-    let mut c = connect(&addr, "/").await;
+    let server = TestServer::start(App::new().gateway(gateway)).await;
+    let mut c = TestClient::connect(&server, "/").await?;
 
-    c.emit("own", &[]).await;
-    let Some(Received::Event(name, args)) = c.next().await else {
-        panic!()
-    };
-    assert_eq!(name, "error");
-    assert_eq!(args[0]["message"], "bad");
-    assert_eq!(args[0]["id"].as_str().unwrap().len(), 20);
-    c.emit("shared", &[]).await;
-    assert_eq!(c.event("gatewayError").await[0]["message"], "bad");
+    c.emit_args("own", Args::new()).await?;
+    let error = c.next_event().await?;
+    assert_eq!(error.event, "error");
+    assert_eq!(error.data()["message"], "bad");
+    assert_eq!(error.data()["id"].as_str().unwrap().len(), 20);
+    c.emit_args("shared", Args::new()).await?;
+    assert_eq!(c.wait_for("gatewayError").await?.data()["message"], "bad");
+    Ok(())
 }
 
 #[tokio::test]
-async fn middleware_refuses_with_connect_error_and_hooks_run_in_order() {
+async fn middleware_refuses_with_connect_error_and_hooks_run_in_order() -> anyhow::Result<()> {
     let log = Arc::new(Mutex::new(Vec::<String>::new()));
     let (l1, l2, l3) = (log.clone(), log.clone(), log.clone());
     let gateway = Gateway::new("/private")
@@ -209,20 +234,24 @@ async fn middleware_refuses_with_connect_error_and_hooks_run_in_order() {
             let log = l3.clone();
             async move { log.lock().unwrap().push("hello".into()) }
         });
-    let (addr, _) = serve(App::new().gateway(gateway)).await;
+    let server = TestServer::start(App::new().gateway(gateway)).await;
 
-    let refused = TestClient::connect(&addr, "/private", Some(json!({"pass": "nope"}))).await;
-    assert_eq!(
-        refused.err().unwrap(),
-        json!({"message": "Authentication error"})
-    );
+    let refused = TestClient::connect(&server, "/private")
+        .auth(json!({"pass": "nope"}))
+        .await;
+    match refused {
+        Err(ConnectError::Refused { message, data }) => {
+            assert_eq!((message.as_str(), data), ("Authentication error", None));
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
 
-    let mut c = TestClient::connect(&addr, "/private", Some(json!({"pass": "open sesame"})))
-        .await
-        .unwrap();
-    c.emit("hello", &[]).await;
-    c.emit("join", &[]).await;
-    c.send_raw("41/private,").await;
+    let mut c = TestClient::connect(&server, "/private")
+        .auth(json!({"pass": "open sesame"}))
+        .await?;
+    c.emit_args("hello", Args::new()).await?;
+    c.emit_args("join", Args::new()).await?;
+    c.send_raw("41/private,").await?;
     tokio::time::sleep(QUIET).await;
     assert_eq!(
         *log.lock().unwrap(),
@@ -232,10 +261,11 @@ async fn middleware_refuses_with_connect_error_and_hooks_run_in_order() {
             "left client namespace disconnect rooms=[\"lobby\"]"
         ]
     );
+    Ok(())
 }
 
 #[tokio::test]
-async fn a_clients_events_are_handled_in_the_order_it_sent_them() {
+async fn a_clients_events_are_handled_in_the_order_it_sent_them() -> anyhow::Result<()> {
     let seen = Arc::new(Mutex::new(Vec::<u64>::new()));
     let s = seen.clone();
     let gateway = Gateway::new("/").subscribe_message("seq", move |Data(n): Data<u64>| {
@@ -249,25 +279,33 @@ async fn a_clients_events_are_handled_in_the_order_it_sent_them() {
             n
         }
     });
-    let (addr, _) = serve(
+    let server = TestServer::start(
         App::new()
-            .options(iogate::Options::default().max_pending_events(10_000))
+            .options(
+                iogate::Options::default().limits(
+                    iogate::Limits::default()
+                        .max_pending_events(10_000)
+                        .event_burst(10_000),
+                ),
+            )
             .gateway(gateway),
     )
     .await;
-    let mut c = connect(&addr, "/").await;
+    let mut c = TestClient::connect(&server, "/").await?;
     const N: u64 = 5_000;
+    let mut asked = Vec::new();
     for n in 0..N {
-        c.emit_ack("seq", &[json!(n)]).await;
+        asked.push(c.emit_args_with_ack_id("seq", Args::new().arg(n)).await?);
     }
-    for n in 0..N {
-        assert_eq!(c.ack(n as i64).await, vec![json!(n)]);
+    for (n, id) in (0..N).zip(asked) {
+        assert_eq!(c.wait_for_ack(id).await?, Args::new().arg(n));
     }
     assert_eq!(*seen.lock().unwrap(), (0..N).collect::<Vec<_>>());
+    Ok(())
 }
 
 #[tokio::test]
-async fn the_server_handle_reaches_rooms_users_and_clients_by_public_id() {
+async fn the_server_handle_reaches_rooms_users_and_clients_by_public_id() -> anyhow::Result<()> {
     let gateway = Gateway::new("/events")
         .middleware(async |client: Client| {
             let user = client.auth()["user"].as_str().unwrap_or("anon").to_owned();
@@ -286,74 +324,71 @@ async fn the_server_handle_reaches_rooms_users_and_clients_by_public_id() {
                     .await
             },
         );
-    let (addr, server) = serve(App::new().gateway(gateway)).await;
-    let auth = |u: &str| Some(json!({"user": u}));
-    let mut alice1 = TestClient::connect(&addr, "/events", auth("alice"))
-        .await
-        .unwrap();
-    let mut alice2 = TestClient::connect(&addr, "/events", auth("alice"))
-        .await
-        .unwrap();
-    let mut bob = TestClient::connect(&addr, "/events", auth("bob"))
-        .await
-        .unwrap();
+    let server = TestServer::start(App::new().gateway(gateway)).await;
+    let connect = |user: &str| TestClient::connect(&server, "/events").auth(json!({"user": user}));
+    let mut alice1 = connect("alice").await?;
+    let mut alice2 = connect("alice").await?;
+    let mut bob = connect("bob").await?;
 
-    let bob_id = bob.call("whoami", &[]).await[0]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_ne!(bob_id, bob.sid, "the public id is not the session id");
+    let whoami = bob.emit_args_with_ack("whoami", Args::new()).await?;
+    let bob_id = whoami.data().as_str().unwrap().to_owned();
+    assert_ne!(
+        bob_id,
+        bob.handshake().sid,
+        "the public id is not the session id"
+    );
 
-    let events = server.of("/events");
-    assert_eq!(events.count().await.unwrap(), 3);
+    let events = server.server.of("/events");
+    assert_eq!(events.count().await?, 3);
     assert!(events.client_ids().contains(&bob_id));
 
     events
         .to_user("alice")
         .emit("notification", &json!({"text": "hi"}))
-        .await
-        .unwrap();
+        .await?;
     assert_eq!(
-        alice1.event("notification").await,
+        alice1.wait_for("notification").await?.args,
         vec![json!({"text": "hi"})]
     );
     assert_eq!(
-        alice2.event("notification").await,
+        alice2.wait_for("notification").await?.args,
         vec![json!({"text": "hi"})]
     );
-    events
-        .to_client(&bob_id)
-        .emit("direct", "only bob")
-        .await
-        .unwrap();
-    assert_eq!(bob.event("direct").await, vec![json!("only bob")]);
-    bob.assert_silent(QUIET).await;
-    alice1.assert_silent(Duration::ZERO).await;
+    events.to_client(&bob_id).emit("direct", "only bob").await?;
+    assert_eq!(bob.wait_for("direct").await?.args, vec![json!("only bob")]);
+    assert!(bob.next_event_within(QUIET).await?.is_none());
+    assert!(alice1.next_event_within(Duration::ZERO).await?.is_none());
 
     // Server-side joins, then a broadcast that leaves out the sender.
-    events.to_user("alice").join("lobby").await.unwrap();
-    bob.emit("join", &[json!("lobby")]).await;
+    events.to_user("alice").join("lobby").await?;
+    bob.emit("join", "lobby").await?;
     tokio::time::sleep(QUIET).await;
-    assert_eq!(events.rooms().await.unwrap(), vec!["lobby".to_owned()]);
-    bob.emit("shout", &[json!("hey")]).await;
-    assert_eq!(alice1.event("shout").await, vec![json!("hey")]);
-    assert_eq!(alice2.event("shout").await, vec![json!("hey")]);
-    bob.assert_silent(QUIET).await;
+    assert_eq!(events.rooms().await?, vec!["lobby".to_owned()]);
+    bob.emit("shout", "hey").await?;
+    assert_eq!(alice1.wait_for("shout").await?.args, vec![json!("hey")]);
+    assert_eq!(alice2.wait_for("shout").await?.args, vec![json!("hey")]);
+    assert!(bob.next_event_within(QUIET).await?.is_none());
 
     // Clients cannot join iogate's own rooms.
-    bob.emit_ack("join", &[json!(format!("$user:alice"))]).await;
+    bob.emit_args_with_ack_id("join", Args::new().arg("$user:alice"))
+        .await?;
     assert_eq!(
-        bob.event("exception").await[0]["message"],
+        bob.wait_for("exception").await?.data()["message"],
         "Room names starting with '$' are reserved"
     );
 
-    events.to_user("alice").disconnect().await.unwrap();
-    assert_eq!(alice1.next().await, Some(Received::Disconnect));
-    assert_eq!(events.count().await.unwrap(), 1);
+    events.to_user("alice").disconnect().await?;
+    match alice1.next_event().await {
+        Err(ClientError::Closed(Disconnect::ServerNamespace)) => {}
+        other => panic!("expected the server's disconnection, got {other:?}"),
+    }
+    assert_eq!(events.count().await?, 1);
+    Ok(())
 }
 
 #[tokio::test]
-async fn state_and_extensions_are_extracted_and_a_missing_extension_is_forbidden() {
+async fn state_and_extensions_are_extracted_and_a_missing_extension_is_forbidden()
+-> anyhow::Result<()> {
     #[derive(Clone)]
     struct Greeting(&'static str);
     let gateway = Gateway::new("/")
@@ -363,32 +398,49 @@ async fn state_and_extensions_are_extracted_and_a_missing_extension_is_forbidden
         .subscribe_message("server", async |server: Server| {
             server.state::<Greeting>().is_some()
         });
-    let (addr, _) = serve(App::new().state(Greeting("hello")).gateway(gateway)).await;
-    let mut c = connect(&addr, "/").await;
-    assert_eq!(c.call("greet", &[]).await, vec![json!("hello")]);
-    c.emit_ack("me", &[]).await;
+    let server = TestServer::start(App::new().state(Greeting("hello")).gateway(gateway)).await;
+    let mut c = TestClient::connect(&server, "/").await?;
     assert_eq!(
-        c.event("exception").await[0]["message"],
+        c.emit_args_with_ack("greet", Args::new()).await?,
+        Args::new().arg("hello")
+    );
+    c.emit_args_with_ack_id("me", Args::new()).await?;
+    assert_eq!(
+        c.wait_for("exception").await?.data()["message"],
         "Forbidden resource"
     );
-    c.emit("login", &[]).await;
-    assert_eq!(c.call("me", &[]).await, vec![json!(42)]);
-    assert_eq!(c.call("server", &[]).await, vec![json!(true)]);
+    c.emit_args("login", Args::new()).await?;
+    assert_eq!(
+        c.emit_args_with_ack("me", Args::new()).await?,
+        Args::new().arg(42)
+    );
+    assert_eq!(
+        c.emit_args_with_ack("server", Args::new()).await?,
+        Args::new().arg(true)
+    );
+    Ok(())
 }
 
 #[tokio::test]
-async fn gateways_can_share_a_namespace_and_after_init_gets_the_server() {
+async fn gateways_can_share_a_namespace_and_after_init_gets_the_server() -> anyhow::Result<()> {
     let inited = Arc::new(Mutex::new(false));
     let flag = inited.clone();
     let a = Gateway::new("/shared")
         .after_init(move |_server: Server| *flag.lock().unwrap() = true)
         .subscribe_message("a", async || "from a");
     let b = Gateway::new("/shared").subscribe_message("b", async || "from b");
-    let (addr, _) = serve(App::new().gateway(a).gateway(b)).await;
+    let server = TestServer::start(App::new().gateway(a).gateway(b)).await;
     assert!(*inited.lock().unwrap());
-    let mut c = connect(&addr, "/shared").await;
-    assert_eq!(c.call("a", &[]).await, vec![json!("from a")]);
-    assert_eq!(c.call("b", &[]).await, vec![json!("from b")]);
+    let mut c = TestClient::connect(&server, "/shared").await?;
+    assert_eq!(
+        c.emit_args_with_ack("a", Args::new()).await?,
+        Args::new().arg("from a")
+    );
+    assert_eq!(
+        c.emit_args_with_ack("b", Args::new()).await?,
+        Args::new().arg("from b")
+    );
+    Ok(())
 }
 
 #[test]
@@ -401,35 +453,42 @@ fn two_handlers_for_one_event_of_one_namespace_is_a_startup_error() {
 }
 
 #[tokio::test]
-async fn too_many_pending_events_are_refused_and_the_client_kept() {
+async fn too_many_pending_events_are_refused_and_the_client_kept() -> anyhow::Result<()> {
     let gateway = Gateway::new("/").subscribe_message("slow", async |Data(n): Data<u32>| {
         tokio::time::sleep(Duration::from_millis(if n == 0 { 300 } else { 0 })).await;
         n
     });
-    let (addr, _) = serve(
+    let server = TestServer::start(
         App::new()
             .options(iogate::Options::default().max_pending_events(4))
             .gateway(gateway),
     )
     .await;
-    let mut c = connect(&addr, "/").await;
+    let mut c = TestClient::connect(&server, "/").await?;
+    let mut asked = Vec::new();
     for n in 0..10 {
-        c.emit_ack("slow", &[json!(n)]).await;
+        asked.push(c.emit_args_with_ack_id("slow", Args::new().arg(n)).await?);
+    }
+    // Read until a second passes without anything new: refusals come as events, and the
+    // acknowledgements are kept meanwhile.
+    let mut refusals = 0;
+    while let Some(event) = c.next_event_within(Duration::from_secs(1)).await? {
+        assert_eq!(event.event, "exception", "{event:?}");
+        assert_eq!(event.data()["message"], "Too many requests");
+        refusals += 1;
     }
     let mut acks = Vec::new();
-    let mut refusals = 0;
-    while let Some(p) = c.next_within(Duration::from_secs(1)).await {
-        match p {
-            Received::Ack(_, args) => acks.push(args[0].as_u64().unwrap()),
-            Received::Event(e, args) if e == "exception" => {
-                assert_eq!(args[0]["message"], "Too many requests");
-                refusals += 1;
-            }
-            other => panic!("{other:?}"),
+    for id in asked {
+        if let Some(ack) = c.ack_within(id, Duration::ZERO).await? {
+            acks.push(ack.data().as_u64().unwrap());
         }
     }
     assert_eq!(acks.len() + refusals, 10);
     assert!(refusals >= 1, "the queue limit refused nothing");
     assert_eq!(acks[0], 0);
-    assert_eq!(c.call("slow", &[json!(9)]).await, vec![json!(9)]);
+    assert_eq!(
+        c.emit_args_with_ack("slow", Args::new().arg(9)).await?,
+        Args::new().arg(9)
+    );
+    Ok(())
 }

@@ -141,7 +141,14 @@ export async function startServer(extraEnv = {}) {
     return stopping;
   };
 
-  return { url: `http://${HOST}:${port}`, port, secret, apiKey: API_KEY, mode: MODE, stop };
+  /** Ends the server at once (SIGKILL), as a crash would. */
+  const kill = async () => {
+    child.kill('SIGKILL');
+    await exited;
+    process.removeListener('exit', killOnExit);
+  };
+
+  return { url: `http://${HOST}:${port}`, port, secret, apiKey: API_KEY, mode: MODE, stop, kill, stderr: () => stderr };
 }
 
 /** An HS256 JWT; expires in an hour unless `claims.exp` or `opts.expiresIn` says otherwise. */

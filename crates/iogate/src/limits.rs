@@ -1,0 +1,353 @@
+//! Rate and size limits: on by default, each configurable.
+//!
+//! | limit | default | over it, the client gets |
+//! |---|---|---|
+//! | events per client per second (token bucket) | 1,000/s, burst 4,096 | `exception` `Too many requests`; after 1,000 refusals within 10 s, a disconnect |
+//! | pending events per client (waiting for their handler) | 4,096 events, 16 MiB | `exception` `Too many requests` |
+//! | event name length | 128 bytes | `exception` `Event name too long` |
+//! | JSON nesting depth of a message | 32 | `exception` `Message nested too deeply` |
+//! | packet size (`max_payload` in [`Options`](crate::Options)) | 1,000,000 bytes | the connection is closed (as socket.io) |
+//! | new connections per IP per second | 20/s, burst 50 | `connect_error` `Too many connections` |
+//! | clients per server | 100,000 | `connect_error` `Server is full` |
+//! | clients per user (`sub`) | 32 | `connect_error` `Too many connections for this user` |
+//! | rooms per client | 128 | `exception` `Too many rooms` |
+//! | clients per room (on one node) | 10,000 | `exception` `Room is full` |
+//! | room name length | 128 bytes | `exception` `Room name too long` |
+//! | outgoing queue per client (`max_outgoing_packets`) | 4,096 packets | a disconnect (the client stopped reading) |
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
+
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+/// The limits, with their defaults (see the [module docs](self)).
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct Limits {
+    pub(crate) max_pending_events: usize,
+    pub(crate) max_pending_bytes: usize,
+    pub(crate) events_per_second: u32,
+    pub(crate) event_burst: u32,
+    pub(crate) abuse_refusals: u32,
+    pub(crate) max_event_name_len: usize,
+    pub(crate) max_json_depth: usize,
+    pub(crate) connections_per_ip_per_second: u32,
+    pub(crate) connection_burst_per_ip: u32,
+    pub(crate) max_clients: usize,
+    pub(crate) max_clients_per_user: usize,
+    pub(crate) max_rooms_per_client: usize,
+    pub(crate) max_clients_per_room: usize,
+    pub(crate) max_room_name_len: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_pending_events: 4096,
+            max_pending_bytes: 16 << 20,
+            events_per_second: 1000,
+            event_burst: 4096,
+            abuse_refusals: 1000,
+            max_event_name_len: 128,
+            max_json_depth: 32,
+            connections_per_ip_per_second: 20,
+            connection_burst_per_ip: 50,
+            max_clients: 100_000,
+            max_clients_per_user: 32,
+            max_rooms_per_client: 128,
+            max_clients_per_room: 10_000,
+            max_room_name_len: 128,
+        }
+    }
+}
+
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident: $t:ty),* $(,)?) => {$(
+        $(#[$doc])*
+        pub fn $name(mut self, value: $t) -> Self {
+            self.$name = value.max(1);
+            self
+        }
+    )*};
+}
+
+impl Limits {
+    setters! {
+        /// Events of one client that may wait for their handler.
+        max_pending_events: usize,
+        /// Bytes of one client's events that may wait for their handler.
+        max_pending_bytes: usize,
+        /// Sustained events per second per client.
+        events_per_second: u32,
+        /// Events a client may send at once above the sustained rate.
+        event_burst: u32,
+        /// Refused events within 10 s after which a client is disconnected as abusive.
+        abuse_refusals: u32,
+        /// Longest event name, in bytes.
+        max_event_name_len: usize,
+        /// Deepest JSON nesting of a message's arguments.
+        max_json_depth: usize,
+        /// New connections per second from one IP address (sustained).
+        connections_per_ip_per_second: u32,
+        /// New connections one IP address may open at once.
+        connection_burst_per_ip: u32,
+        /// Clients connected to this server (all namespaces).
+        max_clients: usize,
+        /// Clients of one user (`sub`) on this server.
+        max_clients_per_user: usize,
+        /// Rooms one client may be in.
+        max_rooms_per_client: usize,
+        /// Clients of one room on this node.
+        max_clients_per_room: usize,
+        /// Longest room name, in bytes.
+        max_room_name_len: usize,
+    }
+
+    /// Limits high enough never to be met, for benchmarks of raw throughput. Not for servers
+    /// that face the internet.
+    pub fn unlimited() -> Self {
+        Self {
+            max_pending_events: usize::MAX,
+            max_pending_bytes: usize::MAX,
+            events_per_second: u32::MAX,
+            event_burst: u32::MAX,
+            abuse_refusals: u32::MAX,
+            max_event_name_len: usize::MAX,
+            max_json_depth: 128,
+            connections_per_ip_per_second: u32::MAX,
+            connection_burst_per_ip: u32::MAX,
+            max_clients: usize::MAX,
+            max_clients_per_user: usize::MAX,
+            max_rooms_per_client: usize::MAX,
+            max_clients_per_room: usize::MAX,
+            max_room_name_len: usize::MAX,
+        }
+    }
+}
+
+fn nz(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
+}
+
+/// The limits of one server, and the counts they are checked against.
+pub(crate) struct Guardrails {
+    pub(crate) limits: Limits,
+    per_ip: DefaultKeyedRateLimiter<IpAddr>,
+    ip_checks: AtomicU32,
+    clients: AtomicUsize,
+    users: Mutex<HashMap<Box<str>, usize>>,
+}
+
+/// Why a handshake is refused; the text is the client's `connect_error` message.
+pub(crate) const TOO_MANY_CONNECTIONS: &str = "Too many connections";
+pub(crate) const SERVER_FULL: &str = "Server is full";
+pub(crate) const TOO_MANY_FOR_USER: &str = "Too many connections for this user";
+
+impl Guardrails {
+    pub(crate) fn new(limits: Limits) -> Self {
+        let quota = Quota::per_second(nz(limits.connections_per_ip_per_second))
+            .allow_burst(nz(limits.connection_burst_per_ip));
+        Self {
+            per_ip: RateLimiter::keyed(quota),
+            ip_checks: AtomicU32::new(0),
+            clients: AtomicUsize::new(0),
+            users: Mutex::new(HashMap::new()),
+            limits,
+        }
+    }
+
+    /// Checks a handshake from `ip` (when known) for `user` (when authenticated).
+    pub(crate) fn admit(&self, ip: Option<IpAddr>, user: Option<&str>) -> Result<(), &'static str> {
+        if let Some(ip) = ip {
+            // Forget quiet addresses now and then, so the table stays small.
+            if self.ip_checks.fetch_add(1, Ordering::Relaxed) % 1024 == 1023 {
+                self.per_ip.retain_recent();
+            }
+            self.per_ip
+                .check_key(&ip)
+                .map_err(|_| TOO_MANY_CONNECTIONS)?;
+        }
+        if self.clients.load(Ordering::Relaxed) >= self.limits.max_clients {
+            return Err(SERVER_FULL);
+        }
+        if let Some(user) = user {
+            let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+            if users.get(user).copied().unwrap_or(0) >= self.limits.max_clients_per_user {
+                return Err(TOO_MANY_FOR_USER);
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts a client in.
+    pub(crate) fn connected(&self, user: Option<&str>) {
+        self.clients.fetch_add(1, Ordering::Relaxed);
+        if let Some(user) = user {
+            let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+            *users.entry(user.into()).or_default() += 1;
+        }
+    }
+
+    /// Counts a client out.
+    pub(crate) fn disconnected(&self, user: Option<&str>) {
+        self.clients.fetch_sub(1, Ordering::Relaxed);
+        if let Some(user) = user {
+            let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(n) = users.get_mut(user) {
+                *n -= 1;
+                if *n == 0 {
+                    users.remove(user);
+                }
+            }
+        }
+    }
+}
+
+/// One client's event budget.
+pub(crate) struct EventBudget {
+    bucket: DefaultDirectRateLimiter,
+    /// Start of the current abuse window, in ms since [`epoch`].
+    window_start: AtomicU64,
+    refusals: AtomicU32,
+}
+
+/// What the budget says of one event.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    Allowed,
+    Refused,
+    /// Refused, and the client has been refused so often lately that it is disconnected.
+    Abusive,
+}
+
+const ABUSE_WINDOW_MS: u64 = 10_000;
+
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+impl EventBudget {
+    pub(crate) fn new(limits: &Limits) -> Self {
+        let quota =
+            Quota::per_second(nz(limits.events_per_second)).allow_burst(nz(limits.event_burst));
+        Self {
+            bucket: RateLimiter::direct(quota),
+            window_start: AtomicU64::new(0),
+            refusals: AtomicU32::new(0),
+        }
+    }
+
+    pub(crate) fn check(&self, limits: &Limits) -> Verdict {
+        if self.bucket.check().is_ok() {
+            return Verdict::Allowed;
+        }
+        let now = epoch().elapsed().as_millis() as u64;
+        let start = self.window_start.load(Ordering::Relaxed);
+        if now.saturating_sub(start) > ABUSE_WINDOW_MS {
+            self.window_start.store(now, Ordering::Relaxed);
+            self.refusals.store(0, Ordering::Relaxed);
+        }
+        if self.refusals.fetch_add(1, Ordering::Relaxed) + 1 >= limits.abuse_refusals {
+            Verdict::Abusive
+        } else {
+            Verdict::Refused
+        }
+    }
+}
+
+/// The nesting depth of a JSON text (arrays and objects), strings skipped; stops counting at
+/// `limit + 1`.
+pub(crate) fn json_depth(text: &str, limit: usize) -> usize {
+    let (mut depth, mut max, mut in_str, mut escaped) = (0usize, 0usize, false, false);
+    for &b in text.as_bytes() {
+        if in_str {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_str = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    max = depth;
+                    if max > limit {
+                        return max;
+                    }
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_depth_counts_brackets_outside_strings() {
+        assert_eq!(json_depth(r#"["e",1]"#, 32), 1);
+        assert_eq!(json_depth(r#"["e",{"a":[[1]]}]"#, 32), 4);
+        assert_eq!(json_depth(r#"["e","[[[[{{{{"]"#, 32), 1);
+        assert_eq!(json_depth(r#"["e","\"[[["]"#, 32), 1);
+        assert_eq!(json_depth(&"[".repeat(1000), 32), 33);
+    }
+
+    #[test]
+    fn the_event_budget_refuses_over_the_burst_and_flags_abuse() {
+        let limits = Limits::default()
+            .events_per_second(1)
+            .event_burst(3)
+            .abuse_refusals(5);
+        let budget = EventBudget::new(&limits);
+        let verdicts: Vec<_> = (0..8).map(|_| budget.check(&limits)).collect();
+        assert_eq!(
+            &verdicts[..3],
+            &[Verdict::Allowed, Verdict::Allowed, Verdict::Allowed]
+        );
+        assert_eq!(
+            &verdicts[3..7],
+            &[
+                Verdict::Refused,
+                Verdict::Refused,
+                Verdict::Refused,
+                Verdict::Refused
+            ]
+        );
+        assert_eq!(verdicts[7], Verdict::Abusive);
+    }
+
+    #[test]
+    fn handshakes_are_limited_per_ip_per_server_and_per_user() {
+        let g = Guardrails::new(
+            Limits::default()
+                .connection_burst_per_ip(2)
+                .max_clients(3)
+                .max_clients_per_user(1),
+        );
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        assert!(g.admit(Some(ip), None).is_ok());
+        assert!(g.admit(Some(ip), None).is_ok());
+        assert_eq!(g.admit(Some(ip), None), Err(TOO_MANY_CONNECTIONS));
+        g.connected(Some("alice"));
+        assert_eq!(g.admit(None, Some("alice")), Err(TOO_MANY_FOR_USER));
+        g.disconnected(Some("alice"));
+        assert!(g.admit(None, Some("alice")).is_ok());
+        g.connected(None);
+        g.connected(None);
+        g.connected(None);
+        assert_eq!(g.admit(None, None), Err(SERVER_FULL));
+    }
+}
