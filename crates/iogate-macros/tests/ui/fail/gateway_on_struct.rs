@@ -1,0 +1,6 @@
+use iogate::gateway;
+
+#[gateway(namespace = "/events")]
+struct EventsGateway;
+
+fn main() {}
