@@ -1,0 +1,50 @@
+//! The server that the official Socket.IO protocol test suite (`test-suite/` of the
+//! socket.io-protocol repository) runs against, written with iogate gateways.
+//!
+//! What the suite expects:
+//! - ping interval 300 ms, ping timeout 200 ms, max payload 1,000,000 bytes, connect timeout
+//!   1,000 ms, CORS `*`, every transport;
+//! - on connection to `/` and to `/custom`, the event `auth` with the client's handshake auth
+//!   (`{}` when it sent none);
+//! - on `/`, `message` emitted back as `message-back` with the same arguments, binary
+//!   attachments included, and `message-with-ack` acknowledged with its own arguments.
+//!
+//! Both echoes take [`Args`]: the arguments exactly as the client sent them, binary
+//! attachments included, which go back out the same way.
+
+use std::time::Duration;
+
+use iogate::{Ack, App, Args, Client, Cors, Gateway, Options, WsResponse};
+use serde_json::{Value, json};
+
+/// The suite's options.
+pub fn options() -> Options {
+    Options::default()
+        .ping_interval(Duration::from_millis(300))
+        .ping_timeout(Duration::from_millis(200))
+        .max_payload(1_000_000)
+        .connect_timeout(Duration::from_millis(1_000))
+        .cors(Cors::Any)
+}
+
+/// The app: `/` echoes, `/custom` only greets.
+pub fn app() -> App {
+    let main = Gateway::new("/")
+        .handle_connection(emit_auth)
+        .subscribe_message("message", async |args: Args| {
+            WsResponse::new("message-back", args)
+        })
+        .subscribe_message("message-with-ack", async |args: Args| Ack(args));
+    let custom = Gateway::new("/custom").handle_connection(emit_auth);
+    App::new().options(options()).gateway(main).gateway(custom)
+}
+
+/// Emits `auth` with the handshake's auth payload, `{}` when the client sent none (as Node's
+/// `socket.handshake.auth`).
+async fn emit_auth(client: Client) -> Result<(), iogate::EmitError> {
+    let auth = match client.auth() {
+        Value::Null => json!({}),
+        auth => auth.clone(),
+    };
+    client.emit("auth", &auth)
+}
