@@ -81,7 +81,7 @@ impl Redis {
 /// Why the cluster could not be joined at start.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
-    /// The URL is not a Redis URL.
+    /// The URL is not a Redis URL (its password, if any, is masked).
     #[error("invalid Redis URL {url:?}: {reason}")]
     InvalidUrl {
         /// The URL given.
@@ -89,7 +89,7 @@ pub enum ClusterError {
         /// What is wrong with it.
         reason: String,
     },
-    /// Redis did not answer within the startup timeout.
+    /// Redis did not answer within the startup timeout (the URL's password is masked).
     #[error("cannot reach Redis at {url} after {seconds} s: {reason}")]
     Unreachable {
         /// The URL given.
@@ -162,7 +162,7 @@ impl Resilient {
     pub(crate) async fn connect(config: &Redis) -> Result<(Self, Arc<Health>), ClusterError> {
         let url = config.resp3_url();
         let client = redis::Client::open(url.as_str()).map_err(|e| ClusterError::InvalidUrl {
-            url: config.url.clone(),
+            url: redacted(&config.url),
             reason: e.to_string(),
         })?;
         let handlers: Handlers = Arc::default();
@@ -193,7 +193,7 @@ impl Resilient {
                 }
                 Err(e) => {
                     return Err(ClusterError::Unreachable {
-                        url: config.url.clone(),
+                        url: redacted(&config.url),
                         seconds: started.elapsed().as_secs(),
                         reason: e.to_string(),
                     });
@@ -242,6 +242,17 @@ impl Resilient {
                 Err(DriverError::Timeout)
             }
         }
+    }
+}
+
+/// `url` with its password replaced by `********`, for errors and logs.
+fn redacted(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((_, host)) => format!("{scheme}://********@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
     }
 }
 

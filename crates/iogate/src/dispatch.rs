@@ -286,7 +286,7 @@ async fn run(ns: &Arc<NsRuntime>, client: &Client, job: Job) {
         Job::Disconnected(reason, remove) => {
             ns.metrics.disconnected(reason);
             ns.rails.disconnected(client.user());
-            tracing::info!(client = client.id(), namespace = client.namespace(), %reason, "disconnected");
+            tracing::info!(client = client.id(), namespace = client.namespace(), user = client.user(), %reason, "disconnected");
             for hook in &ns.on_disconnect {
                 hook(client.clone(), reason).await;
             }
