@@ -1,18 +1,33 @@
-//! The REST API: notify users from outside the sockets, behind an API key.
+//! The REST API: reach the sockets from outside, behind an API key.
+//!
+//! `POST /notifications/send` is the guide's route, kept as the guide's clients call it. The
+//! routes under `/api/` are iogate's own: emit to a namespace, a room, a user or one client;
+//! make a user's clients join or leave a room; disconnect a user; count clients; list rooms.
+//! Each takes the namespace as `?namespace=/events` (default `/`).
+//!
+//! Every route but `/health`, `/ready` and `/openapi.json` needs `Authorization: Bearer <API
+//! key>`. Every error is JSON shaped as NestJS's (`{"statusCode", "error", "message"}`). The
+//! routes are described by an OpenAPI document, [`ApiDoc`], served at `/openapi.json`.
+//!
+//! On a node of a cluster, every operation reaches every node; while Redis is down it reaches
+//! this node's clients only, and the route answers 503 so that the caller knows.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock};
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use iogate::Server;
-use serde::Deserialize;
+use iogate::{Broadcast, BroadcastError, Namespace, Server};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 
 /// What the API's handlers share.
 #[derive(Clone)]
@@ -21,12 +36,28 @@ pub struct ApiState {
     pub server: Server,
     /// The accepted API keys.
     pub keys: Arc<Vec<String>>,
+    /// Set once the server is shutting down: `/ready` then answers 503.
+    pub stopping: Arc<AtomicBool>,
 }
 
 /// The API's routes.
 pub fn routes(state: ApiState) -> Router {
     Router::new()
         .route("/notifications/send", post(send_notification))
+        .route("/api/emit", post(emit_namespace))
+        .route("/api/rooms/{room}/emit", post(emit_room))
+        .route("/api/users/{user}/emit", post(emit_user))
+        .route("/api/clients/{client}/emit", post(emit_client))
+        .route(
+            "/api/users/{user}/rooms/{room}",
+            put(join_room).delete(leave_room),
+        )
+        .route("/api/users/{user}/disconnect", post(disconnect_user))
+        .route("/api/clients/count", get(count_clients))
+        .route("/api/rooms", get(list_rooms))
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/openapi.json", get(openapi))
         .with_state(state)
 }
 
@@ -38,11 +69,16 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    /// An error with this status and message.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self {
             status,
             message: message.into(),
         }
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
     }
 }
 
@@ -57,6 +93,38 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<JsonRejection> for ApiError {
+    fn from(e: JsonRejection) -> Self {
+        Self::bad_request(e.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(e: QueryRejection) -> Self {
+        Self::bad_request(e.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(e: PathRejection) -> Self {
+        Self::bad_request(e.body_text())
+    }
+}
+
+/// Maps a failed operation of the server handle to its answer.
+impl From<BroadcastError> for ApiError {
+    fn from(e: BroadcastError) -> Self {
+        let status = match e {
+            BroadcastError::NoNamespace(_) => StatusCode::NOT_FOUND,
+            BroadcastError::Serialize(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            BroadcastError::Undelivered(_) | BroadcastError::Adapter(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+        };
+        Self::new(status, e.to_string())
+    }
+}
+
 /// Proof that the request carried a valid API key.
 pub struct ApiKey;
 
@@ -64,36 +132,94 @@ impl FromRequestParts<ApiState> for ApiKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
-        let presented = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
-        // Every key is compared, in constant time, so timing tells nothing of which matched.
-        let matched = state.keys.iter().fold(0u8, |acc, k| {
-            acc | k.as_bytes().ct_eq(presented.as_bytes()).unwrap_u8()
-        });
-        if presented.is_empty() || matched == 0 {
-            return Err(ApiError::new(
+        match bearer_matches(parts, &state.keys) {
+            Some(index) => {
+                // Which key, never the key: tells rotations apart in the logs.
+                tracing::Span::current().record("api_key", index);
+                Ok(ApiKey)
+            }
+            None => Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "A valid API key is required: Authorization: Bearer <key>",
-            ));
+            )),
         }
-        Ok(ApiKey)
     }
 }
 
+/// The index of the key among `keys` that the request's `Authorization: Bearer` header holds.
+///
+/// Every key is compared, in constant time, so timing tells nothing of which matched, nor how
+/// much of a key a guess got right.
+pub fn bearer_matches(parts: &Parts, keys: &[String]) -> Option<usize> {
+    let presented = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let mut matched = subtle::Choice::from(0);
+    let mut index = 0u32;
+    for (i, key) in keys.iter().enumerate() {
+        let eq = key.as_bytes().ct_eq(presented.as_bytes());
+        matched |= eq;
+        index = subtle::ConditionallySelectable::conditional_select(&index, &(i as u32), eq);
+    }
+    (!presented.is_empty() && bool::from(matched)).then_some(index as usize)
+}
+
 /// The body of `POST /notifications/send`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SendNotification {
+    /// The user (`sub` of its token) whose `/events` clients get the notification.
+    #[schema(example = "alice")]
     user_id: String,
+    /// The notification: any JSON, sent as the event's one argument.
     #[serde(default)]
+    #[schema(example = json!("Your order has shipped"))]
     message: Value,
 }
 
-/// Emits `notification` to every `/events` client of `userId`; answers 201 `{"success": true}`.
+/// `{"success": true}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Success {
+    /// Always `true`.
+    success: bool,
+}
+
+fn success() -> Json<Success> {
+    Json(Success { success: true })
+}
+
+/// An error answer.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    /// The HTTP status.
+    #[schema(example = 400)]
+    status_code: u16,
+    /// The status's reason phrase.
+    #[schema(example = "Bad Request")]
+    error: String,
+    /// What went wrong.
+    #[schema(example = "event: \"connect\" is reserved by socket.io")]
+    message: String,
+}
+
+/// The guide's route: emits `notification` with `message` to every `/events` client of
+/// `userId`.
+#[utoipa::path(
+    post,
+    path = "/notifications/send",
+    tag = "notifications",
+    request_body = SendNotification,
+    responses(
+        (status = 201, description = "Sent", body = Success),
+        (status = 400, description = "A malformed body or an empty userId", body = ErrorBody),
+        (status = 401, description = "No valid API key", body = ErrorBody),
+        (status = 503, description = "Not delivered everywhere (Redis down, or full client queues)", body = ErrorBody),
+    )
+)]
 async fn send_notification(
     _: ApiKey,
     State(state): State<ApiState>,
@@ -113,6 +239,709 @@ async fn send_notification(
         .emit("notification", &body.message)
         .await
         .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    cluster_wide(&state.server)?;
     // 201, as a NestJS `@Post` route answers.
     Ok((StatusCode::CREATED, Json(json!({ "success": true }))))
+}
+
+/// The namespace a route acts on.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NamespaceQuery {
+    /// The namespace, as the gateway names it (`/`, `/events`, `/chat`, ...).
+    #[param(default = "/", example = "/chat")]
+    namespace: Option<String>,
+}
+
+impl NamespaceQuery {
+    fn of(&self, server: &Server) -> Result<Namespace, ApiError> {
+        let path = self.namespace.as_deref().unwrap_or("/");
+        if !path.starts_with('/') {
+            return Err(ApiError::bad_request(format!(
+                "namespace: {path:?} must start with '/' (e.g. \"/events\")"
+            )));
+        }
+        Ok(server.of(path))
+    }
+}
+
+/// An event to emit.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmitBody {
+    /// The event's name: not empty, at most 256 bytes, and not one of the names socket.io
+    /// reserves (`connect`, `connect_error`, `disconnect`, `disconnecting`, `newListener`,
+    /// `removeListener`).
+    #[schema(example = "news")]
+    event: String,
+    /// The event's argument: any JSON (`null` when absent).
+    #[serde(default)]
+    #[schema(example = json!({"title": "Maintenance at 22:00"}))]
+    data: Value,
+    /// Clients to leave out.
+    #[serde(default)]
+    except: Except,
+}
+
+/// Clients to leave out of an emit: those in any of these rooms, of any of these users, or
+/// with any of these ids.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Except {
+    /// Rooms whose clients are left out.
+    #[serde(default)]
+    rooms: Vec<String>,
+    /// Users whose clients are left out.
+    #[serde(default)]
+    users: Vec<String>,
+    /// Public ids of clients left out.
+    #[serde(default)]
+    clients: Vec<String>,
+}
+
+/// The events socket.io's clients keep for themselves: a server emitting one would be taken
+/// for the protocol's own.
+pub const RESERVED_EVENTS: &[&str] = &[
+    "connect",
+    "connect_error",
+    "disconnect",
+    "disconnecting",
+    "newListener",
+    "removeListener",
+];
+
+/// The longest event, room, user or client id the API takes.
+pub const MAX_NAME_LEN: usize = 256;
+
+fn check_name(field: &str, value: &str) -> Result<(), ApiError> {
+    if value.is_empty() {
+        return Err(ApiError::bad_request(format!("{field} must not be empty")));
+    }
+    if value.len() > MAX_NAME_LEN {
+        return Err(ApiError::bad_request(format!(
+            "{field} must be at most {MAX_NAME_LEN} bytes long (got {})",
+            value.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Checks an event name: not empty, not too long, not reserved.
+pub fn check_event(event: &str) -> Result<(), ApiError> {
+    check_name("event", event)?;
+    if RESERVED_EVENTS.contains(&event) {
+        return Err(ApiError::bad_request(format!(
+            "event: {event:?} is reserved by socket.io"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a room name: not empty, not too long, and not one of iogate's own (`$...`), which
+/// address users and clients.
+pub fn check_room(field: &str, room: &str) -> Result<(), ApiError> {
+    check_name(field, room)?;
+    if room.starts_with('$') {
+        return Err(ApiError::bad_request(format!(
+            "{field}: {room:?}: rooms starting with '$' are iogate's own"
+        )));
+    }
+    Ok(())
+}
+
+impl Except {
+    fn is_empty(&self) -> bool {
+        self.rooms.is_empty() && self.users.is_empty() && self.clients.is_empty()
+    }
+
+    /// Checks the lists and leaves their clients out of `to` (the whole namespace when `None`).
+    fn apply(&self, ns: &Namespace, to: Option<Broadcast>) -> Result<Option<Broadcast>, ApiError> {
+        if self.is_empty() {
+            return Ok(to);
+        }
+        // `Namespace` has `except(room)` but no selection of everyone to add `except_user` to:
+        // start from leaving out a room nobody can be in (clients cannot join `$` rooms, and
+        // iogate's own are `$client:` and `$user:`).
+        let mut to = to.unwrap_or_else(|| ns.except("$nobody"));
+        for room in &self.rooms {
+            check_room("except.rooms", room)?;
+            to = to.except(room.clone());
+        }
+        for user in &self.users {
+            check_name("except.users", user)?;
+            to = to.except_user(user);
+        }
+        for client in &self.clients {
+            check_name("except.clients", client)?;
+            to = to.except_client(client);
+        }
+        Ok(Some(to))
+    }
+}
+
+impl EmitBody {
+    /// Checks the body, then emits to `to` (the whole namespace when `None`).
+    async fn send(
+        self,
+        server: &Server,
+        ns: &Namespace,
+        to: Option<Broadcast>,
+    ) -> Result<(StatusCode, Json<Success>), ApiError> {
+        check_event(&self.event)?;
+        match self.except.apply(ns, to)? {
+            Some(to) => to.emit(&self.event, &self.data).await?,
+            None => ns.emit(&self.event, &self.data).await?,
+        }
+        cluster_wide(server)?;
+        Ok((StatusCode::CREATED, success()))
+    }
+}
+
+/// Emits an event to every client of a namespace.
+#[utoipa::path(
+    post,
+    path = "/api/emit",
+    tag = "emit",
+    params(NamespaceQuery),
+    request_body = EmitBody,
+    responses(
+        (status = 201, description = "Sent", body = Success),
+        (status = 400, description = "An invalid body or namespace", body = ErrorBody),
+        (status = 401, description = "No valid API key", body = ErrorBody),
+        (status = 404, description = "No gateway serves the namespace", body = ErrorBody),
+        (status = 503, description = "Not delivered everywhere (Redis down, or full client queues)", body = ErrorBody),
+    )
+)]
+async fn emit_namespace(
+    _: ApiKey,
+    State(state): State<ApiState>,
+    query: Result<Query<NamespaceQuery>, QueryRejection>,
+    body: Result<Json<EmitBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<Success>), ApiError> {
+    let ns = query?.of(&state.server)?;
+    let Json(body) = body?;
+    body.send(&state.server, &ns, None).await
+}
+
+/// Emits an event to every client in a room.
+#[utoipa::path(
+    post,
+    path = "/api/rooms/{room}/emit",
+    tag = "emit",
+    params(("room" = String, Path, description = "The room; not starting with `$`"), NamespaceQuery),
+    request_body = EmitBody,
+    responses(
+        (status = 201, description = "Sent", body = Success),
+        (status = 400, description = "An invalid body, room or namespace", body = ErrorBody),
+        (status = 401, description = "No valid API key", body = ErrorBody),
+        (status = 404, description = "No gateway serves the namespace", body = ErrorBody),
+        (status = 503, description = "Not delivered everywhere", body = ErrorBody),
+    )
+)]
+async fn emit_room(
+    _: ApiKey,
+    State(state): State<ApiState>,
+    room: Result<Path<String>, PathRejection>,
+    query: Result<Query<NamespaceQuery>, QueryRejection>,
+    body: Result<Json<EmitBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<Success>), ApiError> {
+    let Path(room) = room?;
+    check_room("room", &room)?;
+    let ns = query?.of(&state.server)?;
+    let Json(body) = body?;
+    body.send(&state.server, &ns, Some(ns.to(room))).await
+}
+
+/// Emits an event to every client of a user (all its devices).
+#[utoipa::path(
+    post,
+    path = "/api/users/{user}/emit",
+    tag = "emit",
+    params(("user" = String, Path, description = "The user: the `sub` of its token"), NamespaceQuery),
+    request_body = EmitBody,
+    responses(
+        (status = 201, description = "Sent", body = Success),
+        (status = 400, description = "An invalid body, user or namespace", body = ErrorBody),
+        (status = 401, description = "No valid API key", body = ErrorBody),
+        (status = 404, description = "No gateway serves the namespace", body = ErrorBody),
+        (status = 503, description = "Not delivered everywhere", body = ErrorBody),
+    )
+)]
+async fn emit_user(
+    _: ApiKey,
+    State(state): State<ApiState>,
+    user: Result<Path<String>, PathRejection>,
+    query: Result<Query<NamespaceQuery>, QueryRejection>,
+    body: Result<Json<EmitBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<Success>), ApiError> {
+    let Path(user) = user?;
+    check_name("user", &user)?;
+    let ns = query?.of(&state.server)?;
+    let Json(body) = body?;
+    body.send(&state.server, &ns, Some(ns.to_user(&user))).await
+}
+
+/// Emits an event to one client, by its public id.
+#[utoipa::path(
+    post,
+    path = "/api/clients/{client}/emit",
+    tag = "emit",
+    params(("client" = String, Path, description = "The client's public id (what `userId` carries in the app's broadcasts)"), NamespaceQuery),
+    request_body = EmitBody,
+    responses(
+        (status = 201, description = "Sent (or no such client)", body = Success),
+        (status = 400, description = "An invalid body, client or namespace", body = ErrorBody),
+        (status = 401, description = "No valid API key", body = ErrorBody),
+        (status = 404, description = "No gateway serves the namespace", body = ErrorBody),
+        (status = 503, description = "Not delivered everywhere", body = ErrorBody),
+    )
+)]
+async fn emit_client(
+    _: ApiKey,
+    State(state): State<ApiState>,
+    client: Result<Path<String>, PathRejection>,
+    query: Result<Query<NamespaceQuery>, QueryRejection>,
+    body: Result<Json<EmitBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<Success>), ApiError> {
+    let Path(client) = client?;
+    check_name("client", &client)?;
+    let ns = query?.of(&state.server)?;
+    let Json(body) = body?;
+    body.send(&state.server, &ns, Some(ns.to_client(&client)))
+        .await
+}
+
+/// Makes every client of a user join a room.
+#[utoipa::path(
+    put,
+    path = "/api/users/{user}/rooms/{room}",
+    tag = "rooms",
+    params(
+        ("user" = String, Path, description = "The user"),
+        ("room" = String, Path, description = "The room; not starting with `$`"),
+        NamespaceQuery,
+    ),
+    responses(
+        (status = 200, description = "Joined", body = Success),
+        (status = 400, description = "An invalid user, room or namespace", body = ErrorBody),
+        (status = 401, description = "No valid API key", body = ErrorBody),
+        (status = 404, description = "No gateway serves the namespace", body = ErrorBody),
+        (status = 503, description = "Not done on every node (Redis down)", body = ErrorBody),
+    )
+)]
+async fn join_room(
+    _: ApiKey,
+    State(state): State<ApiState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    query: Result<Query<NamespaceQuery>, QueryRejection>,
+) -> Result<Json<Success>, ApiError> {
+    let Path((user, room)) = path?;
+    check_name("user", &user)?;
+    check_room("room", &room)?;
+    let ns = query?.of(&state.server)?;
+    ns.to_user(&user).join(room).await?;
+    cluster_wide(&state.server)?;
+    Ok(success())
+}
+
+/// Makes every client of a user leave a room.
+#[utoipa::path(
+    delete,
+    path = "/api/users/{user}/rooms/{room}",
+    tag = "rooms",
+    params(
+        ("user" = String, Path, description = "The user"),
+        ("room" = String, Path, description = "The room; not starting with `$`"),
+        NamespaceQuery,
+    ),
+    responses(
+        (status = 200, description = "Left", body = Success),
+        (status = 400, description = "An invalid user, room or namespace", body = ErrorBody),
+        (status = 401, description = "No valid API key", body = ErrorBody),
+        (status = 404, description = "No gateway serves the namespace", body = ErrorBody),
+        (status = 503, description = "Not done on every node (Redis down)", body = ErrorBody),
+    )
+)]
+async fn leave_room(
+    _: ApiKey,
+    State(state): State<ApiState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    query: Result<Query<NamespaceQuery>, QueryRejection>,
+) -> Result<Json<Success>, ApiError> {
+    let Path((user, room)) = path?;
+    check_name("user", &user)?;
+    check_room("room", &room)?;
+    let ns = query?.of(&state.server)?;
+    ns.to_user(&user).leave(room).await?;
+    cluster_wide(&state.server)?;
+    Ok(success())
+}
+
+/// Disconnects every client of a user from the namespace; each sees `io server disconnect`
+/// (and, as socket.io clients do after it, does not reconnect by itself).
+#[utoipa::path(
+    post,
+    path = "/api/users/{user}/disconnect",
+    tag = "clients",
+    params(("user" = String, Path, description = "The user"), NamespaceQuery),
+    responses(
+        (status = 200, description = "Disconnected", body = Success),
+        (status = 400, description = "An invalid user or namespace", body = ErrorBody),
+        (status = 401, description = "No valid API key", body = ErrorBody),
+        (status = 404, description = "No gateway serves the namespace", body = ErrorBody),
+        (status = 503, description = "Not done on every node (Redis down)", body = ErrorBody),
+    )
+)]
+async fn disconnect_user(
+    _: ApiKey,
+    State(state): State<ApiState>,
+    user: Result<Path<String>, PathRejection>,
+    query: Result<Query<NamespaceQuery>, QueryRejection>,
+) -> Result<Json<Success>, ApiError> {
+    let Path(user) = user?;
+    check_name("user", &user)?;
+    let ns = query?.of(&state.server)?;
+    ns.to_user(&user).disconnect().await?;
+    cluster_wide(&state.server)?;
+    Ok(success())
+}
+
+/// Which clients to count.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct CountQuery {
+    /// The namespace.
+    #[param(default = "/", example = "/chat")]
+    namespace: Option<String>,
+    /// Count only the clients in this room.
+    room: Option<String>,
+    /// Count only the clients of this user.
+    user: Option<String>,
+}
+
+/// How many clients.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Count {
+    /// The namespace counted.
+    #[schema(example = "/chat")]
+    namespace: String,
+    /// The clients connected to it (in the room, or of the user, when asked), on every node.
+    #[schema(example = 42)]
+    count: usize,
+}
+
+/// Counts the clients of a namespace, of a room, or of a user, across the cluster.
+#[utoipa::path(
+    get,
+    path = "/api/clients/count",
+    tag = "clients",
+    params(CountQuery),
+    responses(
+        (status = 200, description = "The count", body = Count),
+        (status = 400, description = "An invalid query (room and user together, a `$` room)", body = ErrorBody),
+        (status = 401, description = "No valid API key", body = ErrorBody),
+        (status = 404, description = "No gateway serves the namespace", body = ErrorBody),
+        (status = 503, description = "The other nodes could not be asked (Redis down)", body = ErrorBody),
+    )
+)]
+async fn count_clients(
+    _: ApiKey,
+    State(state): State<ApiState>,
+    query: Result<Query<CountQuery>, QueryRejection>,
+) -> Result<Json<Count>, ApiError> {
+    let Query(q) = query?;
+    let ns = NamespaceQuery {
+        namespace: q.namespace,
+    }
+    .of(&state.server)?;
+    let count = match (q.room, q.user) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request("give room or user, not both"));
+        }
+        (Some(room), None) => {
+            check_room("room", &room)?;
+            ns.to(room).count().await?
+        }
+        (None, Some(user)) => {
+            check_name("user", &user)?;
+            ns.to_user(&user).count().await?
+        }
+        (None, None) => ns.count().await?,
+    };
+    cluster_wide(&state.server)?;
+    Ok(Json(Count {
+        namespace: ns.path().to_owned(),
+        count,
+    }))
+}
+
+/// The rooms of a namespace.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Rooms {
+    /// The namespace.
+    #[schema(example = "/chat")]
+    namespace: String,
+    /// Its rooms that have clients, sorted; iogate's own (`$...`) left out.
+    #[schema(example = json!(["lobby", "support"]))]
+    rooms: Vec<String>,
+}
+
+/// Lists the rooms of a namespace that have clients, across the cluster.
+#[utoipa::path(
+    get,
+    path = "/api/rooms",
+    tag = "rooms",
+    params(NamespaceQuery),
+    responses(
+        (status = 200, description = "The rooms", body = Rooms),
+        (status = 400, description = "An invalid namespace", body = ErrorBody),
+        (status = 401, description = "No valid API key", body = ErrorBody),
+        (status = 404, description = "No gateway serves the namespace", body = ErrorBody),
+        (status = 503, description = "The other nodes could not be asked (Redis down)", body = ErrorBody),
+    )
+)]
+async fn list_rooms(
+    _: ApiKey,
+    State(state): State<ApiState>,
+    query: Result<Query<NamespaceQuery>, QueryRejection>,
+) -> Result<Json<Rooms>, ApiError> {
+    let ns = query?.of(&state.server)?;
+    let mut rooms = ns.rooms().await?;
+    rooms.sort();
+    cluster_wide(&state.server)?;
+    Ok(Json(Rooms {
+        namespace: ns.path().to_owned(),
+        rooms,
+    }))
+}
+
+/// Fails a cluster-wide operation while the cluster's broker is down: the operation reached
+/// this node's clients only, and the caller must know.
+fn cluster_wide(server: &Server) -> Result<(), ApiError> {
+    match server.cluster_healthy() {
+        Some(false) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Redis is unreachable: delivered to the clients of this node only",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The process is alive.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "operations",
+    security(()),
+    responses((status = 200, description = "Alive", body = Object, example = json!({"status": "ok"})))
+)]
+async fn health() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// The server takes traffic: it listens, is not shutting down, and when clustered, Redis
+/// answers.
+#[utoipa::path(
+    get,
+    path = "/ready",
+    tag = "operations",
+    security(()),
+    responses(
+        (status = 200, description = "Ready", body = Object, example = json!({"status": "ready", "redis": "up"})),
+        (status = 503, description = "Shutting down, or Redis down", body = Object, example = json!({"status": "degraded", "redis": "down"})),
+    )
+)]
+async fn ready(State(state): State<ApiState>) -> (StatusCode, Json<Value>) {
+    if state.stopping.load(Ordering::Relaxed) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "shutting down" })),
+        );
+    }
+    match state.server.cluster_healthy() {
+        None => (StatusCode::OK, Json(json!({ "status": "ready" }))),
+        Some(true) => (
+            StatusCode::OK,
+            Json(json!({ "status": "ready", "redis": "up" })),
+        ),
+        Some(false) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "degraded", "redis": "down" })),
+        ),
+    }
+}
+
+/// This document.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "operations",
+    security(()),
+    responses((status = 200, description = "The OpenAPI document of this API", body = Object))
+)]
+async fn openapi() -> Response {
+    static DOC: LazyLock<String> = LazyLock::new(|| {
+        ApiDoc::openapi()
+            .to_pretty_json()
+            .expect("the OpenAPI document serialises")
+    });
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        DOC.as_str(),
+    )
+        .into_response()
+}
+
+/// The OpenAPI document of the REST API.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "iogate REST API",
+        description = "Reach the Socket.IO clients of an iogate server from outside: emit to a \
+            namespace, a room, a user or a client; move a user's clients between rooms; \
+            disconnect a user; count clients and list rooms. Errors are \
+            `{\"statusCode\", \"error\", \"message\"}`. Every operation reaches every node of a \
+            cluster; while Redis is down it reaches this node's clients only and answers 503."
+    ),
+    paths(
+        send_notification,
+        emit_namespace,
+        emit_room,
+        emit_user,
+        emit_client,
+        join_room,
+        leave_room,
+        disconnect_user,
+        count_clients,
+        list_rooms,
+        health,
+        ready,
+        openapi,
+        crate::metrics::scrape,
+    ),
+    modifiers(&BearerKey),
+    security(("api_key" = [])),
+    tags(
+        (name = "notifications", description = "The NestJS guide's route"),
+        (name = "emit", description = "Emit an event to clients"),
+        (name = "rooms", description = "Rooms of a namespace"),
+        (name = "clients", description = "Count and disconnect clients"),
+        (name = "operations", description = "Health, readiness, metrics, this document"),
+    )
+)]
+pub struct ApiDoc;
+
+/// Declares the `api_key` bearer scheme.
+struct BearerKey;
+
+impl Modify for BearerKey {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("The API key: API_KEY (or api_key in the config file)"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "metrics_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The metrics key, when metrics_key (METRICS_KEY) is set",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(e: ApiError) -> String {
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        e.message
+    }
+
+    #[test]
+    fn reserved_events_and_iogate_rooms_are_refused() {
+        for event in RESERVED_EVENTS {
+            assert_eq!(
+                message(check_event(event).unwrap_err()),
+                format!("event: {event:?} is reserved by socket.io")
+            );
+        }
+        assert_eq!(
+            message(check_event("").unwrap_err()),
+            "event must not be empty"
+        );
+        assert!(check_event("news").is_ok());
+        assert!(message(check_event(&"e".repeat(257)).unwrap_err()).contains("at most 256"));
+        assert_eq!(
+            message(check_room("room", "$user:alice").unwrap_err()),
+            "room: \"$user:alice\": rooms starting with '$' are iogate's own"
+        );
+        assert!(check_room("room", "lobby").is_ok());
+    }
+
+    #[test]
+    fn the_key_that_matched_is_found_in_constant_time() {
+        let keys = vec![
+            "first-key-0123456789".to_owned(),
+            "second-key-0123456789".to_owned(),
+        ];
+        let parts = |auth: &str| {
+            let (parts, ()) = axum::http::Request::builder()
+                .header("authorization", auth)
+                .body(())
+                .unwrap()
+                .into_parts();
+            parts
+        };
+        assert_eq!(
+            bearer_matches(&parts("Bearer first-key-0123456789"), &keys),
+            Some(0)
+        );
+        assert_eq!(
+            bearer_matches(&parts("Bearer second-key-0123456789"), &keys),
+            Some(1)
+        );
+        assert_eq!(bearer_matches(&parts("Bearer second-key"), &keys), None);
+        assert_eq!(bearer_matches(&parts("Bearer "), &[String::new()]), None);
+    }
+
+    #[test]
+    fn the_openapi_document_lists_every_route() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let paths = doc["paths"].as_object().unwrap();
+        for path in [
+            "/notifications/send",
+            "/api/emit",
+            "/api/rooms/{room}/emit",
+            "/api/users/{user}/emit",
+            "/api/clients/{client}/emit",
+            "/api/users/{user}/rooms/{room}",
+            "/api/users/{user}/disconnect",
+            "/api/clients/count",
+            "/api/rooms",
+            "/health",
+            "/ready",
+            "/metrics",
+            "/openapi.json",
+        ] {
+            assert!(paths.contains_key(path), "{path} is missing");
+        }
+        assert_eq!(
+            doc["components"]["securitySchemes"]["api_key"]["scheme"],
+            "bearer"
+        );
+        assert_eq!(doc["paths"]["/health"]["get"]["security"], json!([{}]));
+    }
 }

@@ -1,16 +1,44 @@
-//! The server's configuration: flags, each with an environment variable, and safe defaults.
+//! The server's configuration: a TOML file, environment variables and flags, over defaults.
+//!
+//! Every setting has a key in the file (`port`), an environment variable (`PORT`) and a flag
+//! (`--port`). When a setting is given in several places, the flag wins over the environment
+//! variable, which wins over the file, which wins over the default. The file is read only when
+//! `--config <path>` or `IOGATE_CONFIG` names it.
+//!
+//! clap parses the flags and environment variables (so `iogate --help` lists every setting
+//! with its variable and default), [`load`] overlays the file on whatever clap took from its
+//! defaults, and [`Config::validate`] checks what types cannot say. Every error names the
+//! setting and where its value came from.
 
+use std::collections::BTreeMap;
+use std::fmt;
 use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 
-use clap::{Args, Parser, Subcommand};
+use clap::builder::BoolishValueParser;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::parser::ValueSource;
+use clap::{ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use serde::Deserialize;
 
 /// iogate: a Socket.IO gateway server, the NestJS WebSockets guide's app done in Rust.
+///
+/// Settings come from flags, then environment variables, then the config file, then defaults.
 #[derive(Debug, Parser)]
-#[command(name = "iogate", version, about)]
+#[command(name = "iogate", version, about, long_about = None)]
 pub struct Cli {
     /// What to do; serving is the default.
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// A TOML file of settings (keys as below, in snake_case: `port = 3000`). Flags and
+    /// environment variables override it.
+    #[arg(
+        long = "config",
+        env = "IOGATE_CONFIG",
+        value_name = "FILE",
+        global = true
+    )]
+    pub config_file: Option<PathBuf>,
     /// The server's settings.
     #[command(flatten)]
     pub config: Config,
@@ -19,7 +47,7 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Prints a signed JWT for a user, to connect to `/events` and `/chat` (uses JWT_SECRET).
+    /// Prints a signed JWT for a user, to connect to `/events` and `/chat` (uses jwt_secret).
     Token {
         /// The user id (`sub`).
         #[arg(long, default_value = "dev-user")]
@@ -31,67 +59,952 @@ pub enum Command {
         #[arg(long, default_value_t = 3600)]
         ttl: u64,
     },
+    /// Prints the effective configuration (secrets masked) with where each value came from,
+    /// after checking it.
+    Config,
 }
 
-/// The server's settings.
+/// The defaults, shared by clap's help and [`Config::default`].
+pub mod defaults {
+    /// `port`.
+    pub const PORT: u16 = 3000;
+    /// `host`.
+    pub const HOST: &str = "127.0.0.1";
+    /// `allowed_origins`.
+    pub const ALLOWED_ORIGINS: &str = "*";
+    /// `max_payload`, socket.io's `maxHttpBufferSize` default.
+    pub const MAX_PAYLOAD: u64 = 1_000_000;
+    /// `redis_startup_timeout`, in seconds.
+    pub const REDIS_STARTUP_TIMEOUT: u64 = 30;
+    /// `shutdown_timeout`, in seconds.
+    pub const SHUTDOWN_TIMEOUT: u64 = 10;
+    /// `log`.
+    pub const LOG: &str = "info";
+}
+
+/// The server's settings, once flags, environment and file are merged.
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// The port to listen on (0 picks a free one).
-    #[arg(long, env = "PORT", default_value_t = 3000)]
+    #[arg(long, env = "PORT", default_value_t = defaults::PORT, global = true)]
     pub port: u16,
     /// The address to listen on.
-    #[arg(long, env = "HOST", default_value = "127.0.0.1")]
+    #[arg(long, env = "HOST", default_value = defaults::HOST, global = true)]
     pub host: IpAddr,
-    /// The HS256 secret of client JWTs. When unset, a random one is made at start (tokens then
-    /// last as long as the process) and a development token is printed.
-    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    /// The HS256 secret of client JWTs, at least 32 bytes. Unset: a random one is made at
+    /// each start (tokens then last as long as the process) and a development token is
+    /// printed.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true, global = true)]
     pub jwt_secret: Option<String>,
-    /// The key the REST API takes as `Authorization: Bearer <key>`. Several may be given,
-    /// comma-separated, to rotate keys. When unset, a random one is made and printed.
-    #[arg(long, env = "API_KEY", hide_env_values = true, value_delimiter = ',')]
+    /// The key(s) the REST API takes as `Authorization: Bearer <key>`, each at least 16
+    /// characters; several, comma-separated, to rotate keys. Unset: a random one is made and
+    /// printed at start.
+    #[arg(
+        long,
+        env = "API_KEY",
+        hide_env_values = true,
+        value_delimiter = ',',
+        global = true
+    )]
     pub api_key: Vec<String>,
-    /// The origins browsers may connect from, comma-separated; `*` for any (without
-    /// credentials).
+    /// The origins browsers may connect from, comma-separated (`https://app.example.com`);
+    /// `*` for any (without credentials).
     #[arg(
         long,
         env = "ALLOWED_ORIGINS",
         value_delimiter = ',',
-        default_value = "*"
+        default_value = defaults::ALLOWED_ORIGINS,
+        global = true
     )]
     pub allowed_origins: Vec<String>,
     /// The largest packet a client may send, in bytes (socket.io's maxHttpBufferSize).
-    #[arg(long, env = "MAX_PAYLOAD", default_value_t = 1_000_000)]
+    #[arg(long, env = "MAX_PAYLOAD", default_value_t = defaults::MAX_PAYLOAD, global = true)]
     pub max_payload: u64,
+    /// Redis to cluster over (`redis://[:password@]host:port`): every iogate process given the
+    /// same Redis behaves as one server. Unset: a single node, no Redis needed.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true, global = true)]
+    pub redis_url: Option<String>,
+    /// How long to keep trying to reach Redis at start, in seconds, before exiting with an
+    /// error.
+    #[arg(
+        long,
+        env = "REDIS_STARTUP_TIMEOUT",
+        default_value_t = defaults::REDIS_STARTUP_TIMEOUT,
+        value_name = "SECONDS",
+        global = true
+    )]
+    pub redis_startup_timeout: u64,
+    /// On SIGTERM or SIGINT, how long to wait, in seconds, for clients to be disconnected,
+    /// running handlers to finish and HTTP requests to be answered before exiting anyway. A
+    /// second signal exits at once.
+    #[arg(
+        long,
+        env = "SHUTDOWN_TIMEOUT",
+        default_value_t = defaults::SHUTDOWN_TIMEOUT,
+        value_name = "SECONDS",
+        global = true
+    )]
+    pub shutdown_timeout: u64,
+    /// The log filter, in RUST_LOG's syntax (`info`, `iogate=debug,info`). Connections and
+    /// disconnections are logged at `info`, REST requests at `info`, nothing per message.
+    #[arg(long, env = "RUST_LOG", default_value = defaults::LOG, value_name = "FILTER", global = true)]
+    pub log: String,
     /// Print logs as JSON lines.
-    #[arg(long, env = "LOG_JSON")]
+    #[arg(long, env = "LOG_JSON", value_parser = BoolishValueParser::new(), global = true)]
     pub log_json: bool,
+    /// Serve Prometheus metrics at `/metrics`.
+    #[arg(
+        long,
+        env = "METRICS",
+        default_value_t = true,
+        action = ArgAction::Set,
+        value_parser = BoolishValueParser::new(),
+        value_name = "BOOL",
+        global = true
+    )]
+    pub metrics: bool,
+    /// When set, `/metrics` answers only requests with `Authorization: Bearer <key>` (at least
+    /// 16 characters). Unset: `/metrics` is open.
+    #[arg(long, env = "METRICS_KEY", hide_env_values = true, global = true)]
+    pub metrics_key: Option<String>,
+    /// A folder whose files are served over HTTP at `/` (e.g. a front-end's build, or the
+    /// socket.io client bundle for the demo page). Unset: no files are served.
+    #[arg(long, env = "STATIC_DIR", value_name = "DIR", global = true)]
+    pub static_dir: Option<PathBuf>,
+    /// DEVELOPMENT ONLY: serve the demo chat page at `/demo` and `POST /demo/token`, which
+    /// signs a token for any user name it is given. Never enable it where others can reach it.
+    #[arg(long, env = "DEMO", value_parser = BoolishValueParser::new(), global = true)]
+    pub demo: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            port: defaults::PORT,
+            host: defaults::HOST.parse().expect("a valid address"),
+            jwt_secret: None,
+            api_key: Vec::new(),
+            allowed_origins: vec![defaults::ALLOWED_ORIGINS.to_owned()],
+            max_payload: defaults::MAX_PAYLOAD,
+            redis_url: None,
+            redis_startup_timeout: defaults::REDIS_STARTUP_TIMEOUT,
+            shutdown_timeout: defaults::SHUTDOWN_TIMEOUT,
+            log: defaults::LOG.to_owned(),
+            log_json: false,
+            metrics: true,
+            metrics_key: None,
+            static_dir: None,
+            demo: false,
+        }
+    }
+}
+
+/// One setting: its key in the file (and clap's argument id), its environment variable, and
+/// whether its value is a secret.
+#[derive(Debug, Clone, Copy)]
+pub struct Setting {
+    /// The key in the config file, e.g. `port`; the flag is the key with `-` for `_`.
+    pub key: &'static str,
+    /// The environment variable.
+    pub env: &'static str,
+    /// Whether `iogate config` masks it.
+    pub secret: bool,
+}
+
+/// Every setting, in the order `iogate config` prints them.
+pub const SETTINGS: &[Setting] = &[
+    Setting {
+        key: "port",
+        env: "PORT",
+        secret: false,
+    },
+    Setting {
+        key: "host",
+        env: "HOST",
+        secret: false,
+    },
+    Setting {
+        key: "jwt_secret",
+        env: "JWT_SECRET",
+        secret: true,
+    },
+    Setting {
+        key: "api_key",
+        env: "API_KEY",
+        secret: true,
+    },
+    Setting {
+        key: "allowed_origins",
+        env: "ALLOWED_ORIGINS",
+        secret: false,
+    },
+    Setting {
+        key: "max_payload",
+        env: "MAX_PAYLOAD",
+        secret: false,
+    },
+    Setting {
+        key: "redis_url",
+        env: "REDIS_URL",
+        secret: false,
+    },
+    Setting {
+        key: "redis_startup_timeout",
+        env: "REDIS_STARTUP_TIMEOUT",
+        secret: false,
+    },
+    Setting {
+        key: "shutdown_timeout",
+        env: "SHUTDOWN_TIMEOUT",
+        secret: false,
+    },
+    Setting {
+        key: "log",
+        env: "RUST_LOG",
+        secret: false,
+    },
+    Setting {
+        key: "log_json",
+        env: "LOG_JSON",
+        secret: false,
+    },
+    Setting {
+        key: "metrics",
+        env: "METRICS",
+        secret: false,
+    },
+    Setting {
+        key: "metrics_key",
+        env: "METRICS_KEY",
+        secret: true,
+    },
+    Setting {
+        key: "static_dir",
+        env: "STATIC_DIR",
+        secret: false,
+    },
+    Setting {
+        key: "demo",
+        env: "DEMO",
+        secret: false,
+    },
+];
+
+/// Where a setting's value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Nobody set it.
+    Default,
+    /// The config file.
+    File(PathBuf),
+    /// Its environment variable.
+    Env(&'static str),
+    /// Its flag.
+    Flag,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Default => f.write_str("default"),
+            Source::File(path) => write!(f, "file {}", path.display()),
+            Source::Env(var) => write!(f, "environment {var}"),
+            Source::Flag => f.write_str("flag"),
+        }
+    }
+}
+
+/// A setting with an unusable value: which, why, and who set it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The setting's key.
+    pub key: String,
+    /// What is wrong.
+    pub problem: String,
+    /// Where the value came from, when known.
+    pub source: Option<Source>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.problem)?;
+        match &self.source {
+            Some(Source::Default) | None => Ok(()),
+            Some(Source::Flag) => write!(f, " (from --{})", self.key.replace('_', "-")),
+            Some(source) => write!(f, " (from {source})"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The config file could not be read.
+    #[error("cannot read the config file {path}: {error}", path = .0.display(), error = .1)]
+    Read(PathBuf, std::io::Error),
+    /// The config file is not valid TOML.
+    #[error("the config file {path} is not valid TOML: {error}", path = .0.display(), error = .1)]
+    Syntax(PathBuf, String),
+    /// A setting is wrong.
+    #[error("invalid configuration: {0}")]
+    Invalid(ConfigError),
+}
+
+/// The configuration in effect, and where each value came from.
+#[derive(Debug, Clone)]
+pub struct Effective {
+    /// The merged settings.
+    pub config: Config,
+    /// The file that was read, if any.
+    pub file: Option<PathBuf>,
+    sources: BTreeMap<&'static str, Source>,
+}
+
+impl Effective {
+    /// Where the value of `key` came from.
+    pub fn source(&self, key: &str) -> Source {
+        self.sources.get(key).cloned().unwrap_or(Source::Default)
+    }
+
+    /// The effective configuration as TOML, a comment after each value telling where it came
+    /// from; secrets masked. Valid as a config file once the masked secrets are filled in.
+    pub fn render(&self) -> String {
+        let mut out = String::from(
+            "# iogate's effective configuration: flags > environment > config file > defaults.\n\
+             # Secrets are masked; unset settings are commented out.\n",
+        );
+        if let Some(file) = &self.file {
+            out.push_str(&format!("# config file: {}\n", file.display()));
+        }
+        for setting in SETTINGS {
+            let source = self.source(setting.key);
+            let line = match self.config.value(setting.key) {
+                Some(value) => {
+                    let value = if setting.secret { mask(&value) } else { value };
+                    let value = if setting.key == "redis_url" {
+                        value
+                            .as_str()
+                            .map(|u| toml::Value::String(redact_url(u)))
+                            .unwrap_or(value)
+                    } else {
+                        value
+                    };
+                    format!("{} = {}", setting.key, value)
+                }
+                None => format!("# {} = (unset){}", setting.key, unset_meaning(setting.key)),
+            };
+            out.push_str(&format!("{line:<48} # {source}\n"));
+        }
+        out
+    }
+}
+
+/// What an unset optional setting means.
+fn unset_meaning(key: &str) -> &'static str {
+    match key {
+        "jwt_secret" => ": a random secret at each start",
+        "api_key" => ": a random key at each start",
+        "redis_url" => ": a single node",
+        "metrics_key" => ": /metrics is open",
+        "static_dir" => ": no files served",
+        _ => "",
+    }
+}
+
+/// `"********"` for a set secret, element-wise for a list.
+fn mask(value: &toml::Value) -> toml::Value {
+    match value {
+        toml::Value::Array(items) => toml::Value::Array(items.iter().map(mask).collect()),
+        _ => toml::Value::String("********".into()),
+    }
+}
+
+/// `url` with its password, if any, replaced by `********`, for logs and `iogate config`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            let masked = if userinfo.contains(':') {
+                format!("{user}:********")
+            } else {
+                // `redis://password@host` is how some write a password-only URL.
+                "********".to_owned()
+            };
+            format!("{scheme}://{masked}@{host}{path}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// Parses the command line and environment, reads the config file they name, and validates
+/// the result.
+///
+/// # Errors
+/// Exits the process (as clap does) for a malformed flag or environment variable, or `--help`;
+/// returns a [`LoadError`] for an unreadable file or an invalid setting.
+pub fn load() -> Result<(Option<Command>, Effective), LoadError> {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    match Cli::command().try_get_matches_from(&args) {
+        Ok(matches) => load_from_matches(matches),
+        Err(e) => {
+            let from_env = env_culprit(&e, &args);
+            let _ = e.print();
+            if let Some(var) = from_env {
+                eprintln!("(that value came from the environment variable {var})");
+            }
+            std::process::exit(e.exit_code());
+        }
+    }
+}
+
+/// The environment variable behind a malformed value, when no flag gave it: clap names only
+/// the flag.
+fn env_culprit(e: &clap::Error, args: &[std::ffi::OsString]) -> Option<&'static str> {
+    if !matches!(
+        e.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) {
+        return None;
+    }
+    let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let flag = arg.split_whitespace().next()?;
+    let given = args.iter().any(|a| {
+        a.to_str()
+            .is_some_and(|a| a == flag || a.starts_with(&format!("{flag}=")))
+    });
+    if given {
+        return None;
+    }
+    let key = flag.strip_prefix("--")?.replace('-', "_");
+    SETTINGS.iter().find(|s| s.key == key).map(|s| s.env)
+}
+
+/// [`load`] for the given arguments (the environment is still read).
+pub fn load_from<I, T>(args: I) -> Result<(Option<Command>, Effective), LoadError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    load_from_matches(Cli::command().get_matches_from(args))
+}
+
+fn load_from_matches(matches: ArgMatches) -> Result<(Option<Command>, Effective), LoadError> {
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    // Global arguments given after a subcommand are recorded in the subcommand's matches.
+    let sub = matches.subcommand().map(|(_, m)| m);
+    let source_of = |key: &str| -> Option<ValueSource> {
+        let top = matches.value_source(key);
+        let inner = sub.and_then(|m| m.value_source(key));
+        [top, inner].into_iter().flatten().max()
+    };
+    let mut sources = BTreeMap::new();
+    for setting in SETTINGS {
+        let source = match source_of(setting.key) {
+            Some(ValueSource::CommandLine) => Source::Flag,
+            Some(ValueSource::EnvVariable) => Source::Env(setting.env),
+            _ => Source::Default,
+        };
+        sources.insert(setting.key, source);
+    }
+    let mut config = cli.config;
+    if let Some(path) = &cli.config_file {
+        let text = std::fs::read_to_string(path).map_err(|e| LoadError::Read(path.clone(), e))?;
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| LoadError::Syntax(path.clone(), e.to_string()))?;
+        for (key, value) in table {
+            let Some(setting) = SETTINGS.iter().find(|s| s.key == key) else {
+                return Err(LoadError::Invalid(ConfigError {
+                    problem: format!(
+                        "unknown setting in {} (known: {})",
+                        path.display(),
+                        known_keys()
+                    ),
+                    key,
+                    source: None,
+                }));
+            };
+            let file = Source::File(path.clone());
+            // A value that a flag or variable overrides is still checked: the file is wrong.
+            let overridden = sources[setting.key] != Source::Default;
+            let mut scratch = Config::default();
+            let target = if overridden {
+                &mut scratch
+            } else {
+                &mut config
+            };
+            target.set(setting.key, value).map_err(|problem| {
+                LoadError::Invalid(ConfigError {
+                    key: setting.key.to_owned(),
+                    problem,
+                    source: Some(file.clone()),
+                })
+            })?;
+            if !overridden {
+                sources.insert(setting.key, file);
+            }
+            if setting.secret {
+                warn_if_readable(path, setting.key);
+            }
+        }
+    }
+    let effective = Effective {
+        config,
+        file: cli.config_file,
+        sources,
+    };
+    effective.config.validate().map_err(|mut e| {
+        e.source = Some(effective.source(&e.key));
+        LoadError::Invalid(e)
+    })?;
+    Ok((cli.command, effective))
+}
+
+fn known_keys() -> String {
+    SETTINGS
+        .iter()
+        .map(|s| s.key)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Warns once per file that holds a secret and that other users may read.
+fn warn_if_readable(path: &Path, key: &str) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path)
+            && meta.permissions().mode() & 0o004 != 0
+        {
+            eprintln!(
+                "iogate: warning: {} holds {key} and every user of this machine may read it (chmod 600 it)",
+                path.display()
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, key);
+}
+
+/// A list setting in the file: a TOML array, or one comma-separated string as in the
+/// environment.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum List {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl List {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            List::One(s) => s.split(',').map(str::to_owned).collect(),
+            List::Many(v) => v,
+        }
+    }
 }
 
 impl Config {
     /// The smallest secret length accepted: HS256 keys shorter than its output are weak.
     pub const MIN_SECRET_LEN: usize = 32;
+    /// The smallest API or metrics key accepted.
+    pub const MIN_KEY_LEN: usize = 16;
 
-    /// Checks what clap cannot: the secret's length, the keys' shapes.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Sets `key` from a TOML value of the config file.
+    fn set(&mut self, key: &str, value: toml::Value) -> Result<(), String> {
+        fn get<T: for<'de> Deserialize<'de>>(value: toml::Value) -> Result<T, String> {
+            value
+                .try_into()
+                .map_err(|e: toml::de::Error| e.message().to_owned())
+        }
+        match key {
+            "port" => self.port = get(value)?,
+            "host" => {
+                let text: String = get(value)?;
+                self.host = text.parse().map_err(|_| {
+                    format!(
+                        "{text:?} is not an IP address (e.g. \"127.0.0.1\", \"0.0.0.0\", \"::\")"
+                    )
+                })?;
+            }
+            "jwt_secret" => self.jwt_secret = Some(get(value)?),
+            "api_key" => {
+                self.api_key = get::<List>(value)
+                    .map_err(|_| "expected a string or an array of strings".to_owned())?
+                    .into_vec()
+            }
+            "allowed_origins" => {
+                self.allowed_origins = get::<List>(value)
+                    .map_err(|_| "expected a string or an array of strings".to_owned())?
+                    .into_vec();
+            }
+            "max_payload" => self.max_payload = get(value)?,
+            "redis_url" => self.redis_url = Some(get(value)?),
+            "redis_startup_timeout" => self.redis_startup_timeout = get(value)?,
+            "shutdown_timeout" => self.shutdown_timeout = get(value)?,
+            "log" => self.log = get(value)?,
+            "log_json" => self.log_json = get(value)?,
+            "metrics" => self.metrics = get(value)?,
+            "metrics_key" => self.metrics_key = Some(get(value)?),
+            "static_dir" => self.static_dir = Some(get(value)?),
+            "demo" => self.demo = get(value)?,
+            _ => unreachable!("every key of SETTINGS is handled"),
+        }
+        Ok(())
+    }
+
+    /// The value of `key` as TOML, `None` when unset.
+    fn value(&self, key: &str) -> Option<toml::Value> {
+        use toml::Value as V;
+        let list = |v: &[String]| V::Array(v.iter().cloned().map(V::String).collect());
+        Some(match key {
+            "port" => V::Integer(self.port.into()),
+            "host" => V::String(self.host.to_string()),
+            "jwt_secret" => V::String(self.jwt_secret.clone()?),
+            "api_key" if self.api_key.is_empty() => return None,
+            "api_key" => list(&self.api_key),
+            "allowed_origins" => list(&self.allowed_origins),
+            "max_payload" => V::Integer(i64::try_from(self.max_payload).unwrap_or(i64::MAX)),
+            "redis_url" => V::String(self.redis_url.clone()?),
+            "redis_startup_timeout" => {
+                V::Integer(i64::try_from(self.redis_startup_timeout).unwrap_or(i64::MAX))
+            }
+            "shutdown_timeout" => {
+                V::Integer(i64::try_from(self.shutdown_timeout).unwrap_or(i64::MAX))
+            }
+            "log" => V::String(self.log.clone()),
+            "log_json" => V::Boolean(self.log_json),
+            "metrics" => V::Boolean(self.metrics),
+            "metrics_key" => V::String(self.metrics_key.clone()?),
+            "static_dir" => V::String(self.static_dir.as_ref()?.display().to_string()),
+            "demo" => V::Boolean(self.demo),
+            _ => return None,
+        })
+    }
+
+    /// Checks what types cannot: lengths of secrets, shapes of origins and URLs, the log
+    /// filter, the static folder. The error names the setting.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let fail = |key: &str, problem: String| ConfigError {
+            key: key.to_owned(),
+            problem,
+            source: None,
+        };
         if let Some(s) = &self.jwt_secret
             && s.len() < Self::MIN_SECRET_LEN
         {
-            return Err(format!(
-                "JWT_SECRET: must be at least {} bytes long (got {})",
-                Self::MIN_SECRET_LEN,
-                s.len()
+            return Err(fail(
+                "jwt_secret",
+                format!(
+                    "must be at least {} bytes long (got {})",
+                    Self::MIN_SECRET_LEN,
+                    s.len()
+                ),
             ));
         }
-        if self.api_key.iter().any(|k| k.len() < 16) {
-            return Err("API_KEY: each key must be at least 16 characters long".into());
+        if let Some(k) = self.api_key.iter().find(|k| k.len() < Self::MIN_KEY_LEN) {
+            return Err(fail(
+                "api_key",
+                format!(
+                    "each key must be at least {} characters long (one has {})",
+                    Self::MIN_KEY_LEN,
+                    k.len()
+                ),
+            ));
+        }
+        if let Some(k) = &self.metrics_key
+            && k.len() < Self::MIN_KEY_LEN
+        {
+            return Err(fail(
+                "metrics_key",
+                format!(
+                    "must be at least {} characters long (got {})",
+                    Self::MIN_KEY_LEN,
+                    k.len()
+                ),
+            ));
+        }
+        if self.allowed_origins.is_empty() {
+            return Err(fail(
+                "allowed_origins",
+                "must not be empty: use \"*\" for any origin".into(),
+            ));
+        }
+        for origin in &self.allowed_origins {
+            check_origin(origin).map_err(|p| fail("allowed_origins", p))?;
+        }
+        if self.max_payload == 0 {
+            return Err(fail("max_payload", "must be at least 1 byte".into()));
+        }
+        if let Some(url) = &self.redis_url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            return Err(fail(
+                "redis_url",
+                format!(
+                    "{:?} is not a Redis URL: expected redis://host:port or rediss://host:port",
+                    redact_url(url)
+                ),
+            ));
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log) {
+            return Err(fail(
+                "log",
+                format!("{:?} is not a log filter: {e}", self.log),
+            ));
+        }
+        if let Some(dir) = &self.static_dir
+            && !dir.is_dir()
+        {
+            return Err(fail(
+                "static_dir",
+                format!("{} is not a folder", dir.display()),
+            ));
         }
         Ok(())
     }
 }
 
-/// A random secret, 256 bits, as URL-safe text.
+/// An allowed origin is `*` or `scheme://host[:port]`, with nothing after: browsers send
+/// exactly that, so `https://app.example.com/` would never match.
+fn check_origin(origin: &str) -> Result<(), String> {
+    if origin == "*" {
+        return Ok(());
+    }
+    let Some((scheme, host)) = origin.split_once("://") else {
+        return Err(format!(
+            "{origin:?} is not an origin: expected scheme://host[:port], e.g. https://app.example.com"
+        ));
+    };
+    if scheme.is_empty()
+        || host.is_empty()
+        || host.contains('/')
+        || origin.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(format!(
+            "{origin:?} is not an origin: expected scheme://host[:port] with no path (browsers send no trailing slash)"
+        ));
+    }
+    Ok(())
+}
+
+/// A random secret, 256 bits, as hex text.
 pub fn random_secret() -> String {
     use rand::Rng;
     let bytes: [u8; 32] = rand::thread_rng().r#gen();
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A config file in the temporary folder, removed on drop.
+    struct TempFile(PathBuf);
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    fn file(text: &str) -> TempFile {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "iogate-config-test-{}-{}.toml",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::write(&path, text).unwrap();
+        TempFile(path)
+    }
+
+    fn load_args(args: &[&str]) -> Result<Effective, LoadError> {
+        load_from(std::iter::once("iogate").chain(args.iter().copied())).map(|(_, e)| e)
+    }
+
+    #[test]
+    fn every_setting_has_its_flag_and_variable() {
+        let cmd = Cli::command();
+        for setting in SETTINGS {
+            let arg = cmd
+                .get_arguments()
+                .find(|a| a.get_id() == setting.key)
+                .unwrap_or_else(|| panic!("no argument {}", setting.key));
+            assert_eq!(arg.get_long(), Some(&*setting.key.replace('_', "-")));
+            assert_eq!(arg.get_env().and_then(|e| e.to_str()), Some(setting.env));
+        }
+        let args = cmd
+            .get_arguments()
+            .filter(|a| a.get_long().is_some_and(|l| l != "config"))
+            .count();
+        assert_eq!(args, SETTINGS.len(), "a flag is missing from SETTINGS");
+        // Every key of SETTINGS can be read back.
+        let config = Config {
+            jwt_secret: Some("x".into()),
+            api_key: vec!["k".into()],
+            redis_url: Some("redis://h".into()),
+            metrics_key: Some("m".into()),
+            static_dir: Some(".".into()),
+            ..Config::default()
+        };
+        for setting in SETTINGS {
+            assert!(config.value(setting.key).is_some(), "{}", setting.key);
+        }
+    }
+
+    #[test]
+    fn the_file_sets_what_flags_leave_to_defaults() {
+        let f =
+            file("port = 4000\nmax_payload = 2048\nallowed_origins = [\"https://a.example\"]\n");
+        let path = f.0.to_str().unwrap();
+        let e = load_args(&["--config", path, "--max-payload", "99"]).unwrap();
+        assert_eq!(e.config.port, 4000);
+        assert_eq!(e.source("port"), Source::File(f.0.clone()));
+        assert_eq!(e.config.max_payload, 99, "a flag wins over the file");
+        assert_eq!(e.source("max_payload"), Source::Flag);
+        assert_eq!(e.config.allowed_origins, ["https://a.example"]);
+        // Global flags are accepted after a subcommand too.
+        let (cmd, e) = load_from(["iogate", "config", "--config", path, "--port", "5"]).unwrap();
+        assert!(matches!(cmd, Some(Command::Config)));
+        assert_eq!((e.config.port, e.source("port")), (5, Source::Flag));
+    }
+
+    #[test]
+    fn file_errors_name_the_key() {
+        let f = file("port = \"eighty\"\n");
+        let err = load_args(&["--config", f.0.to_str().unwrap()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("invalid configuration: port: "), "{err}");
+        assert!(
+            err.contains("expected u16") && err.contains("(from file "),
+            "{err}"
+        );
+
+        let f = file("prot = 80\n");
+        let err = load_args(&["--config", f.0.to_str().unwrap()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("invalid configuration: prot: unknown setting"),
+            "{err}"
+        );
+
+        let f = file("jwt_secret = \"short\"\n");
+        let err = load_args(&["--config", f.0.to_str().unwrap()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("jwt_secret: must be at least 32 bytes long (got 5) (from file"),
+            "{err}"
+        );
+
+        let f = file("port = \n");
+        let err = load_args(&["--config", f.0.to_str().unwrap()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("is not valid TOML") && err.contains("line 1"),
+            "{err}"
+        );
+
+        let err = load_args(&["--config", "/nonexistent/iogate.toml"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("cannot read the config file /nonexistent/iogate.toml"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn validation_names_the_setting_and_the_problem() {
+        let check = |c: Config| c.validate().unwrap_err().to_string();
+        assert_eq!(
+            check(Config {
+                api_key: vec!["short".into()],
+                ..Config::default()
+            }),
+            "api_key: each key must be at least 16 characters long (one has 5)"
+        );
+        assert!(
+            check(Config {
+                allowed_origins: vec!["https://a.example/".into()],
+                ..Config::default()
+            })
+            .starts_with("allowed_origins: \"https://a.example/\" is not an origin")
+        );
+        assert!(
+            check(Config {
+                redis_url: Some("http://h".into()),
+                ..Config::default()
+            })
+            .starts_with("redis_url: ")
+        );
+        assert!(
+            check(Config {
+                log: "info,a=loud".into(),
+                ..Config::default()
+            })
+            .starts_with("log: ")
+        );
+        assert!(
+            check(Config {
+                static_dir: Some("/nonexistent".into()),
+                ..Config::default()
+            })
+            .starts_with("static_dir: ")
+        );
+        assert!(Config::default().validate().is_ok());
+    }
+
+    #[test]
+    fn render_masks_secrets_and_passwords() {
+        let f = file(
+            "jwt_secret = \"0123456789abcdef0123456789abcdef\"\napi_key = \"key-one-0123456789,key-two-0123456789\"\nredis_url = \"redis://:hunter2hunter2@db:6379/0\"\n",
+        );
+        let e = load_args(&["--config", f.0.to_str().unwrap()]).unwrap();
+        let text = e.render();
+        assert!(
+            !text.contains("0123456789abcdef")
+                && !text.contains("key-one")
+                && !text.contains("hunter2"),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"api_key = ["********", "********"]"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"redis_url = "redis://:********@db:6379/0""#),
+            "{text}"
+        );
+        assert!(
+            text.contains("# metrics_key = (unset): /metrics is open"),
+            "{text}"
+        );
+        // What it prints is a config file again.
+        let table: toml::Table = text.parse().unwrap();
+        assert_eq!(table["port"].as_integer(), Some(3000));
+    }
+
+    #[test]
+    fn urls_lose_their_passwords() {
+        assert_eq!(
+            redact_url("redis://127.0.0.1:6379"),
+            "redis://127.0.0.1:6379"
+        );
+        assert_eq!(redact_url("redis://u:p@h:1/2"), "redis://u:********@h:1/2");
+        assert_eq!(redact_url("rediss://secret@h"), "rediss://********@h");
+    }
 }

@@ -1,4 +1,7 @@
 //! The gateways of the NestJS WebSockets guide's app, on the wire as the reference app.
+//!
+//! Each handler is wrapped in [`Running::track`] so that a graceful shutdown can wait for the
+//! handlers that are running (see [`shutdown`](crate::shutdown)).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,40 +14,47 @@ use iogate::{
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use crate::shutdown::Running;
+
 /// `/`: public; `message`, `events` and the rooms of the guide.
-pub fn chat() -> Gateway {
+pub fn chat(running: &Running) -> Gateway {
     Gateway::new("/")
-        .subscribe_message("message", message)
-        .subscribe_message("events", echo)
-        .subscribe_message("joinRoom", join_room)
-        .subscribe_message("leaveRoom", leave_room)
-        .subscribe_message("messageToRoom", message_to_room)
+        .subscribe_message("message", running.track(message))
+        .subscribe_message("events", running.track(echo))
+        .subscribe_message("joinRoom", running.track(join_room))
+        .subscribe_message("leaveRoom", running.track(leave_room))
+        .subscribe_message("messageToRoom", running.track(message_to_room))
 }
 
 /// `/events`: JWT on connection; every client joins its user's room.
-pub fn events(jwt: &JwtAuth) -> Gateway {
+pub fn events(jwt: &JwtAuth, running: &Running) -> Gateway {
     let ids = Arc::new(AtomicU64::new(0));
     Gateway::new("/events")
         .middleware(jwt.middleware())
         .handle_connection(async |client: Client| {
             tracing::debug!(client = client.id(), user = client.user(), "authenticated");
         })
-        .subscribe_message("message", message)
-        .subscribe_message("events", echo)
-        .subscribe_message("privateMessage", private_message.guard(jwt.guard()))
+        .subscribe_message("message", running.track(message))
+        .subscribe_message("events", running.track(echo))
+        .subscribe_message(
+            "privateMessage",
+            running.track(private_message).guard(jwt.guard()),
+        )
+        .subscribe_message(iogate::auth::REFRESH_EVENT, jwt.refresh_handler())
         .subscribe_message(
             "createMessage",
-            (move |Data(data): Data<Value>| {
-                let id = ids.fetch_add(1, Ordering::Relaxed) + 1;
-                async move { Ack(create_message(id, data)) }
-            })
-            .pipe(validate_message)
-            .filter(error_event),
+            running
+                .track(move |Data(data): Data<Value>| {
+                    let id = ids.fetch_add(1, Ordering::Relaxed) + 1;
+                    async move { Ack(create_message(id, data)) }
+                })
+                .pipe(validate_message)
+                .filter(error_event),
         )
 }
 
 /// `/chat`: the guide's connection middleware refuses clients without a valid token.
-pub fn chat_namespace(jwt: &JwtAuth) -> Gateway {
+pub fn chat_namespace(jwt: &JwtAuth, running: &Running) -> Gateway {
     let jwt = jwt.clone();
     Gateway::new("/chat")
         .middleware(move |client: Client| {
@@ -58,31 +68,39 @@ pub fn chat_namespace(jwt: &JwtAuth) -> Gateway {
                 let claims = jwt
                     .verify(token)
                     .map_err(|_| WsException::new("Authentication error"))?;
+                if let Some(sub) = claims.sub() {
+                    client
+                        .set_user(sub)
+                        .map_err(|_| WsException::new("Authentication error"))?;
+                }
                 client.insert(claims);
+                jwt.watch_expiry(&client);
                 Ok::<_, WsException>(())
             }
         })
         .subscribe_message(
             "joinRoom",
-            async |Data(room): Data<String>, client: Client| {
+            running.track(async |Data(room): Data<String>, client: Client| {
                 client.join(&room)?;
                 client.emit("joinedRoom", &room)?;
                 Ok::<_, Exception>(())
-            },
+            }),
         )
         .subscribe_message(
             "messageToRoom",
-            async |Data(m): Data<RoomMessage>, client: Client, ns: Namespace| {
-                let user = client.get::<Claims>().and_then(|c| c.sub());
-                let msg = json!({ "userId": client.id(), "user": user, "message": m.message });
-                ns.to(m.room).emit("message", &msg).await
-            },
+            running.track(
+                async |Data(m): Data<RoomMessage>, client: Client, ns: Namespace| {
+                    let user = client.get::<Claims>().and_then(|c| c.sub());
+                    let msg = json!({ "userId": client.id(), "user": user, "message": m.message });
+                    ns.to(m.room).emit("message", &msg).await
+                },
+            ),
         )
 }
 
 /// `/notifications`: a namespace of its own.
-pub fn notifications() -> Gateway {
-    Gateway::new("/notifications").subscribe_message("ping", async || "pong")
+pub fn notifications(running: &Running) -> Gateway {
+    Gateway::new("/notifications").subscribe_message("ping", running.track(async || "pong"))
 }
 
 async fn message(Data(data): Data<Value>) -> &'static str {
