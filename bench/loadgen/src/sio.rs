@@ -1,0 +1,313 @@
+//! Engine.IO v4 / Socket.IO v5 over the websocket transport, client side, as little as the
+//! scenarios need: open a session, join a namespace, send text packets, read and classify the
+//! server's packets without building a JSON tree.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use tokio::net::TcpStream;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+
+/// One client's websocket.
+pub type Ws = WebSocketStream<TcpStream>;
+
+/// Why a client failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The TCP connect failed.
+    #[error("tcp connect: {0}")]
+    Tcp(std::io::Error),
+    /// The websocket layer failed (handshake, framing, I/O).
+    #[error("websocket: {0}")]
+    Ws(Box<tokio_tungstenite::tungstenite::Error>),
+    /// The server closed the connection.
+    #[error("closed by the server")]
+    Closed,
+    /// The server refused the namespace (`44`).
+    #[error("connect_error: {0}")]
+    Refused(String),
+    /// The server said something this client does not expect at this point.
+    #[error("unexpected packet: {0}")]
+    Unexpected(String),
+    /// Nothing came in time.
+    #[error("timed out")]
+    Timeout,
+    /// The answer a request waits for did not come in time.
+    #[error("no answer: {0}")]
+    NoAnswer(String),
+}
+
+impl From<tokio_tungstenite::tungstenite::Error> for Error {
+    fn from(e: tokio_tungstenite::tungstenite::Error) -> Self {
+        Self::Ws(Box::new(e))
+    }
+}
+
+/// A packet from the server, borrowed from the frame's text.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Packet<'a> {
+    /// Engine.IO `0`: the session is open.
+    Open,
+    /// Engine.IO `1`.
+    Close,
+    /// Engine.IO `2`: answer with `3`.
+    Ping,
+    /// Socket.IO CONNECT (`40`) to `ns`.
+    Connect { ns: &'a str },
+    /// Socket.IO DISCONNECT (`41`).
+    Disconnect { ns: &'a str },
+    /// Socket.IO EVENT (`42`): `data` is the JSON array `["name", args...]`.
+    Event {
+        ns: &'a str,
+        ack: Option<u64>,
+        data: &'a str,
+    },
+    /// Socket.IO ACK (`43`): `data` is the JSON array of the ack's arguments.
+    Ack { ns: &'a str, id: u64, data: &'a str },
+    /// Socket.IO CONNECT_ERROR (`44`).
+    ConnectError { ns: &'a str, data: &'a str },
+    /// Anything else (pong, noop, binary packets).
+    Other,
+}
+
+/// Classifies one text frame.
+pub fn parse(text: &str) -> Packet<'_> {
+    let b = text.as_bytes();
+    match b.first() {
+        Some(b'0') => Packet::Open,
+        Some(b'1') => Packet::Close,
+        Some(b'2') => Packet::Ping,
+        Some(b'4') => parse_socket(&text[1..]),
+        _ => Packet::Other,
+    }
+}
+
+fn parse_socket(text: &str) -> Packet<'_> {
+    let Some(&kind) = text.as_bytes().first() else {
+        return Packet::Other;
+    };
+    let mut rest = &text[1..];
+    let mut ns = "/";
+    if rest.starts_with('/') {
+        match rest.find(',') {
+            Some(i) => {
+                ns = &rest[..i];
+                rest = &rest[i + 1..];
+            }
+            None => {
+                ns = rest;
+                rest = "";
+            }
+        }
+    }
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let id = if digits > 0 {
+        rest[..digits].parse().ok()
+    } else {
+        None
+    };
+    let data = &rest[digits..];
+    match kind {
+        b'0' => Packet::Connect { ns },
+        b'1' => Packet::Disconnect { ns },
+        b'2' => Packet::Event { ns, ack: id, data },
+        b'3' => match id {
+            Some(id) => Packet::Ack { ns, id, data },
+            None => Packet::Other,
+        },
+        b'4' => Packet::ConnectError { ns, data },
+        _ => Packet::Other,
+    }
+}
+
+/// The websocket settings of every client: small buffers, so that 18,000 clients fit.
+fn ws_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+}
+
+/// Reads the next text frame; `None` when the server closed.
+pub async fn recv(ws: &mut Ws) -> Result<Utf8Bytes, Error> {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => return Ok(t),
+            Some(Ok(Message::Close(_))) | None => return Err(Error::Closed),
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => return Err(e.into()),
+        }
+    }
+}
+
+/// Sends one text frame and flushes it.
+pub async fn send(ws: &mut Ws, text: impl Into<Utf8Bytes>) -> Result<(), Error> {
+    ws.send(Message::Text(text.into())).await?;
+    Ok(())
+}
+
+/// Queues one text frame without flushing (see [`flush`]).
+pub async fn feed(ws: &mut Ws, text: impl Into<Utf8Bytes>) -> Result<(), Error> {
+    ws.feed(Message::Text(text.into())).await?;
+    Ok(())
+}
+
+/// Flushes what [`feed`] queued.
+pub async fn flush(ws: &mut Ws) -> Result<(), Error> {
+    ws.flush().await?;
+    Ok(())
+}
+
+/// Where a client connects from and to.
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    /// The server.
+    pub server: SocketAddr,
+    /// The local address to connect from (any of 127.0.0.0/8 on loopback); the system's
+    /// choice when `None`.
+    pub source: Option<IpAddr>,
+}
+
+/// Opens an Engine.IO session over websocket and joins namespace `ns` (`"/"` or `"/events"`)
+/// with the handshake payload `auth` (a JSON object's text), within `limit`.
+pub async fn connect(
+    route: Route,
+    ns: &str,
+    auth: Option<&str>,
+    limit: Duration,
+) -> Result<Ws, Error> {
+    tokio::time::timeout(limit, connect_inner(route, ns, auth))
+        .await
+        .unwrap_or(Err(Error::Timeout))
+}
+
+async fn tcp_connect(route: Route) -> std::io::Result<TcpStream> {
+    let Some(source) = route.source else {
+        return TcpStream::connect(route.server).await;
+    };
+    let socket = match source {
+        IpAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        IpAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.bind(SocketAddr::new(source, 0))?;
+    socket.connect(route.server).await
+}
+
+async fn connect_inner(route: Route, ns: &str, auth: Option<&str>) -> Result<Ws, Error> {
+    let addr = route.server;
+    let tcp = tcp_connect(route).await.map_err(Error::Tcp)?;
+    let _ = tcp.set_nodelay(true);
+    let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+    let (mut ws, _) =
+        tokio_tungstenite::client_async_with_config(url, tcp, Some(ws_config())).await?;
+    let open = recv(&mut ws).await?;
+    if parse(&open) != Packet::Open {
+        return Err(Error::Unexpected(open.to_string()));
+    }
+    let mut hello = String::from("40");
+    if ns != "/" {
+        hello.push_str(ns);
+        hello.push(',');
+    }
+    if let Some(auth) = auth {
+        hello.push_str(auth);
+    }
+    send(&mut ws, hello).await?;
+    loop {
+        let text = recv(&mut ws).await?;
+        match parse(&text) {
+            Packet::Connect { ns: n } if n == ns => return Ok(ws),
+            Packet::ConnectError { data, .. } => return Err(Error::Refused(data.to_string())),
+            Packet::Ping => send(&mut ws, "3").await?,
+            Packet::Close | Packet::Disconnect { .. } => return Err(Error::Closed),
+            _ => {}
+        }
+    }
+}
+
+/// `42<ack>[event,<data>]` on the root namespace (`ack` omitted when `None`); `data` is JSON.
+pub fn event(ack: Option<u64>, event: &str, data: &str) -> String {
+    let mut s = String::with_capacity(event.len() + data.len() + 16);
+    s.push_str("42");
+    if let Some(id) = ack {
+        s.push_str(&id.to_string());
+    }
+    s.push_str("[\"");
+    s.push_str(event);
+    s.push_str("\",");
+    s.push_str(data);
+    s.push(']');
+    s
+}
+
+/// The name of an event packet's data (`["name", ...]`), when it is a plain string.
+pub fn event_name(data: &str) -> Option<&str> {
+    let rest = data.strip_prefix("[\"")?;
+    let end = rest.find('"')?;
+    Some(&rest[..end])
+}
+
+/// The `"<seq>:<micros>"` stamp the scenarios put in the messages they time: the last string
+/// in `data` that looks like one, found from the end without parsing the JSON.
+pub fn stamp(data: &str) -> Option<(u64, u64)> {
+    let end = data.rfind('"')?;
+    let start = data[..end].rfind('"')? + 1;
+    let (seq, micros) = data[start..end].split_once(':')?;
+    Some((seq.parse().ok()?, micros.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packets_are_classified() {
+        assert_eq!(parse("0{\"sid\":\"x\"}"), Packet::Open);
+        assert_eq!(parse("2"), Packet::Ping);
+        assert_eq!(parse("40{\"sid\":\"x\"}"), Packet::Connect { ns: "/" });
+        assert_eq!(
+            parse("40/events,{\"sid\":\"x\"}"),
+            Packet::Connect { ns: "/events" }
+        );
+        assert_eq!(
+            parse("431[{\"a\":1}]"),
+            Packet::Ack {
+                ns: "/",
+                id: 1,
+                data: "[{\"a\":1}]"
+            }
+        );
+        assert_eq!(
+            parse("42/events,[\"notification\",\"1:2\"]"),
+            Packet::Event {
+                ns: "/events",
+                ack: None,
+                data: "[\"notification\",\"1:2\"]"
+            }
+        );
+        assert_eq!(
+            parse("44/events,{\"message\":\"no\"}"),
+            Packet::ConnectError {
+                ns: "/events",
+                data: "{\"message\":\"no\"}"
+            }
+        );
+    }
+
+    #[test]
+    fn events_are_written_as_socket_io_does() {
+        assert_eq!(event(Some(7), "events", "{}"), "427[\"events\",{}]");
+        assert_eq!(event(None, "joinRoom", "\"r\""), "42[\"joinRoom\",\"r\"]");
+    }
+
+    #[test]
+    fn stamps_and_names_are_read_without_parsing() {
+        let data = r#"["message",{"userId":"ab","message":"12:3456"}]"#;
+        assert_eq!(event_name(data), Some("message"));
+        assert_eq!(stamp(data), Some((12, 3456)));
+        assert_eq!(stamp(r#"["notification","3:4"]"#), Some((3, 4)));
+        assert_eq!(stamp(r#"["userJoined",{"userId":"ab","room":"r"}]"#), None);
+    }
+}
