@@ -39,6 +39,10 @@ pub struct Target {
     /// per-address limits then apply per client, as they would).
     #[arg(long)]
     pub same_source: bool,
+    /// Where the publisher (fanout) connects, when not to `addr`: another node of a cluster,
+    /// so that every delivery crosses the broker.
+    #[arg(long)]
+    pub publisher_addr: Option<SocketAddr>,
 }
 
 impl Target {
@@ -60,7 +64,7 @@ impl Target {
     /// How a client that stands apart (a publisher) reaches the server: from 127.0.0.1.
     pub fn route_default(&self) -> Route {
         Route {
-            server: self.addr,
+            server: self.publisher_addr.unwrap_or(self.addr),
             source: None,
         }
     }
