@@ -277,6 +277,7 @@ fn mount<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, ns: Arc<NsRuntime>) -> A
                 let state = Arc::new(ClientState::new(auth, &ns));
                 socket.extensions.insert(state.clone());
                 socket.join(crate::client::client_room(&state.id));
+                let client_socket = socket.clone();
                 let client = Client::new(socket, state);
                 for m in &ns.middleware {
                     if let Err(e) = m.call(client.clone()).await {
@@ -298,6 +299,7 @@ fn mount<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, ns: Arc<NsRuntime>) -> A
                     tracing::info!(namespace = %ns.path, ?ip, user = client.user(), refusal, "connection refused by a limit");
                     return Err(Refusal(refusal.to_owned()));
                 }
+                dispatch::admitted(&ns, &client_socket, &client.state);
                 Ok(())
             }
         }

@@ -61,7 +61,7 @@ impl ClientState {
             user: OnceLock::new(),
             auth,
             data: RwLock::new(Vec::new()),
-            queue: Queue::default(),
+            queue: Queue::paused(),
             budget: EventBudget::new(&ns.rails.limits),
             ns: ns.clone(),
         }

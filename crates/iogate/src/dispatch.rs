@@ -90,6 +90,23 @@ impl Queue {
         Ok(!std::mem::replace(&mut q.running, true))
     }
 
+    /// A queue whose jobs wait until [`start`](Self::start): no task drains it before.
+    pub(crate) fn paused() -> Self {
+        Self {
+            inner: Mutex::new(QueueInner {
+                running: true,
+                ..QueueInner::default()
+            }),
+        }
+    }
+
+    /// Puts `first` before everything queued so far; the caller then drains the queue.
+    fn start(&self, first: Job) {
+        let mut q = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        q.jobs.push_front(first);
+        q.running = true;
+    }
+
     /// The next job, or `None` (and the queue marked idle) when there is none.
     fn pop(&self) -> Option<Job> {
         let mut q = self.inner.lock().unwrap_or_else(|e| e.into_inner());
@@ -116,21 +133,41 @@ fn enqueue(ns: &Arc<NsRuntime>, client: Client, job: Job) -> Result<(), Refused>
 }
 
 /// Starts a connected client's life: its connection hooks run first, before any event.
+///
+/// The client's dispatcher was registered by [`admitted`], before socketioxide sent CONNECT;
+/// events that arrived since wait in the paused queue, behind the connection hooks.
 pub(crate) fn connected<A: Adapter>(
     ns: &Arc<NsRuntime>,
     socket: Arc<Socket<A>>,
     state: Arc<ClientState>,
 ) {
-    socket.on_fallback(Dispatch {
-        ns: ns.clone(),
-        state: state.clone(),
-    });
     socket.on_disconnect(OnDisconnect {
         ns: ns.clone(),
         state: state.clone(),
     });
-    // The queue is empty, so this cannot be refused.
-    let _ = enqueue(ns, Client::new(socket, state), Job::Connected);
+    state.queue.start(Job::Connected);
+    let client = Client::new(socket, state);
+    let ns = ns.clone();
+    tokio::spawn(async move {
+        while let Some(job) = client.state.queue.pop() {
+            run(&ns, &client, job).await;
+        }
+    });
+}
+
+/// Registers the dispatcher of a client the middlewares admitted, before socketioxide sends
+/// CONNECT: a client may emit as soon as it sees CONNECT (socket.io clients do, from their
+/// `connect` listener), and socketioxide runs the connect handler only later, in a task of its
+/// own. Its queue stays paused until [`connected`].
+pub(crate) fn admitted<A: Adapter>(
+    ns: &Arc<NsRuntime>,
+    socket: &Socket<A>,
+    state: &Arc<ClientState>,
+) {
+    socket.on_fallback(Dispatch {
+        ns: ns.clone(),
+        state: state.clone(),
+    });
 }
 
 /// The message handler of one client.

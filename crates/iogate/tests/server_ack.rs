@@ -66,3 +66,49 @@ async fn the_server_gets_the_clients_acknowledgement_or_a_timeout() {
     assert_eq!(answered, Some(json!("answer")));
     assert!(timed_out, "an unanswered request ends in a timeout");
 }
+
+/// A socket.io client emits as soon as it sees CONNECT (from its `connect` listener); the
+/// event must not be lost while the server is still starting the client's dispatch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_sent_right_after_connect_is_handled() {
+    let gateway = Gateway::new("/")
+        .handle_connection(async |_client: Client| {
+            tokio::time::sleep(Duration::from_millis(5)).await
+        })
+        .subscribe_message(
+            "echo",
+            async |iogate::Data(v): iogate::Data<serde_json::Value>| v,
+        );
+    let gateways = App::new().gateway(gateway).build();
+    let router = gateways.into_router(axum::Router::new());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(iogate::serve(listener, router, std::future::pending()));
+    for i in 0..40 {
+        let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+        let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        ws.next().await.unwrap().unwrap(); // open
+        ws.send(Message::text("40")).await.unwrap();
+        // CONNECT (after engine.io's first ping, perhaps), then the event at once.
+        loop {
+            let frame = ws.next().await.unwrap().unwrap().to_string();
+            if frame.starts_with("40") {
+                break;
+            }
+        }
+        ws.send(Message::text(format!("421[\"echo\",{i}]")))
+            .await
+            .unwrap();
+        let ack = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                let frame = ws.next().await.unwrap().unwrap().to_string();
+                if frame.starts_with("431") {
+                    return frame;
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("connection {i}: the event sent right after CONNECT was lost"));
+        assert_eq!(ack, format!("431[{i}]"));
+    }
+}
