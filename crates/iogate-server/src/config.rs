@@ -80,6 +80,36 @@ pub mod defaults {
     pub const SHUTDOWN_TIMEOUT: u64 = 10;
     /// `log`.
     pub const LOG: &str = "info";
+    /// `events_per_second`.
+    pub const EVENTS_PER_SECOND: u32 = 1000;
+    /// `event_burst`.
+    pub const EVENT_BURST: u32 = 4096;
+    /// `max_pending_events`.
+    pub const MAX_PENDING_EVENTS: usize = 4096;
+    /// `max_outgoing_packets`.
+    pub const MAX_OUTGOING_PACKETS: usize = 4096;
+    /// `max_event_name_len`.
+    pub const MAX_EVENT_NAME_LEN: usize = 128;
+    /// `max_json_depth`.
+    pub const MAX_JSON_DEPTH: usize = 32;
+    /// `connections_per_ip_per_second`.
+    pub const CONNECTIONS_PER_IP_PER_SECOND: u32 = 20;
+    /// `connection_burst_per_ip`.
+    pub const CONNECTION_BURST_PER_IP: u32 = 50;
+    /// `max_clients`.
+    pub const MAX_CLIENTS: usize = 100000;
+    /// `max_clients_per_user`.
+    pub const MAX_CLIENTS_PER_USER: usize = 32;
+    /// `max_rooms_per_client`.
+    pub const MAX_ROOMS_PER_CLIENT: usize = 128;
+    /// `max_clients_per_room`.
+    pub const MAX_CLIENTS_PER_ROOM: usize = 10000;
+    /// `max_room_name_len`.
+    pub const MAX_ROOM_NAME_LEN: usize = 128;
+    /// `jwt_leeway`.
+    pub const JWT_LEEWAY: u64 = 0;
+    /// `jwt_algorithm`.
+    pub const JWT_ALGORITHM: &str = "HS256";
 }
 
 /// The server's settings, once flags, environment and file are merged.
@@ -175,6 +205,63 @@ pub struct Config {
     /// signs a token for any user name it is given. Never enable it where others can reach it.
     #[arg(long, env = "DEMO", value_parser = BoolishValueParser::new(), global = true)]
     pub demo: bool,
+    /// Sustained events per second per client (token bucket); over it the client gets `exception` `Too many requests`.
+    #[arg(long, env = "EVENTS_PER_SECOND", default_value_t = defaults::EVENTS_PER_SECOND, global = true)]
+    pub events_per_second: u32,
+    /// Events a client may send at once above the sustained rate.
+    #[arg(long, env = "EVENT_BURST", default_value_t = defaults::EVENT_BURST, global = true)]
+    pub event_burst: u32,
+    /// Events of one client that may wait for their handler.
+    #[arg(long, env = "MAX_PENDING_EVENTS", default_value_t = defaults::MAX_PENDING_EVENTS, global = true)]
+    pub max_pending_events: usize,
+    /// Packets that may wait to be written to one client; a client that falls further behind is cut off.
+    #[arg(long, env = "MAX_OUTGOING_PACKETS", default_value_t = defaults::MAX_OUTGOING_PACKETS, global = true)]
+    pub max_outgoing_packets: usize,
+    /// Longest event name, in bytes.
+    #[arg(long, env = "MAX_EVENT_NAME_LEN", default_value_t = defaults::MAX_EVENT_NAME_LEN, global = true)]
+    pub max_event_name_len: usize,
+    /// Deepest JSON nesting of a message's arguments.
+    #[arg(long, env = "MAX_JSON_DEPTH", default_value_t = defaults::MAX_JSON_DEPTH, global = true)]
+    pub max_json_depth: usize,
+    /// New connections per second from one IP address (sustained).
+    #[arg(long, env = "CONNECTIONS_PER_IP_PER_SECOND", default_value_t = defaults::CONNECTIONS_PER_IP_PER_SECOND, global = true)]
+    pub connections_per_ip_per_second: u32,
+    /// New connections one IP address may open at once.
+    #[arg(long, env = "CONNECTION_BURST_PER_IP", default_value_t = defaults::CONNECTION_BURST_PER_IP, global = true)]
+    pub connection_burst_per_ip: u32,
+    /// Clients connected to this server (all namespaces).
+    #[arg(long, env = "MAX_CLIENTS", default_value_t = defaults::MAX_CLIENTS, global = true)]
+    pub max_clients: usize,
+    /// Clients of one user (`sub`) on this server.
+    #[arg(long, env = "MAX_CLIENTS_PER_USER", default_value_t = defaults::MAX_CLIENTS_PER_USER, global = true)]
+    pub max_clients_per_user: usize,
+    /// Rooms one client may be in.
+    #[arg(long, env = "MAX_ROOMS_PER_CLIENT", default_value_t = defaults::MAX_ROOMS_PER_CLIENT, global = true)]
+    pub max_rooms_per_client: usize,
+    /// Clients of one room on this node.
+    #[arg(long, env = "MAX_CLIENTS_PER_ROOM", default_value_t = defaults::MAX_CLIENTS_PER_ROOM, global = true)]
+    pub max_clients_per_room: usize,
+    /// Longest room name, in bytes.
+    #[arg(long, env = "MAX_ROOM_NAME_LEN", default_value_t = defaults::MAX_ROOM_NAME_LEN, global = true)]
+    pub max_room_name_len: usize,
+    /// Seconds of clock skew allowed on `exp` and `nbf`.
+    #[arg(long, env = "JWT_LEEWAY", default_value_t = defaults::JWT_LEEWAY, global = true)]
+    pub jwt_leeway: u64,
+    /// The JWT algorithm accepted: HS256, HS384, HS512 (with `jwt_secret`), or RS256, RS384, RS512, ES256, ES384, EdDSA (with `jwt_public_key_file`). Only this one is accepted.
+    #[arg(long, env = "JWT_ALGORITHM", default_value = defaults::JWT_ALGORITHM, global = true)]
+    pub jwt_algorithm: String,
+    /// A PEM public key file, for the RS*, ES* and EdDSA algorithms.
+    #[arg(long, env = "JWT_PUBLIC_KEY_FILE", global = true)]
+    pub jwt_public_key_file: Option<String>,
+    /// A JSON Web Key Set file: tokens are checked against the key their `kid` names, each with its own `alg` (overrides `jwt_algorithm`).
+    #[arg(long, env = "JWT_JWKS_FILE", global = true)]
+    pub jwt_jwks_file: Option<String>,
+    /// When set, tokens must carry this `iss`.
+    #[arg(long, env = "JWT_ISSUER", global = true)]
+    pub jwt_issuer: Option<String>,
+    /// When set, tokens must carry this `aud`.
+    #[arg(long, env = "JWT_AUDIENCE", global = true)]
+    pub jwt_audience: Option<String>,
 }
 
 impl Default for Config {
@@ -195,6 +282,25 @@ impl Default for Config {
             metrics_key: None,
             static_dir: None,
             demo: false,
+            events_per_second: defaults::EVENTS_PER_SECOND,
+            event_burst: defaults::EVENT_BURST,
+            max_pending_events: defaults::MAX_PENDING_EVENTS,
+            max_outgoing_packets: defaults::MAX_OUTGOING_PACKETS,
+            max_event_name_len: defaults::MAX_EVENT_NAME_LEN,
+            max_json_depth: defaults::MAX_JSON_DEPTH,
+            connections_per_ip_per_second: defaults::CONNECTIONS_PER_IP_PER_SECOND,
+            connection_burst_per_ip: defaults::CONNECTION_BURST_PER_IP,
+            max_clients: defaults::MAX_CLIENTS,
+            max_clients_per_user: defaults::MAX_CLIENTS_PER_USER,
+            max_rooms_per_client: defaults::MAX_ROOMS_PER_CLIENT,
+            max_clients_per_room: defaults::MAX_CLIENTS_PER_ROOM,
+            max_room_name_len: defaults::MAX_ROOM_NAME_LEN,
+            jwt_leeway: defaults::JWT_LEEWAY,
+            jwt_algorithm: defaults::JWT_ALGORITHM.to_owned(),
+            jwt_public_key_file: None,
+            jwt_jwks_file: None,
+            jwt_issuer: None,
+            jwt_audience: None,
         }
     }
 }
@@ -286,6 +392,101 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         key: "demo",
         env: "DEMO",
+        secret: false,
+    },
+    Setting {
+        key: "events_per_second",
+        env: "EVENTS_PER_SECOND",
+        secret: false,
+    },
+    Setting {
+        key: "event_burst",
+        env: "EVENT_BURST",
+        secret: false,
+    },
+    Setting {
+        key: "max_pending_events",
+        env: "MAX_PENDING_EVENTS",
+        secret: false,
+    },
+    Setting {
+        key: "max_outgoing_packets",
+        env: "MAX_OUTGOING_PACKETS",
+        secret: false,
+    },
+    Setting {
+        key: "max_event_name_len",
+        env: "MAX_EVENT_NAME_LEN",
+        secret: false,
+    },
+    Setting {
+        key: "max_json_depth",
+        env: "MAX_JSON_DEPTH",
+        secret: false,
+    },
+    Setting {
+        key: "connections_per_ip_per_second",
+        env: "CONNECTIONS_PER_IP_PER_SECOND",
+        secret: false,
+    },
+    Setting {
+        key: "connection_burst_per_ip",
+        env: "CONNECTION_BURST_PER_IP",
+        secret: false,
+    },
+    Setting {
+        key: "max_clients",
+        env: "MAX_CLIENTS",
+        secret: false,
+    },
+    Setting {
+        key: "max_clients_per_user",
+        env: "MAX_CLIENTS_PER_USER",
+        secret: false,
+    },
+    Setting {
+        key: "max_rooms_per_client",
+        env: "MAX_ROOMS_PER_CLIENT",
+        secret: false,
+    },
+    Setting {
+        key: "max_clients_per_room",
+        env: "MAX_CLIENTS_PER_ROOM",
+        secret: false,
+    },
+    Setting {
+        key: "max_room_name_len",
+        env: "MAX_ROOM_NAME_LEN",
+        secret: false,
+    },
+    Setting {
+        key: "jwt_leeway",
+        env: "JWT_LEEWAY",
+        secret: false,
+    },
+    Setting {
+        key: "jwt_algorithm",
+        env: "JWT_ALGORITHM",
+        secret: false,
+    },
+    Setting {
+        key: "jwt_public_key_file",
+        env: "JWT_PUBLIC_KEY_FILE",
+        secret: false,
+    },
+    Setting {
+        key: "jwt_jwks_file",
+        env: "JWT_JWKS_FILE",
+        secret: false,
+    },
+    Setting {
+        key: "jwt_issuer",
+        env: "JWT_ISSUER",
+        secret: false,
+    },
+    Setting {
+        key: "jwt_audience",
+        env: "JWT_AUDIENCE",
         secret: false,
     },
 ];
@@ -656,6 +857,25 @@ impl Config {
             "metrics_key" => self.metrics_key = Some(get(value)?),
             "static_dir" => self.static_dir = Some(get(value)?),
             "demo" => self.demo = get(value)?,
+            "events_per_second" => self.events_per_second = get(value)?,
+            "event_burst" => self.event_burst = get(value)?,
+            "max_pending_events" => self.max_pending_events = get(value)?,
+            "max_outgoing_packets" => self.max_outgoing_packets = get(value)?,
+            "max_event_name_len" => self.max_event_name_len = get(value)?,
+            "max_json_depth" => self.max_json_depth = get(value)?,
+            "connections_per_ip_per_second" => self.connections_per_ip_per_second = get(value)?,
+            "connection_burst_per_ip" => self.connection_burst_per_ip = get(value)?,
+            "max_clients" => self.max_clients = get(value)?,
+            "max_clients_per_user" => self.max_clients_per_user = get(value)?,
+            "max_rooms_per_client" => self.max_rooms_per_client = get(value)?,
+            "max_clients_per_room" => self.max_clients_per_room = get(value)?,
+            "max_room_name_len" => self.max_room_name_len = get(value)?,
+            "jwt_leeway" => self.jwt_leeway = get(value)?,
+            "jwt_algorithm" => self.jwt_algorithm = get(value)?,
+            "jwt_public_key_file" => self.jwt_public_key_file = Some(get(value)?),
+            "jwt_jwks_file" => self.jwt_jwks_file = Some(get(value)?),
+            "jwt_issuer" => self.jwt_issuer = Some(get(value)?),
+            "jwt_audience" => self.jwt_audience = Some(get(value)?),
             _ => unreachable!("every key of SETTINGS is handled"),
         }
         Ok(())
@@ -686,6 +906,41 @@ impl Config {
             "metrics_key" => V::String(self.metrics_key.clone()?),
             "static_dir" => V::String(self.static_dir.as_ref()?.display().to_string()),
             "demo" => V::Boolean(self.demo),
+            "events_per_second" => V::Integer(i64::from(self.events_per_second)),
+            "event_burst" => V::Integer(i64::from(self.event_burst)),
+            "max_pending_events" => {
+                V::Integer(i64::try_from(self.max_pending_events).unwrap_or(i64::MAX))
+            }
+            "max_outgoing_packets" => {
+                V::Integer(i64::try_from(self.max_outgoing_packets).unwrap_or(i64::MAX))
+            }
+            "max_event_name_len" => {
+                V::Integer(i64::try_from(self.max_event_name_len).unwrap_or(i64::MAX))
+            }
+            "max_json_depth" => V::Integer(i64::try_from(self.max_json_depth).unwrap_or(i64::MAX)),
+            "connections_per_ip_per_second" => {
+                V::Integer(i64::from(self.connections_per_ip_per_second))
+            }
+            "connection_burst_per_ip" => V::Integer(i64::from(self.connection_burst_per_ip)),
+            "max_clients" => V::Integer(i64::try_from(self.max_clients).unwrap_or(i64::MAX)),
+            "max_clients_per_user" => {
+                V::Integer(i64::try_from(self.max_clients_per_user).unwrap_or(i64::MAX))
+            }
+            "max_rooms_per_client" => {
+                V::Integer(i64::try_from(self.max_rooms_per_client).unwrap_or(i64::MAX))
+            }
+            "max_clients_per_room" => {
+                V::Integer(i64::try_from(self.max_clients_per_room).unwrap_or(i64::MAX))
+            }
+            "max_room_name_len" => {
+                V::Integer(i64::try_from(self.max_room_name_len).unwrap_or(i64::MAX))
+            }
+            "jwt_leeway" => V::Integer(i64::try_from(self.jwt_leeway).unwrap_or(i64::MAX)),
+            "jwt_algorithm" => V::String(self.jwt_algorithm.clone()),
+            "jwt_public_key_file" => V::String(self.jwt_public_key_file.clone()?),
+            "jwt_jwks_file" => V::String(self.jwt_jwks_file.clone()?),
+            "jwt_issuer" => V::String(self.jwt_issuer.clone()?),
+            "jwt_audience" => V::String(self.jwt_audience.clone()?),
             _ => return None,
         })
     }

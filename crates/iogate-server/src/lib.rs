@@ -29,7 +29,7 @@ use axum::Router;
 use axum::http::{HeaderValue, Request, Response, header};
 use iogate::auth::JwtAuth;
 use iogate::cluster::Redis;
-use iogate::{App, Cors, Options, Server};
+use iogate::{App, Cors, Limits, Options, Server};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -89,20 +89,81 @@ impl Service {
     }
 }
 
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The JWT settings do not make a working verifier.
+    #[error("{0}")]
+    Jwt(String),
+    /// The cluster could not be joined.
+    #[error(transparent)]
+    Cluster(#[from] iogate::cluster::ClusterError),
+}
+
+/// The token verifier the settings describe: a JWKS file, a public key file, or the secret.
+pub fn jwt_auth(config: &Config, secrets: &Secrets) -> Result<JwtAuth, StartError> {
+    use iogate::auth::JwtAlgorithm;
+    let read = |key: &str, path: &str| {
+        std::fs::read(path).map_err(|e| StartError::Jwt(format!("{key}: cannot read {path}: {e}")))
+    };
+    let bad = |key: &str, e: &dyn std::fmt::Display| StartError::Jwt(format!("{key}: {e}"));
+    let auth = if let Some(path) = &config.jwt_jwks_file {
+        let json = String::from_utf8(read("jwt_jwks_file", path)?)
+            .map_err(|e| bad("jwt_jwks_file", &e))?;
+        JwtAuth::jwks(&json).map_err(|e| bad("jwt_jwks_file", &e))?
+    } else {
+        let alg: JwtAlgorithm = config
+            .jwt_algorithm
+            .parse()
+            .map_err(|e| bad("jwt_algorithm", &e))?;
+        match &config.jwt_public_key_file {
+            Some(path) => JwtAuth::public_key_pem(alg, &read("jwt_public_key_file", path)?)
+                .map_err(|e| bad("jwt_public_key_file", &e))?,
+            None => JwtAuth::hmac(alg, secrets.jwt_secret.as_bytes()).map_err(|e| {
+                bad(
+                    "jwt_algorithm",
+                    &format!("{e} (an RS*, ES* or EdDSA algorithm needs jwt_public_key_file)"),
+                )
+            })?,
+        }
+    };
+    let auth = auth.leeway(config.jwt_leeway);
+    let auth = match &config.jwt_issuer {
+        Some(iss) => auth.issuer(iss.clone()),
+        None => auth,
+    };
+    Ok(match &config.jwt_audience {
+        Some(aud) => auth.audience(aud.clone()),
+        None => auth,
+    })
+}
+
 /// Builds the gateways, the REST API and the rest; with `redis_url`, joins the cluster first.
-pub async fn app(
-    config: &Config,
-    secrets: &Secrets,
-) -> Result<Service, iogate::cluster::ClusterError> {
+pub async fn app(config: &Config, secrets: &Secrets) -> Result<Service, StartError> {
     // The recorder must be in place before the app is built: the framework looks its metric
     // handles up as it builds.
     let recorder = config.metrics.then(metrics::recorder).flatten();
-    let jwt = JwtAuth::hs256(secrets.jwt_secret.as_bytes());
+    let jwt = jwt_auth(config, secrets)?;
+    let limits = Limits::default()
+        .events_per_second(config.events_per_second)
+        .event_burst(config.event_burst)
+        .max_pending_events(config.max_pending_events)
+        .max_event_name_len(config.max_event_name_len)
+        .max_json_depth(config.max_json_depth)
+        .connections_per_ip_per_second(config.connections_per_ip_per_second)
+        .connection_burst_per_ip(config.connection_burst_per_ip)
+        .max_clients(config.max_clients)
+        .max_clients_per_user(config.max_clients_per_user)
+        .max_rooms_per_client(config.max_rooms_per_client)
+        .max_clients_per_room(config.max_clients_per_room)
+        .max_room_name_len(config.max_room_name_len);
     let options = Options::default()
         .cors(Cors::from_list(&config.allowed_origins))
         .ping_interval(Duration::from_secs(25))
         .ping_timeout(Duration::from_secs(60))
-        .max_payload(config.max_payload);
+        .max_payload(config.max_payload)
+        .max_outgoing_packets(config.max_outgoing_packets)
+        .limits(limits);
     let running = Running::default();
     let gateways = [
         gateways::chat(&running),
@@ -262,4 +323,88 @@ pub fn sign_token(
     }
     let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes());
     jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key)
+}
+
+#[cfg(test)]
+mod jwt_settings_tests {
+    use super::*;
+
+    const KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../iogate/tests/keys/");
+
+    fn secrets() -> Secrets {
+        Secrets {
+            jwt_secret: "a-secret-of-at-least-thirty-two-bytes".into(),
+            api_keys: vec!["an-api-key-of-16+".into()],
+        }
+    }
+
+    #[test]
+    fn a_public_key_file_verifies_tokens_of_its_algorithm_only() {
+        let config = Config {
+            jwt_algorithm: "RS256".into(),
+            jwt_public_key_file: Some(format!("{KEYS}rsa.pub")),
+            jwt_issuer: Some("https://issuer.example".into()),
+            ..Config::default()
+        };
+        let auth = jwt_auth(&config, &secrets()).unwrap();
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(
+            &std::fs::read(format!("{KEYS}rsa.key")).unwrap(),
+        )
+        .unwrap();
+        let sign = |claims: serde_json::Value| {
+            jsonwebtoken::encode(
+                &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+                &claims,
+                &key,
+            )
+            .unwrap()
+        };
+        assert!(
+            auth.verify(&sign(
+                serde_json::json!({"sub": "a", "iss": "https://issuer.example"})
+            ))
+            .is_ok()
+        );
+        assert!(
+            auth.verify(&sign(
+                serde_json::json!({"sub": "a", "iss": "https://other.example"})
+            ))
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn settings_that_cannot_work_name_their_key() {
+        let rs_without_key = Config {
+            jwt_algorithm: "RS256".into(),
+            ..Config::default()
+        };
+        let e = jwt_auth(&rs_without_key, &secrets())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.starts_with("jwt_algorithm:"), "{e}");
+        let unknown = Config {
+            jwt_algorithm: "none".into(),
+            ..Config::default()
+        };
+        assert!(
+            jwt_auth(&unknown, &secrets())
+                .err()
+                .unwrap()
+                .to_string()
+                .contains("unsupported algorithm")
+        );
+        let missing = Config {
+            jwt_jwks_file: Some("/nonexistent/jwks.json".into()),
+            ..Config::default()
+        };
+        assert!(
+            jwt_auth(&missing, &secrets())
+                .err()
+                .unwrap()
+                .to_string()
+                .starts_with("jwt_jwks_file: cannot read")
+        );
+    }
 }
