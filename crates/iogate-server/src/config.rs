@@ -610,6 +610,9 @@ fn unset_meaning(key: &str) -> &'static str {
         "redis_url" => ": a single node",
         "metrics_key" => ": /metrics is open",
         "static_dir" => ": no files served",
+        "jwt_public_key_file" => ": HMAC with jwt_secret",
+        "jwt_jwks_file" => ": no JWKS",
+        "jwt_issuer" | "jwt_audience" => ": not checked",
         _ => "",
     }
 }
@@ -1110,6 +1113,10 @@ mod tests {
             redis_url: Some("redis://h".into()),
             metrics_key: Some("m".into()),
             static_dir: Some(".".into()),
+            jwt_public_key_file: Some("k.pem".into()),
+            jwt_jwks_file: Some("jwks.json".into()),
+            jwt_issuer: Some("i".into()),
+            jwt_audience: Some("a".into()),
             ..Config::default()
         };
         for setting in SETTINGS {
