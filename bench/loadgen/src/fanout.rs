@@ -309,6 +309,7 @@ async fn subscriber(
         sio::send(&mut ws, sio::event(None, "joinRoom", &room)).await?;
         let frames = Cell::new(0u64);
         let others_joined = Cell::new(0u64);
+        let odd = RefCell::new(String::new());
         let wait = async {
             loop {
                 let text = sio::recv(&mut ws).await?;
@@ -320,11 +321,11 @@ async fn subscriber(
                             others_joined.set(others_joined.get() + 1);
                             stats.user_joined.set(stats.user_joined.get() + 1);
                         }
-                        _ => {}
+                        _ => *odd.borrow_mut() = text.chars().take(120).collect(),
                     },
                     Packet::Ping => sio::send(&mut ws, "3").await?,
                     Packet::Close | Packet::Disconnect { .. } => return Err(sio::Error::Closed),
-                    _ => {}
+                    _ => *odd.borrow_mut() = text.chars().take(120).collect(),
                 }
             }
         };
@@ -333,10 +334,11 @@ async fn subscriber(
             .unwrap_or_else(|_| {
                 Err(sio::Error::NoAnswer(format!(
                     "no joinedRoom within {} s of joinRoom; {} frames came meanwhile, {} of \
-                     them userJoined",
+                     them userJoined; the last other: {:?}",
                     a.join_timeout,
                     frames.get(),
-                    others_joined.get()
+                    others_joined.get(),
+                    odd.borrow()
                 )))
             })?;
         Ok::<_, sio::Error>(ws)
