@@ -25,7 +25,6 @@ use crate::metrics::Outcome;
 use crate::{Client, DisconnectReason};
 
 /// A client's pending work, in arrival order.
-#[derive(Default)]
 pub(crate) struct Queue {
     inner: Mutex<QueueInner>,
 }
@@ -122,14 +121,18 @@ impl Queue {
 /// Queues `job` for `client`, starting the client's task if it has none.
 fn enqueue(ns: &Arc<NsRuntime>, client: Client, job: Job) -> Result<(), Refused> {
     if client.state.queue.push(job, &ns.rails.limits)? {
-        let ns = ns.clone();
-        tokio::spawn(async move {
-            while let Some(job) = client.state.queue.pop() {
-                run(&ns, &client, job).await;
-            }
-        });
+        drain(ns.clone(), client);
     }
     Ok(())
+}
+
+/// The client's task: runs its jobs one after the other until the queue is empty.
+fn drain(ns: Arc<NsRuntime>, client: Client) {
+    tokio::spawn(async move {
+        while let Some(job) = client.state.queue.pop() {
+            run(&ns, &client, job).await;
+        }
+    });
 }
 
 /// Starts a connected client's life: its connection hooks run first, before any event.
@@ -146,13 +149,7 @@ pub(crate) fn connected<A: Adapter>(
         state: state.clone(),
     });
     state.queue.start(Job::Connected);
-    let client = Client::new(socket, state);
-    let ns = ns.clone();
-    tokio::spawn(async move {
-        while let Some(job) = client.state.queue.pop() {
-            run(&ns, &client, job).await;
-        }
-    });
+    drain(ns.clone(), Client::new(socket, state));
 }
 
 /// Registers the dispatcher of a client the middlewares admitted, before socketioxide sends
