@@ -274,7 +274,12 @@ fn mount<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, ns: Arc<NsRuntime>) -> A
         move |Handshake { socket, auth }: Handshake<A>| {
             let ns = ns.clone();
             async move {
+                if ns.server().is_closing() {
+                    return Err(Refusal("Server shutting down".to_owned()));
+                }
                 let state = Arc::new(ClientState::new(auth, &ns));
+                let conn: Arc<dyn crate::engine::Conn> = socket.clone();
+                state.attach(Arc::downgrade(&conn));
                 socket.extensions.insert(state.clone());
                 socket.join(crate::client::client_room(&state.id));
                 let client_socket = socket.clone();

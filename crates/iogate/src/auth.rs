@@ -378,26 +378,44 @@ impl JwtAuth {
     pub fn refresh_handler(&self) -> Route {
         let jwt = self.clone();
         Route::new(move |client: Client, Data(body): Data<Value>| {
-            let jwt = jwt.clone();
-            async move {
-                let token = match &body {
-                    Value::String(t) => Some(t.as_str()),
-                    other => other.get("token").and_then(Value::as_str),
-                }
-                .ok_or_else(|| WsException::new(format!("Unauthorized: {}", JwtError::Missing)))?;
-                let claims = jwt
-                    .verify(token)
-                    .map_err(|e| WsException::new(format!("Unauthorized: {e}")))?;
-                if claims.sub().as_deref() != client.user() {
-                    return Err(WsException::new(
-                        "Unauthorized: the token is for another user",
-                    ));
-                }
-                let exp = claims.get("exp").cloned().unwrap_or(Value::Null);
-                client.insert(claims);
-                Ok::<_, WsException>(Ack(serde_json::json!({ "exp": exp })))
-            }
+            let refreshed = jwt.refresh(&client, &body);
+            async move { refreshed }
         })
+    }
+
+    /// What [`refresh_handler`](Self::refresh_handler) does, for a handler of your own (e.g. a
+    /// `#[subscribe_message("refreshToken")]` method): checks the fresh token in `body` (a
+    /// string or `{"token": ..}`) for `client`'s user, stores its claims, and returns the
+    /// acknowledgement `{"exp": <new exp>}`.
+    pub fn refresh(&self, client: &Client, body: &Value) -> Result<Ack<Value>, WsException> {
+        let token = match body {
+            Value::String(t) => Some(t.as_str()),
+            other => other.get("token").and_then(Value::as_str),
+        }
+        .ok_or_else(|| WsException::new(format!("Unauthorized: {}", JwtError::Missing)))?;
+        let claims = self
+            .verify(token)
+            .map_err(|e| WsException::new(format!("Unauthorized: {e}")))?;
+        if claims.sub().as_deref() != client.user() {
+            return Err(WsException::new(
+                "Unauthorized: the token is for another user",
+            ));
+        }
+        let exp = claims.get("exp").cloned().unwrap_or(Value::Null);
+        client.insert(claims);
+        Ok(Ack(serde_json::json!({ "exp": exp })))
+    }
+
+    /// What [`middleware`](Self::middleware) does, for a middleware of your own (e.g. a
+    /// `#[middleware]` method): [`authenticate`](Self::authenticate)s `client` and
+    /// [watches](Self::watch_expiry) its token's expiry, or refuses it with
+    /// `Unauthorized: <why>`.
+    pub fn admit(&self, client: &Client) -> Result<Claims, WsException> {
+        let claims = self
+            .authenticate(client)
+            .map_err(|e| WsException::new(format!("Unauthorized: {e}")))?;
+        self.watch_expiry(client);
+        Ok(claims)
     }
 
     /// A connection middleware that admits only clients with a valid token: the others get
@@ -431,13 +449,7 @@ struct JwtMiddleware(JwtAuth);
 
 impl Middleware for JwtMiddleware {
     fn call(&self, client: Client) -> BoxFuture<Result<(), Exception>> {
-        let result = match self.0.authenticate(&client) {
-            Ok(_) => {
-                self.0.watch_expiry(&client);
-                Ok(())
-            }
-            Err(e) => Err(WsException::new(format!("Unauthorized: {e}")).into()),
-        };
+        let result = self.0.admit(&client).map(drop).map_err(Exception::from);
         Box::pin(std::future::ready(result))
     }
 }

@@ -2,7 +2,8 @@
 
 use std::any::Any;
 use std::fmt;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, RwLock, Weak};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -45,7 +46,13 @@ pub(crate) struct ClientState {
     /// The client's event rate limit.
     pub(crate) budget: EventBudget,
     /// The namespace: its limits and room policies.
-    ns: Arc<NsRuntime>,
+    pub(crate) ns: Arc<NsRuntime>,
+    /// The client's socket, for [`Server::close`](crate::Server::close) to reach clients
+    /// that socketioxide no longer lists. Weak: the socket owns this state, not the reverse.
+    conn: OnceLock<Weak<dyn Conn>>,
+    /// Whether the client's disconnection was queued: once, whoever sees it first (the
+    /// protocol's disconnect handler, or a server that closes).
+    gone: AtomicBool,
 }
 
 impl ClientState {
@@ -64,7 +71,25 @@ impl ClientState {
             queue: Queue::paused(),
             budget: EventBudget::new(&ns.rails.limits),
             ns: ns.clone(),
+            conn: OnceLock::new(),
+            gone: AtomicBool::new(false),
         }
+    }
+
+    /// Remembers the client's socket (weakly), once.
+    pub(crate) fn attach(&self, conn: Weak<dyn Conn>) {
+        let _ = self.conn.set(conn);
+    }
+
+    /// The client, while its socket lives.
+    pub(crate) fn client(self: &Arc<Self>) -> Option<Client> {
+        let socket = self.conn.get()?.upgrade()?;
+        Some(Client::new(socket, self.clone()))
+    }
+
+    /// Marks the client gone; true for the first caller only, who queues its disconnection.
+    pub(crate) fn mark_gone(&self) -> bool {
+        !self.gone.swap(true, Ordering::AcqRel)
     }
 }
 

@@ -106,6 +106,13 @@ impl Queue {
         q.running = true;
     }
 
+    /// Whether nothing is queued or running (a paused queue is not settled: its client's
+    /// connection hooks are about to run).
+    pub(crate) fn is_settled(&self) -> bool {
+        let q = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        !q.running && q.jobs.is_empty()
+    }
+
     /// The next job, or `None` (and the queue marked idle) when there is none.
     fn pop(&self) -> Option<Job> {
         let mut q = self.inner.lock().unwrap_or_else(|e| e.into_inner());
@@ -132,7 +139,22 @@ fn drain(ns: Arc<NsRuntime>, client: Client) {
         while let Some(job) = client.state.queue.pop() {
             run(&ns, &client, job).await;
         }
+        ns.server().queue_settled();
     });
+}
+
+/// Queues the disconnection of a client whose connection [`Server::close`](crate::Server::close)
+/// closed: socketioxide tells no disconnect handler then.
+pub(crate) fn closed(client: &Client) {
+    if client.state.mark_gone() {
+        let reason = DisconnectReason::ServerShuttingDown;
+        // Disconnections are never refused; the namespace is gone already, nothing to remove.
+        let _ = enqueue(
+            &client.state.ns,
+            client.clone(),
+            Job::Disconnected(reason, Box::new(|| {})),
+        );
+    }
 }
 
 /// Starts a connected client's life: its connection hooks run first, before any event.
@@ -179,6 +201,10 @@ struct ViaDispatch;
 impl<A: Adapter> MessageHandler<A, ViaDispatch> for Dispatch {
     fn call(&self, s: Arc<Socket<A>>, packet: SioValue, ack_id: Option<i64>) {
         let client = Client::new(s, self.state.clone());
+        if self.ns.server().is_closing() {
+            tracing::debug!(client = client.id(), "server closing: event dropped");
+            return;
+        }
         let limits = &self.ns.rails.limits;
         match self.state.budget.check(limits) {
             Verdict::Allowed => {}
@@ -256,6 +282,9 @@ struct OnDisconnect {
 
 impl<A: Adapter> DisconnectHandler<A, ViaDispatch> for OnDisconnect {
     fn call_with_defer(&self, s: Arc<Socket<A>>, reason: SioReason, defer: fn(Arc<Socket<A>>)) {
+        if !self.state.mark_gone() {
+            return defer(s);
+        }
         let remove = {
             let s = s.clone();
             Box::new(move || defer(s))

@@ -184,6 +184,8 @@ pub(crate) trait Io: Send + Sync + 'static {
     fn disconnect(&self, sel: Selection<'_>) -> BoxFuture<Result<(), OpError>>;
     /// The selected clients of this node.
     fn local(&self, sel: Selection<'_>) -> Result<Vec<Arc<ClientState>>, OpError>;
+    /// Every client of this node, in every namespace.
+    fn everyone(&self) -> Vec<Arc<ClientState>>;
     /// Disconnects the selected clients of this node whose outgoing queue is full; returns
     /// how many there were.
     fn disconnect_backlogged(&self, sel: Selection<'_>) -> usize;
@@ -246,6 +248,13 @@ impl<A: Adapter + DefinedAdapter> Io for SocketIo<A> {
             .into_iter()
             .filter_map(|s| s.extensions.get::<Arc<ClientState>>())
             .collect())
+    }
+    fn everyone(&self) -> Vec<Arc<ClientState>> {
+        self.nsps()
+            .into_iter()
+            .flat_map(|ns| ns.local().sockets())
+            .filter_map(|s| s.extensions.get::<Arc<ClientState>>())
+            .collect()
     }
     fn disconnect_backlogged(&self, sel: Selection<'_>) -> usize {
         let Ok(ops) = operators(self, sel) else {

@@ -3,6 +3,9 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::Notify;
 
 use serde::Serialize;
 
@@ -22,6 +25,10 @@ struct ServerInner {
     io: Arc<dyn Io>,
     state: http::Extensions,
     health: Option<Arc<crate::cluster::Health>>,
+    /// Set by [`Server::close`]: no new client, no new event.
+    closing: AtomicBool,
+    /// Woken, while closing, each time a client's queue runs dry.
+    settled: Notify,
 }
 
 impl Server {
@@ -31,7 +38,13 @@ impl Server {
         health: Option<Arc<crate::cluster::Health>>,
     ) -> Self {
         Self {
-            inner: Arc::new(ServerInner { io, state, health }),
+            inner: Arc::new(ServerInner {
+                io,
+                state,
+                health,
+                closing: AtomicBool::new(false),
+                settled: Notify::new(),
+            }),
         }
     }
 
@@ -68,10 +81,71 @@ impl Server {
         self.inner.state.get::<T>().cloned()
     }
 
-    /// Disconnects every client of every namespace (each sees `server shutting down`) and
-    /// waits until they are gone.
+    /// Shuts the gateways down gracefully, in three steps:
+    ///
+    /// 1. New clients are refused (`connect_error` "Server shutting down") and events that
+    ///    arrive from now on are dropped. Every client's queued events are handled: the
+    ///    handlers running now finish, and their acknowledgements and emits are delivered.
+    /// 2. Every connection is closed. Clients see `transport close` and, as after any lost
+    ///    connection, reconnect by themselves (behind a balancer, to another node).
+    /// 3. Every client's `handle_disconnect` hooks run, with
+    ///    [`DisconnectReason::ServerShuttingDown`](crate::DisconnectReason::ServerShuttingDown).
+    ///
+    /// Completes when all of that is done; a handler that never ends keeps it waiting, so
+    /// bound it with a timeout (`tokio::time::timeout`), as the `iogate` server does.
     pub async fn close(&self) {
+        self.inner.closing.store(true, Ordering::SeqCst);
+        let clients: Vec<_> = self
+            .inner
+            .io
+            .everyone()
+            .iter()
+            .filter_map(|state| state.client())
+            .collect();
+        tracing::debug!(clients = clients.len(), "closing: handling queued events");
+        self.settled(&clients).await;
+        // socketioxide unmounts its namespaces before it closes the transports, so it calls
+        // no disconnect handler: the clients' disconnections are queued here instead.
         self.inner.io.close().await;
+        for client in &clients {
+            crate::dispatch::closed(client);
+        }
+        self.settled(&clients).await;
+        tracing::debug!("closed");
+    }
+
+    /// Whether [`close`](Self::close) has begun.
+    pub(crate) fn is_closing(&self) -> bool {
+        self.inner.closing.load(Ordering::Relaxed)
+    }
+
+    /// Tells a closing server's [`close`](Self::close) that a client's queue ran dry.
+    pub(crate) fn queue_settled(&self) {
+        if self.is_closing() {
+            self.inner.settled.notify_waiters();
+        }
+    }
+
+    /// Completes once no client of `clients` has work queued or running.
+    async fn settled(&self, clients: &[crate::Client]) {
+        // A closing server queues no new event, so a client that settled stays settled
+        // (but for the disconnection `close` queues itself, before it waits again).
+        let mut next = 0;
+        loop {
+            let woken = self.inner.settled.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            while clients
+                .get(next)
+                .is_some_and(|c| c.state.queue.is_settled())
+            {
+                next += 1;
+            }
+            if next == clients.len() {
+                return;
+            }
+            woken.await;
+        }
     }
 }
 

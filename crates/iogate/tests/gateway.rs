@@ -492,3 +492,65 @@ async fn too_many_pending_events_are_refused_and_the_client_kept() -> anyhow::Re
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn closing_the_server_finishes_running_handlers_then_runs_the_disconnect_hooks()
+-> anyhow::Result<()> {
+    let log = Arc::new(Mutex::new(Vec::<String>::new()));
+    let (l1, l2) = (log.clone(), log.clone());
+    let gateway = Gateway::new("/")
+        .subscribe_message("slow", move || {
+            let log = l1.clone();
+            async move {
+                log.lock().unwrap().push("slow started".into());
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                log.lock().unwrap().push("slow done".into());
+                "done"
+            }
+        })
+        .handle_disconnect(move |_: Client, reason: DisconnectReason| {
+            let log = l2.clone();
+            async move { log.lock().unwrap().push(format!("left: {reason}")) }
+        });
+    let server = TestServer::start(App::new().gateway(gateway)).await;
+    let mut busy = TestClient::connect(&server, "/").await?;
+    let mut idle = TestClient::connect(&server, "/").await?;
+    let asked = busy.emit_args_with_ack_id("slow", Args::new()).await?;
+    while !log.lock().unwrap().contains(&"slow started".to_owned()) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    let handle = server.server.clone();
+    let closing = tokio::spawn(async move { handle.close().await });
+    // Events sent once the server is closing are dropped: no handler starts.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    idle.emit_args("slow", Args::new()).await?;
+    tokio::time::timeout(Duration::from_secs(3), closing).await??;
+
+    // The running handler finished and its acknowledgement went out before the connection
+    // closed; then each client's disconnect hook ran, once.
+    assert_eq!(
+        busy.ack_within(asked, Duration::from_secs(1)).await?,
+        Some(Args::new().arg("done"))
+    );
+    assert_eq!(
+        busy.wait_for_disconnect().await?,
+        Disconnect::TransportClose
+    );
+    assert_eq!(
+        idle.wait_for_disconnect().await?,
+        Disconnect::TransportClose
+    );
+    assert_eq!(
+        *log.lock().unwrap(),
+        vec![
+            "slow started",
+            "slow done",
+            "left: server shutting down",
+            "left: server shutting down"
+        ]
+    );
+    let late = TestClient::connect(&server, "/").await;
+    assert!(late.is_err(), "a closed server accepted a client: {late:?}");
+    Ok(())
+}
