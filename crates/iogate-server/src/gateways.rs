@@ -1,138 +1,209 @@
-//! The gateways of the NestJS WebSockets guide's app, on the wire as the reference app.
+//! The gateways of the NestJS WebSockets guide's app, on the wire as the reference app,
+//! written as the guide writes them: one type per gateway, its handlers as methods.
 //!
-//! Each handler is wrapped in [`Running::track`] so that a graceful shutdown can wait for the
-//! handlers that are running (see [`shutdown`](crate::shutdown)).
+//! A graceful shutdown waits for their running handlers and runs their disconnect hooks:
+//! [`Server::close`](iogate::Server::close) does that for every gateway.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use iogate::auth::{Claims, JwtAuth};
 use iogate::{
-    Ack, Client, Context, Data, Exception, ExceptionFilter, Extension, Gateway, HandlerExt,
-    Namespace, WsError, WsException,
+    Ack, Client, Context, Data, Exception, ExceptionFilter, Extension, Namespace, WsError,
+    WsException, gateway, middleware, subscribe_message, use_filters, use_guards, use_pipes,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::shutdown::Running;
-
 /// `/`: public; `message`, `events` and the rooms of the guide.
-pub fn chat(running: &Running) -> Gateway {
-    Gateway::new("/")
-        .subscribe_message("message", running.track(message))
-        .subscribe_message("events", running.track(echo))
-        .subscribe_message("joinRoom", running.track(join_room))
-        .subscribe_message("leaveRoom", running.track(leave_room))
-        .subscribe_message("messageToRoom", running.track(message_to_room))
+pub struct RootGateway;
+
+#[gateway(namespace = "/")]
+impl RootGateway {
+    #[subscribe_message("message")]
+    async fn message(&self, Data(data): Data<Value>) -> &'static str {
+        received(&data)
+    }
+
+    #[subscribe_message("events")]
+    async fn events(&self, Data(data): Data<Value>) -> Value {
+        data
+    }
+
+    #[subscribe_message("joinRoom")]
+    async fn join_room(
+        &self,
+        Data(room): Data<String>,
+        client: Client,
+        ns: Namespace,
+    ) -> Result<(), Exception> {
+        client.join(&room)?;
+        client.emit("joinedRoom", &room)?;
+        let joined = json!({ "userId": client.id(), "room": room });
+        ns.to(room).emit("userJoined", &joined).await?;
+        Ok(())
+    }
+
+    #[subscribe_message("leaveRoom")]
+    async fn leave_room(
+        &self,
+        Data(room): Data<String>,
+        client: Client,
+        ns: Namespace,
+    ) -> Result<(), Exception> {
+        client.leave(&room)?;
+        let left = json!({ "userId": client.id(), "room": room });
+        ns.to(room).emit("userLeft", &left).await?;
+        Ok(())
+    }
+
+    #[subscribe_message("messageToRoom")]
+    async fn message_to_room(
+        &self,
+        Data(m): Data<RoomMessage>,
+        client: Client,
+        ns: Namespace,
+    ) -> Result<(), Exception> {
+        let msg = json!({ "userId": client.id(), "message": m.message });
+        ns.to(m.room).emit("message", &msg).await?;
+        Ok(())
+    }
 }
 
 /// `/events`: JWT on connection; every client joins its user's room.
-pub fn events(jwt: &JwtAuth, running: &Running) -> Gateway {
-    let ids = Arc::new(AtomicU64::new(0));
-    Gateway::new("/events")
-        .middleware(jwt.middleware())
-        .handle_connection(async |client: Client| {
-            tracing::debug!(client = client.id(), user = client.user(), "authenticated");
-        })
-        .subscribe_message("message", running.track(message))
-        .subscribe_message("events", running.track(echo))
-        .subscribe_message(
-            "privateMessage",
-            running.track(private_message).guard(jwt.guard()),
-        )
-        .subscribe_message(iogate::auth::REFRESH_EVENT, jwt.refresh_handler())
-        .subscribe_message(
-            "createMessage",
-            running
-                .track(move |Data(data): Data<Value>| {
-                    let id = ids.fetch_add(1, Ordering::Relaxed) + 1;
-                    async move { Ack(create_message(id, data)) }
-                })
-                .pipe(validate_message)
-                .filter(error_event),
-        )
+pub struct EventsGateway {
+    jwt: JwtAuth,
+    /// The id of the last `createMessage`.
+    ids: AtomicU64,
+}
+
+impl EventsGateway {
+    /// The gateway, verifying tokens with `jwt`.
+    pub fn new(jwt: &JwtAuth) -> Self {
+        Self {
+            jwt: jwt.clone(),
+            ids: AtomicU64::new(0),
+        }
+    }
+}
+
+#[gateway(namespace = "/events")]
+impl EventsGateway {
+    /// Refuses clients without a valid token (`Unauthorized: ...`).
+    #[middleware]
+    async fn authenticate(&self, client: Client) -> Result<(), WsException> {
+        self.jwt.admit(&client).map(drop)
+    }
+
+    async fn handle_connection(&self, client: Client) {
+        tracing::debug!(client = client.id(), user = client.user(), "authenticated");
+    }
+
+    #[subscribe_message("message")]
+    async fn message(&self, Data(data): Data<Value>) -> &'static str {
+        received(&data)
+    }
+
+    #[subscribe_message("events")]
+    async fn events(&self, Data(data): Data<Value>) -> Value {
+        data
+    }
+
+    #[subscribe_message("privateMessage")]
+    #[use_guards(self.jwt.guard())]
+    async fn private_message(
+        &self,
+        Extension(user): Extension<Claims>,
+        Data(data): Data<Value>,
+    ) -> Ack<Value> {
+        Ack(json!({ "user": user, "data": data }))
+    }
+
+    /// A fresh token keeps the client connected past its token's expiry.
+    #[subscribe_message("refreshToken")]
+    async fn refresh_token(
+        &self,
+        client: Client,
+        Data(body): Data<Value>,
+    ) -> Result<Ack<Value>, WsException> {
+        self.jwt.refresh(&client, &body)
+    }
+
+    #[subscribe_message("createMessage")]
+    #[use_pipes(validate_message)]
+    #[use_filters(error_event)]
+    async fn create_message(&self, Data(data): Data<Value>) -> Ack<Value> {
+        let id = self.ids.fetch_add(1, Ordering::Relaxed) + 1;
+        Ack(create_message(id, data))
+    }
 }
 
 /// `/chat`: the guide's connection middleware refuses clients without a valid token.
-pub fn chat_namespace(jwt: &JwtAuth, running: &Running) -> Gateway {
-    let jwt = jwt.clone();
-    Gateway::new("/chat")
-        .middleware(move |client: Client| {
-            let jwt = jwt.clone();
-            async move {
-                let token = client
-                    .auth()
-                    .get("token")
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
-                let claims = jwt
-                    .verify(token)
-                    .map_err(|_| WsException::new("Authentication error"))?;
-                if let Some(sub) = claims.sub() {
-                    client
-                        .set_user(sub)
-                        .map_err(|_| WsException::new("Authentication error"))?;
-                }
-                client.insert(claims);
-                jwt.watch_expiry(&client);
-                Ok::<_, WsException>(())
-            }
-        })
-        .subscribe_message(
-            "joinRoom",
-            running.track(async |Data(room): Data<String>, client: Client| {
-                client.join(&room)?;
-                client.emit("joinedRoom", &room)?;
-                Ok::<_, Exception>(())
-            }),
-        )
-        .subscribe_message(
-            "messageToRoom",
-            running.track(
-                async |Data(m): Data<RoomMessage>, client: Client, ns: Namespace| {
-                    let user = client.get::<Claims>().and_then(|c| c.sub());
-                    let msg = json!({ "userId": client.id(), "user": user, "message": m.message });
-                    ns.to(m.room).emit("message", &msg).await
-                },
-            ),
-        )
+pub struct ChatGateway {
+    jwt: JwtAuth,
+}
+
+impl ChatGateway {
+    /// The gateway, verifying tokens with `jwt`.
+    pub fn new(jwt: &JwtAuth) -> Self {
+        Self { jwt: jwt.clone() }
+    }
+}
+
+#[gateway(namespace = "/chat")]
+impl ChatGateway {
+    /// The guide's middleware: `auth.token` only, and one message for every refusal.
+    #[middleware]
+    async fn authenticate(&self, client: Client) -> Result<(), WsException> {
+        let refused = || WsException::new("Authentication error");
+        let token = client.auth().get("token").and_then(Value::as_str);
+        let claims = self
+            .jwt
+            .verify(token.unwrap_or(""))
+            .map_err(|_| refused())?;
+        if let Some(sub) = claims.sub() {
+            client.set_user(sub).map_err(|_| refused())?;
+        }
+        client.insert(claims);
+        self.jwt.watch_expiry(&client);
+        Ok(())
+    }
+
+    #[subscribe_message("joinRoom")]
+    async fn join_room(&self, Data(room): Data<String>, client: Client) -> Result<(), Exception> {
+        client.join(&room)?;
+        client.emit("joinedRoom", &room)?;
+        Ok(())
+    }
+
+    #[subscribe_message("messageToRoom")]
+    async fn message_to_room(
+        &self,
+        Data(m): Data<RoomMessage>,
+        client: Client,
+        ns: Namespace,
+    ) -> Result<(), Exception> {
+        let user = client.get::<Claims>().and_then(|c| c.sub());
+        let msg = json!({ "userId": client.id(), "user": user, "message": m.message });
+        ns.to(m.room).emit("message", &msg).await?;
+        Ok(())
+    }
 }
 
 /// `/notifications`: a namespace of its own.
-pub fn notifications(running: &Running) -> Gateway {
-    Gateway::new("/notifications").subscribe_message("ping", running.track(async || "pong"))
+pub struct NotificationsGateway;
+
+#[gateway(namespace = "/notifications")]
+impl NotificationsGateway {
+    #[subscribe_message("ping")]
+    async fn ping(&self) -> &'static str {
+        "pong"
+    }
 }
 
-async fn message(Data(data): Data<Value>) -> &'static str {
+/// The acknowledgement of `message`.
+fn received(data: &Value) -> &'static str {
     tracing::trace!(%data, "message");
     "Message received"
-}
-
-async fn echo(Data(data): Data<Value>) -> Value {
-    data
-}
-
-async fn join_room(
-    Data(room): Data<String>,
-    client: Client,
-    ns: Namespace,
-) -> Result<(), Exception> {
-    client.join(&room)?;
-    client.emit("joinedRoom", &room)?;
-    let joined = json!({ "userId": client.id(), "room": room });
-    ns.to(room).emit("userJoined", &joined).await?;
-    Ok(())
-}
-
-async fn leave_room(
-    Data(room): Data<String>,
-    client: Client,
-    ns: Namespace,
-) -> Result<(), Exception> {
-    client.leave(&room)?;
-    let left = json!({ "userId": client.id(), "room": room });
-    ns.to(room).emit("userLeft", &left).await?;
-    Ok(())
 }
 
 /// The body of `messageToRoom`.
@@ -140,23 +211,6 @@ async fn leave_room(
 pub struct RoomMessage {
     room: String,
     message: Value,
-}
-
-async fn message_to_room(
-    Data(m): Data<RoomMessage>,
-    client: Client,
-    ns: Namespace,
-) -> Result<(), Exception> {
-    let msg = json!({ "userId": client.id(), "message": m.message });
-    ns.to(m.room).emit("message", &msg).await?;
-    Ok(())
-}
-
-async fn private_message(
-    Extension(user): Extension<Claims>,
-    Data(data): Data<Value>,
-) -> Ack<Value> {
-    Ack(json!({ "user": user, "data": data }))
 }
 
 /// `{ id, ...data }`, as the guide's `createMessage` spreads the body.

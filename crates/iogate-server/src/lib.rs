@@ -27,9 +27,10 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderValue, Request, Response, header};
+use gateways::{ChatGateway, EventsGateway, NotificationsGateway, RootGateway};
 use iogate::auth::JwtAuth;
 use iogate::cluster::Redis;
-use iogate::{App, Cors, Limits, Options, Server};
+use iogate::{App, Cors, IntoGateway, Limits, Options, Server};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -37,7 +38,7 @@ use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::{Level, Span};
 
 pub use config::Config;
-pub use shutdown::{Running, Stopped};
+pub use shutdown::Stopped;
 
 /// What the server needs beyond its config: secrets resolved (given or generated).
 #[derive(Clone)]
@@ -71,19 +72,16 @@ pub struct Service {
     pub server: Server,
     /// socket.io, the REST API, `/metrics`, the demo and static files, as one router.
     pub router: Router,
-    /// The gateways' running handlers, for the shutdown to wait for.
-    pub running: Running,
     stopping: Arc<AtomicBool>,
 }
 
 impl Service {
-    /// A service of other gateways than the server's (their handlers tracked by `running`),
-    /// with no REST API: to embed the shutdown of [`serve`] elsewhere, or to test it.
-    pub fn from_gateways(gateways: iogate::Gateways, running: Running) -> Self {
+    /// A service of other gateways than the server's, with no REST API: to embed the shutdown
+    /// of [`serve`] elsewhere, or to test it.
+    pub fn from_gateways(gateways: iogate::Gateways) -> Self {
         Self {
             server: gateways.server(),
             router: gateways.into_router(Router::new()),
-            running,
             stopping: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -164,12 +162,11 @@ pub async fn app(config: &Config, secrets: &Secrets) -> Result<Service, StartErr
         .max_payload(config.max_payload)
         .max_outgoing_packets(config.max_outgoing_packets)
         .limits(limits);
-    let running = Running::default();
     let gateways = [
-        gateways::chat(&running),
-        gateways::events(&jwt, &running),
-        gateways::chat_namespace(&jwt, &running),
-        gateways::notifications(&running),
+        RootGateway.into_gateway(),
+        EventsGateway::new(&jwt).into_gateway(),
+        ChatGateway::new(&jwt).into_gateway(),
+        NotificationsGateway.into_gateway(),
     ];
     let namespaces: Arc<[String]> = gateways.iter().map(|g| g.namespace().to_owned()).collect();
     let app = gateways
@@ -213,7 +210,6 @@ pub async fn app(config: &Config, secrets: &Secrets) -> Result<Service, StartErr
     Ok(Service {
         server,
         router,
-        running,
         stopping,
     })
 }
@@ -273,7 +269,6 @@ pub async fn serve(
     let Service {
         server,
         router,
-        running,
         stopping,
     } = service;
     let (stop_accepting, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -289,23 +284,18 @@ pub async fn serve(
     }
     tracing::info!(
         timeout_s = grace.as_secs_f64(),
-        handlers = running.len(),
         "shutting down: no new connections"
     );
     stopping.store(true, Ordering::Relaxed);
     let _ = stop_accepting.send(());
     let drained = async {
-        running.finished().await;
-        tracing::info!("disconnecting every client");
         server.close().await;
-        running.idle().await;
+        tracing::info!("every client disconnected");
         http.await.map_err(std::io::Error::other)?
     };
     match tokio::time::timeout(grace, drained).await {
         Ok(served) => served.map(|()| Stopped::Clean),
-        Err(_) => Ok(Stopped::TimedOut {
-            handlers: running.len(),
-        }),
+        Err(_) => Ok(Stopped::TimedOut),
     }
 }
 

@@ -70,10 +70,9 @@ fn serve(effective: Effective) -> anyhow::Result<i32> {
                 tracing::info!("stopped");
                 Ok(0)
             }
-            Stopped::TimedOut { handlers } => {
+            Stopped::TimedOut => {
                 tracing::warn!(
                     timeout_s = grace.as_secs(),
-                    handlers,
                     "shutdown timed out: stopping with work left"
                 );
                 Ok(1)

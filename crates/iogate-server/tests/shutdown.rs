@@ -6,24 +6,30 @@ use std::time::{Duration, Instant};
 
 use iogate::testing::TestClient;
 use iogate::{App, Gateway};
-use iogate_server::{Running, Service, Stopped, serve};
+use iogate_server::{Service, Stopped, serve};
 use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
-/// A gateway whose `slow` handler sleeps `work`, then sets `done` and acknowledges `"done"`.
-fn slow_gateway(running: &Running, work: Duration, done: Arc<AtomicBool>) -> Gateway {
-    Gateway::new("/").subscribe_message(
-        "slow",
-        running.track(move || {
-            let done = done.clone();
-            async move {
-                tokio::time::sleep(work).await;
-                done.store(true, Ordering::SeqCst);
-                "done"
-            }
-        }),
-    )
+/// Whether the slow handler started and finished.
+#[derive(Clone, Default)]
+struct Progress {
+    started: Arc<AtomicBool>,
+    done: Arc<AtomicBool>,
+}
+
+/// A gateway whose `slow` handler sleeps `work`, then acknowledges `"done"`.
+fn slow_gateway(work: Duration, progress: &Progress) -> Gateway {
+    let progress = progress.clone();
+    Gateway::new("/").subscribe_message("slow", move || {
+        let progress = progress.clone();
+        async move {
+            progress.started.store(true, Ordering::SeqCst);
+            tokio::time::sleep(work).await;
+            progress.done.store(true, Ordering::SeqCst);
+            "done"
+        }
+    })
 }
 
 /// A served app and the means to stop it.
@@ -33,8 +39,8 @@ struct Served {
     serving: tokio::task::JoinHandle<std::io::Result<Stopped>>,
 }
 
-async fn start(gateway: Gateway, running: Running, grace: Duration) -> Served {
-    let service = Service::from_gateways(App::new().gateway(gateway).build(), running);
+async fn start(gateway: Gateway, grace: Duration) -> Served {
+    let service = Service::from_gateways(App::new().gateway(gateway).build());
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -49,10 +55,10 @@ async fn start(gateway: Gateway, running: Running, grace: Duration) -> Served {
     }
 }
 
-/// Waits until `running` counts a handler.
-async fn until_running(running: &Running) {
+/// Waits until the slow handler started.
+async fn until_started(progress: &Progress) {
     let started = Instant::now();
-    while running.is_empty() {
+    while !progress.started.load(Ordering::SeqCst) {
         assert!(
             started.elapsed() < Duration::from_secs(5),
             "the handler did not start"
@@ -63,22 +69,21 @@ async fn until_running(running: &Running) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_handler_finishes_and_its_ack_is_delivered_before_the_clients_are_told() {
-    let done = Arc::new(AtomicBool::new(false));
-    let running = Running::default();
-    let gateway = slow_gateway(&running, Duration::from_millis(400), done.clone());
-    let server = start(gateway, running.clone(), Duration::from_secs(5)).await;
+    let progress = Progress::default();
+    let gateway = slow_gateway(Duration::from_millis(400), &progress);
+    let server = start(gateway, Duration::from_secs(5)).await;
     let mut client = TestClient::connect_to(server.addr, "/").await.unwrap();
     let ack = tokio::spawn(async move {
         let ack = client.emit_with_ack("slow", json!(null)).await;
         (ack, client)
     });
-    until_running(&running).await;
+    until_started(&progress).await;
 
     let asked = Instant::now();
     server.stop.send(()).unwrap();
     assert_eq!(server.serving.await.unwrap().unwrap(), Stopped::Clean);
     assert!(
-        done.load(Ordering::SeqCst),
+        progress.done.load(Ordering::SeqCst),
         "serve returned before the handler finished"
     );
     assert!(
@@ -97,30 +102,28 @@ async fn a_running_handler_finishes_and_its_ack_is_delivered_before_the_clients_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_gives_up_after_the_timeout() {
-    let done = Arc::new(AtomicBool::new(false));
-    let running = Running::default();
-    let gateway = slow_gateway(&running, Duration::from_secs(30), done.clone());
-    let server = start(gateway, running.clone(), Duration::from_millis(300)).await;
+    let progress = Progress::default();
+    let gateway = slow_gateway(Duration::from_secs(30), &progress);
+    let server = start(gateway, Duration::from_millis(300)).await;
     let mut client = TestClient::connect_to(server.addr, "/").await.unwrap();
     client.emit("slow", json!(null)).await.unwrap();
-    until_running(&running).await;
+    until_started(&progress).await;
 
     let asked = Instant::now();
     server.stop.send(()).unwrap();
     let stopped = server.serving.await.unwrap().unwrap();
-    assert_eq!(stopped, Stopped::TimedOut { handlers: 1 });
+    assert_eq!(stopped, Stopped::TimedOut);
     assert!(
         asked.elapsed() < Duration::from_secs(2),
         "took {:?}",
         asked.elapsed()
     );
-    assert!(!done.load(Ordering::SeqCst));
+    assert!(!progress.done.load(Ordering::SeqCst));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_server_stops_at_once() {
-    let running = Running::default();
-    let server = start(Gateway::new("/"), running, Duration::from_secs(5)).await;
+    let server = start(Gateway::new("/"), Duration::from_secs(5)).await;
     let mut client = TestClient::connect_to(server.addr, "/").await.unwrap();
     let asked = Instant::now();
     server.stop.send(()).unwrap();
