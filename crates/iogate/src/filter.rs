@@ -10,6 +10,13 @@ use crate::exception::{Exception, WsError};
 /// The default, [`BaseExceptionFilter`], writes NestJS's `exception` event. A gateway or a
 /// handler can have its own; it can delegate to `BaseExceptionFilter` for the cases it does
 /// not handle, as a NestJS filter calls `super.catch`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an exception filter",
+    label = "not an exception filter",
+    note = "an exception filter (NestJS's `@Catch()` filter) is a `fn(&Exception, &Context)` \
+            or a closure of that signature, or a type implementing `iogate::ExceptionFilter` \
+            (e.g. `BaseExceptionFilter`)"
+)]
 pub trait ExceptionFilter: Send + Sync + 'static {
     /// Reports `exception`, raised while handling the event in `cx`, to the client.
     fn catch(&self, exception: &Exception, cx: &Context);

@@ -195,6 +195,14 @@ impl<E: Into<Exception>> HookResult for Result<(), E> {
 /// `connect_error`, whose `message` is the error's client-facing message (see
 /// [`Exception::to_client`]). Any `Fn(Client) -> impl Future<Output = Result<(), E>>` is a
 /// middleware.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a connection middleware",
+    label = "not a middleware",
+    note = "a middleware (a function given to socket.io's `server.use`) is an async fn or closure \
+            `Fn(Client) -> impl Future<Output = Result<(), E>> + Send`, where `E: Into<Exception>` \
+            (e.g. `WsException`), or a type implementing `iogate::Middleware`, whose `call` \
+            returns a `BoxFuture<Result<(), Exception>>`"
+)]
 pub trait Middleware: Send + Sync + 'static {
     /// Lets the client in, or refuses it.
     fn call(&self, client: Client) -> BoxFuture<Result<(), Exception>>;

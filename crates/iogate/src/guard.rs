@@ -11,6 +11,13 @@ use crate::exception::Exception;
 /// ([`Client::insert`](crate::Client::insert)) for the handler to extract.
 ///
 /// Any `Fn(&Context) -> bool` is a guard.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a guard",
+    label = "not a guard",
+    note = "a guard (NestJS's `CanActivate`) is a `fn(&Context) -> bool` or a closure of that signature, \
+            or a type implementing `iogate::Guard`, whose `can_activate(&self, &Context)` returns \
+            `Result<bool, Exception>`; write the latter to fail with your own error"
+)]
 pub trait Guard: Send + Sync + 'static {
     /// Whether the event may go on.
     fn can_activate(&self, cx: &Context) -> Result<bool, Exception>;

@@ -29,8 +29,21 @@ use crate::guard::Guard;
 use crate::pipe::Pipe;
 use crate::{Args, Context};
 
-/// A boxed future, as handlers are stored.
-pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+/// A boxed, `Send` future: what [`Handler::call`] and [`Middleware::call`](crate::Middleware::call)
+/// return, for those who implement these traits by hand.
+///
+/// ```
+/// use iogate::{BoxFuture, Client, Exception, Middleware};
+///
+/// struct AllowAll;
+///
+/// impl Middleware for AllowAll {
+///     fn call(&self, _client: Client) -> BoxFuture<Result<(), Exception>> {
+///         Box::pin(async { Ok(()) })
+///     }
+/// }
+/// ```
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// A value on its way to the client, serialised straight into the packet.
 pub(crate) type Payload = Box<dyn erased_serde::Serialize + Send + Sync>;

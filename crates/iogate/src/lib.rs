@@ -116,7 +116,9 @@ pub use extract::{Binary, Data, Event, Extension, FromContext, State};
 pub use filter::{BaseExceptionFilter, ExceptionFilter};
 pub use gateway::{Gateway, HookResult, IntoGateway, Middleware};
 pub use guard::Guard;
-pub use handler::{Ack, Handler, HandlerExt, IntoReply, IntoRoute, Reply, Route, WsResponse};
+pub use handler::{
+    Ack, BoxFuture, Handler, HandlerExt, IntoReply, IntoRoute, Reply, Route, WsResponse,
+};
 pub use limits::Limits;
 pub use pipe::Pipe;
 pub use server::{Broadcast, BroadcastError, Namespace, Server};

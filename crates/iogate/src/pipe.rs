@@ -10,6 +10,13 @@ use crate::exception::Exception;
 ///
 /// The body is `None` when the client sent no argument. Any
 /// `Fn(Option<Value>) -> Result<Option<Value>, WsException>` is a pipe.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a pipe",
+    label = "not a pipe",
+    note = "a pipe (NestJS's `PipeTransform`) is a `fn(Option<Value>) -> Result<Option<Value>, E>` \
+            or a closure of that signature, where `E: Into<Exception>` (e.g. `WsException`), \
+            or a type implementing `iogate::Pipe`, whose `transform` also sees the `&Context`"
+)]
 pub trait Pipe: Send + Sync + 'static {
     /// The body the handler will see.
     fn transform(&self, body: Option<Value>, cx: &Context) -> Result<Option<Value>, Exception>;
