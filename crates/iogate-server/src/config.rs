@@ -88,6 +88,8 @@ pub mod defaults {
     pub const MAX_PENDING_EVENTS: usize = 4096;
     /// `max_outgoing_packets`.
     pub const MAX_OUTGOING_PACKETS: usize = 4096;
+    /// `ws_read_buffer_size`.
+    pub const WS_READ_BUFFER_SIZE: usize = 1024;
     /// `max_event_name_len`.
     pub const MAX_EVENT_NAME_LEN: usize = 128;
     /// `max_json_depth`.
@@ -217,6 +219,9 @@ pub struct Config {
     /// Packets that may wait to be written to one client; a client that falls further behind is cut off.
     #[arg(long, env = "MAX_OUTGOING_PACKETS", default_value_t = defaults::MAX_OUTGOING_PACKETS, global = true)]
     pub max_outgoing_packets: usize,
+    /// Bytes a WebSocket connection reads at a time; every client holds a buffer this big.
+    #[arg(long, env = "WS_READ_BUFFER_SIZE", default_value_t = defaults::WS_READ_BUFFER_SIZE, global = true)]
+    pub ws_read_buffer_size: usize,
     /// Longest event name, in bytes.
     #[arg(long, env = "MAX_EVENT_NAME_LEN", default_value_t = defaults::MAX_EVENT_NAME_LEN, global = true)]
     pub max_event_name_len: usize,
@@ -286,6 +291,7 @@ impl Default for Config {
             event_burst: defaults::EVENT_BURST,
             max_pending_events: defaults::MAX_PENDING_EVENTS,
             max_outgoing_packets: defaults::MAX_OUTGOING_PACKETS,
+            ws_read_buffer_size: defaults::WS_READ_BUFFER_SIZE,
             max_event_name_len: defaults::MAX_EVENT_NAME_LEN,
             max_json_depth: defaults::MAX_JSON_DEPTH,
             connections_per_ip_per_second: defaults::CONNECTIONS_PER_IP_PER_SECOND,
@@ -412,6 +418,11 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         key: "max_outgoing_packets",
         env: "MAX_OUTGOING_PACKETS",
+        secret: false,
+    },
+    Setting {
+        key: "ws_read_buffer_size",
+        env: "WS_READ_BUFFER_SIZE",
         secret: false,
     },
     Setting {
@@ -864,6 +875,7 @@ impl Config {
             "event_burst" => self.event_burst = get(value)?,
             "max_pending_events" => self.max_pending_events = get(value)?,
             "max_outgoing_packets" => self.max_outgoing_packets = get(value)?,
+            "ws_read_buffer_size" => self.ws_read_buffer_size = get(value)?,
             "max_event_name_len" => self.max_event_name_len = get(value)?,
             "max_json_depth" => self.max_json_depth = get(value)?,
             "connections_per_ip_per_second" => self.connections_per_ip_per_second = get(value)?,
@@ -916,6 +928,9 @@ impl Config {
             }
             "max_outgoing_packets" => {
                 V::Integer(i64::try_from(self.max_outgoing_packets).unwrap_or(i64::MAX))
+            }
+            "ws_read_buffer_size" => {
+                V::Integer(i64::try_from(self.ws_read_buffer_size).unwrap_or(i64::MAX))
             }
             "max_event_name_len" => {
                 V::Integer(i64::try_from(self.max_event_name_len).unwrap_or(i64::MAX))

@@ -161,6 +161,7 @@ pub async fn app(config: &Config, secrets: &Secrets) -> Result<Service, StartErr
         .ping_timeout(Duration::from_secs(60))
         .max_payload(config.max_payload)
         .max_outgoing_packets(config.max_outgoing_packets)
+        .ws_read_buffer_size(config.ws_read_buffer_size)
         .limits(limits);
     let gateways = [
         RootGateway.into_gateway(),

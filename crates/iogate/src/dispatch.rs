@@ -119,7 +119,11 @@ impl Queue {
         let job = q.jobs.pop_front();
         match &job {
             Some(j) => q.bytes -= j.size(),
-            None => q.running = false,
+            None => {
+                q.running = false;
+                // An idle client holds no queue: most clients are idle most of the time.
+                q.jobs = VecDeque::new();
+            }
         }
         job
     }
