@@ -69,7 +69,7 @@ impl ClientState {
             auth,
             data: RwLock::new(Vec::new()),
             queue: Queue::paused(),
-            budget: EventBudget::new(&ns.rails.limits),
+            budget: EventBudget::new(&ns.rails.limits, &ns.rails.clock),
             ns: ns.clone(),
             conn: OnceLock::new(),
             gone: AtomicBool::new(false),

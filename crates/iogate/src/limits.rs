@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
+use governor::clock::QuantaClock;
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 /// The limits, with their defaults (see the [module docs](self)).
@@ -137,6 +138,9 @@ fn nz(n: u32) -> NonZeroU32 {
 pub(crate) struct Guardrails {
     pub(crate) limits: Limits,
     per_ip: DefaultKeyedRateLimiter<IpAddr>,
+    /// The clock of every client's event budget. Making a clock calibrates it (a `CPUID` per
+    /// call, slow in a VM): once per server, not once per client.
+    pub(crate) clock: QuantaClock,
     ip_checks: AtomicU32,
     clients: AtomicUsize,
     users: Mutex<HashMap<Box<str>, usize>>,
@@ -153,6 +157,7 @@ impl Guardrails {
             .allow_burst(nz(limits.connection_burst_per_ip));
         Self {
             per_ip: RateLimiter::keyed(quota),
+            clock: QuantaClock::default(),
             ip_checks: AtomicU32::new(0),
             clients: AtomicUsize::new(0),
             users: Mutex::new(HashMap::new()),
@@ -232,11 +237,11 @@ fn epoch() -> Instant {
 }
 
 impl EventBudget {
-    pub(crate) fn new(limits: &Limits) -> Self {
+    pub(crate) fn new(limits: &Limits, clock: &QuantaClock) -> Self {
         let quota =
             Quota::per_second(nz(limits.events_per_second)).allow_burst(nz(limits.event_burst));
         Self {
-            bucket: RateLimiter::direct(quota),
+            bucket: RateLimiter::direct_with_clock(quota, clock.clone()),
             window_start: AtomicU64::new(0),
             refusals: AtomicU32::new(0),
         }
@@ -311,7 +316,7 @@ mod tests {
             .events_per_second(1)
             .event_burst(3)
             .abuse_refusals(5);
-        let budget = EventBudget::new(&limits);
+        let budget = EventBudget::new(&limits, &QuantaClock::default());
         let verdicts: Vec<_> = (0..8).map(|_| budget.check(&limits)).collect();
         assert_eq!(
             &verdicts[..3],
