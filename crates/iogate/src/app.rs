@@ -298,7 +298,7 @@ fn mount<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, ns: Arc<NsRuntime>) -> A
             let ns = ns.clone();
             async move {
                 if let Some(state) = socket.extensions.get::<Arc<ClientState>>() {
-                    dispatch::connected(&ns, socket, state);
+                    dispatch::connected(&ns, socket, state).await;
                 }
             }
         }

@@ -24,7 +24,9 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::client::ClientState;
 use crate::exception::{Exception, WsException};
+use crate::expiry::{Expiries, OnExpiry};
 use crate::gateway::Middleware;
 use crate::guard::Guard;
 use crate::handler::{Ack, BoxFuture, Route};
@@ -47,6 +49,10 @@ struct Inner {
     issuer: Option<String>,
     audience: Option<String>,
     leeway: u64,
+    /// The admitted clients' token expiries.
+    expiries: Arc<Expiries>,
+    /// What a token of the single key is checked against, made on first use.
+    validation: std::sync::OnceLock<Validation>,
 }
 
 enum Keys {
@@ -129,6 +135,8 @@ impl JwtAuth {
                 issuer: None,
                 audience: None,
                 leeway: 0,
+                expiries: Expiries::new(),
+                validation: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -139,6 +147,8 @@ impl JwtAuth {
             issuer,
             audience,
             leeway,
+            expiries: _,
+            validation: _,
         } = &*self.inner;
         let keys = match keys {
             Keys::One(k, a) => Keys::One(k.clone(), *a),
@@ -149,6 +159,8 @@ impl JwtAuth {
             issuer: issuer.clone(),
             audience: audience.clone(),
             leeway: *leeway,
+            expiries: Expiries::new(),
+            validation: std::sync::OnceLock::new(),
         };
         f(&mut inner);
         Self {
@@ -286,7 +298,15 @@ impl JwtAuth {
                 (key, *alg)
             }
         };
-        jsonwebtoken::decode::<Map<String, Value>>(token, key, &self.validation(alg))
+        let per_key;
+        let validation = match &self.inner.keys {
+            Keys::One(..) => self.inner.validation.get_or_init(|| self.validation(alg)),
+            Keys::Set(_) => {
+                per_key = self.validation(alg);
+                &per_key
+            }
+        };
+        jsonwebtoken::decode::<Map<String, Value>>(token, key, validation)
             .map(|data| Claims(Arc::new(data.claims)))
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => JwtError::Expired,
@@ -330,45 +350,11 @@ impl JwtAuth {
     /// can tell this disconnect from others, fetch a new token and reconnect. The middleware
     /// does this for every client it admits; call it from middleware of your own.
     pub fn watch_expiry(&self, client: &Client) {
-        let socket = Arc::downgrade(&client.socket);
-        let state = Arc::downgrade(&client.state);
-        let leeway = self.inner.leeway;
-        tokio::spawn(async move {
-            loop {
-                let Some(exp) = current_exp(&state) else {
-                    return;
-                };
-                let now = jsonwebtoken::get_current_timestamp();
-                let due = exp.saturating_add(leeway).saturating_sub(now);
-                tokio::time::sleep(
-                    std::time::Duration::from_secs(due) + std::time::Duration::from_millis(50),
-                )
-                .await;
-                // A refreshed token moved `exp` on: wait for the new one.
-                if current_exp(&state).is_some_and(|e| {
-                    e.saturating_add(leeway) > jsonwebtoken::get_current_timestamp()
-                }) {
-                    continue;
-                }
-                let (Some(socket), Some(state)) = (socket.upgrade(), state.upgrade()) else {
-                    return;
-                };
-                let client = Client::new(socket, state);
-                if client.connected() {
-                    tracing::info!(
-                        client = client.id(),
-                        user = client.user(),
-                        "token expired: disconnecting"
-                    );
-                    let _ = client.emit(
-                        TOKEN_EXPIRED_EVENT,
-                        &serde_json::json!({ "message": "Token expired" }),
-                    );
-                    client.disconnect();
-                }
-                return;
-            }
-        });
+        let Some(deadline) = Expire(self.inner.leeway).deadline(&client.state) else {
+            return;
+        };
+        let on = Arc::new(Expire(self.inner.leeway));
+        self.inner.expiries.watch(client, deadline, on);
     }
 
     /// The handler of [`REFRESH_EVENT`]: the client sends a fresh token (as a string or
@@ -438,11 +424,31 @@ pub const TOKEN_EXPIRED_EVENT: &str = "tokenExpired";
 /// The event a client sends with a fresh token to stay connected past its token's expiry.
 pub const REFRESH_EVENT: &str = "refreshToken";
 
-/// The `exp` of the claims stored on a client, while it lives.
-fn current_exp(state: &std::sync::Weak<crate::client::ClientState>) -> Option<u64> {
-    let state = state.upgrade()?;
-    let claims = state.get::<Claims>()?;
-    claims.get("exp").and_then(Value::as_u64)
+/// What expiry means to a [`JwtAuth`]: the deadline is the stored claims' `exp` plus the
+/// leeway; a client past it is told [`TOKEN_EXPIRED_EVENT`], then disconnected.
+struct Expire(u64);
+
+impl OnExpiry for Expire {
+    fn deadline(&self, state: &ClientState) -> Option<u64> {
+        let claims = state.get::<Claims>()?;
+        let exp = claims.get("exp").and_then(Value::as_u64)?;
+        Some(exp.saturating_add(self.0))
+    }
+
+    fn expired(&self, client: Client) {
+        if client.connected() {
+            tracing::info!(
+                client = client.id(),
+                user = client.user(),
+                "token expired: disconnecting"
+            );
+            let _ = client.emit(
+                TOKEN_EXPIRED_EVENT,
+                &serde_json::json!({ "message": "Token expired" }),
+            );
+            client.disconnect();
+        }
+    }
 }
 
 struct JwtMiddleware(JwtAuth);

@@ -137,14 +137,17 @@ fn enqueue(ns: &Arc<NsRuntime>, client: Client, job: Job) -> Result<(), Refused>
     Ok(())
 }
 
-/// The client's task: runs its jobs one after the other until the queue is empty.
+/// Starts the client's task: [`work`] in a task of its own.
 fn drain(ns: Arc<NsRuntime>, client: Client) {
-    tokio::spawn(async move {
-        while let Some(job) = client.state.queue.pop() {
-            run(&ns, &client, job).await;
-        }
-        ns.server().queue_settled();
-    });
+    tokio::spawn(async move { work(&ns, &client).await });
+}
+
+/// Runs the client's jobs one after the other until its queue is empty.
+async fn work(ns: &Arc<NsRuntime>, client: &Client) {
+    while let Some(job) = client.state.queue.pop() {
+        run(ns, client, job).await;
+    }
+    ns.server().queue_settled();
 }
 
 /// Queues the disconnection of a client whose connection [`Server::close`](crate::Server::close)
@@ -164,8 +167,10 @@ pub(crate) fn closed(client: &Client) {
 /// Starts a connected client's life: its connection hooks run first, before any event.
 ///
 /// The client's dispatcher was registered by [`admitted`], before socketioxide sent CONNECT;
-/// events that arrived since wait in the paused queue, behind the connection hooks.
-pub(crate) fn connected<A: Adapter>(
+/// events that arrived since wait in the paused queue, behind the connection hooks. The queue
+/// is drained right here, in the task socketioxide runs its connect handler in, rather than in
+/// a task of its own: one task less per connection.
+pub(crate) async fn connected<A: Adapter>(
     ns: &Arc<NsRuntime>,
     socket: Arc<Socket<A>>,
     state: Arc<ClientState>,
@@ -175,7 +180,7 @@ pub(crate) fn connected<A: Adapter>(
         state: state.clone(),
     });
     state.queue.start(Job::Connected);
-    drain(ns.clone(), Client::new(socket, state));
+    work(ns, &Client::new(socket, state)).await;
 }
 
 /// Registers the dispatcher of a client the middlewares admitted, before socketioxide sends

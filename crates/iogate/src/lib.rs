@@ -95,6 +95,8 @@ pub mod context;
 mod dispatch;
 mod engine;
 pub mod exception;
+#[cfg(feature = "jwt")]
+mod expiry;
 pub mod extract;
 pub mod filter;
 pub mod gateway;
