@@ -20,7 +20,7 @@ use crate::context::{Body, Context, packet_text, split_packet};
 use crate::exception::WsException;
 use crate::filter::{BaseExceptionFilter, ExceptionFilter};
 use crate::handler::{Reply, ReplyKind};
-use crate::limits::{Limits, Verdict, json_depth};
+use crate::limits::{Limits, Verdict, too_deep};
 use crate::metrics::Outcome;
 use crate::{Client, DisconnectReason};
 
@@ -131,8 +131,13 @@ impl Queue {
 
 /// Queues `job` for `client`, starting the client's task if it has none.
 fn enqueue(ns: &Arc<NsRuntime>, client: Client, job: Job) -> Result<(), Refused> {
+    let event = matches!(job, Job::Event { .. });
     if client.state.queue.push(job, &ns.rails.limits)? {
-        drain(ns.clone(), client);
+        if event {
+            drain_here(ns.clone(), client);
+        } else {
+            drain(ns.clone(), client);
+        }
     }
     Ok(())
 }
@@ -140,6 +145,21 @@ fn enqueue(ns: &Arc<NsRuntime>, client: Client, job: Job) -> Result<(), Refused>
 /// Starts the client's task: [`work`] in a task of its own.
 fn drain(ns: Arc<NsRuntime>, client: Client) {
     tokio::spawn(async move { work(&ns, &client).await });
+}
+
+/// Runs the client's queue right here, in the task that read the event, as far as it goes
+/// without waiting; only what has to wait gets a task of its own.
+///
+/// Most handlers (an acknowledgement, a local broadcast, a join) finish without waiting, so
+/// this saves a task per event. Polling once with a waker that does nothing is sound because
+/// a future that is not ready is polled again, with the task's own waker, as soon as it is
+/// spawned: a pending future registers the waker of its latest poll.
+fn drain_here(ns: Arc<NsRuntime>, client: Client) {
+    let mut running = Box::pin(async move { work(&ns, &client).await });
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    if running.as_mut().poll(&mut cx).is_pending() {
+        tokio::spawn(running);
+    }
 }
 
 /// Runs the client's jobs one after the other until its queue is empty.
@@ -228,7 +248,7 @@ impl<A: Adapter> MessageHandler<A, ViaDispatch> for Dispatch {
             }
         }
         let text = packet_text(&packet);
-        if json_depth(text, limits.max_json_depth) > limits.max_json_depth {
+        if too_deep(text, limits.max_json_depth) {
             return self.refuse(&client, None, "Message nested too deeply");
         }
         let Some(p) = split_packet(text) else {
