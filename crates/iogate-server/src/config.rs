@@ -207,6 +207,10 @@ pub struct Config {
     /// signs a token for any user name it is given. Never enable it where others can reach it.
     #[arg(long, env = "DEMO", value_parser = BoolishValueParser::new(), global = true)]
     pub demo: bool,
+    /// Gzip or deflate long-polling responses of 1 KiB and more for clients that accept it
+    /// (socket.io's `httpCompression`); `false` sends them as they are.
+    #[arg(long, env = "HTTP_COMPRESSION", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set, default_value_t = true, global = true)]
+    pub http_compression: bool,
     /// Sustained events per second per client (token bucket); over it the client gets `exception` `Too many requests`.
     #[arg(long, env = "EVENTS_PER_SECOND", default_value_t = defaults::EVENTS_PER_SECOND, global = true)]
     pub events_per_second: u32,
@@ -287,6 +291,7 @@ impl Default for Config {
             metrics_key: None,
             static_dir: None,
             demo: false,
+            http_compression: true,
             events_per_second: defaults::EVENTS_PER_SECOND,
             event_burst: defaults::EVENT_BURST,
             max_pending_events: defaults::MAX_PENDING_EVENTS,
@@ -398,6 +403,11 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         key: "demo",
         env: "DEMO",
+        secret: false,
+    },
+    Setting {
+        key: "http_compression",
+        env: "HTTP_COMPRESSION",
         secret: false,
     },
     Setting {
@@ -871,6 +881,7 @@ impl Config {
             "metrics_key" => self.metrics_key = Some(get(value)?),
             "static_dir" => self.static_dir = Some(get(value)?),
             "demo" => self.demo = get(value)?,
+            "http_compression" => self.http_compression = get(value)?,
             "events_per_second" => self.events_per_second = get(value)?,
             "event_burst" => self.event_burst = get(value)?,
             "max_pending_events" => self.max_pending_events = get(value)?,
@@ -921,6 +932,7 @@ impl Config {
             "metrics_key" => V::String(self.metrics_key.clone()?),
             "static_dir" => V::String(self.static_dir.as_ref()?.display().to_string()),
             "demo" => V::Boolean(self.demo),
+            "http_compression" => V::Boolean(self.http_compression),
             "events_per_second" => V::Integer(i64::from(self.events_per_second)),
             "event_burst" => V::Integer(i64::from(self.event_burst)),
             "max_pending_events" => {

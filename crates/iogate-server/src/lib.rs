@@ -155,7 +155,7 @@ pub async fn app(config: &Config, secrets: &Secrets) -> Result<Service, StartErr
         .max_rooms_per_client(config.max_rooms_per_client)
         .max_clients_per_room(config.max_clients_per_room)
         .max_room_name_len(config.max_room_name_len);
-    let options = Options::default()
+    let mut options = Options::default()
         .cors(Cors::from_list(&config.allowed_origins))
         .ping_interval(Duration::from_secs(25))
         .ping_timeout(Duration::from_secs(60))
@@ -163,6 +163,9 @@ pub async fn app(config: &Config, secrets: &Secrets) -> Result<Service, StartErr
         .max_outgoing_packets(config.max_outgoing_packets)
         .ws_read_buffer_size(config.ws_read_buffer_size)
         .limits(limits);
+    if !config.http_compression {
+        options = options.no_http_compression();
+    }
     let gateways = [
         RootGateway.into_gateway(),
         EventsGateway::new(&jwt).into_gateway(),

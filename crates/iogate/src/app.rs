@@ -124,6 +124,7 @@ impl App {
         health: Option<Arc<crate::cluster::Health>>,
     ) -> Assembled<A> {
         let (layer, io) = builder.build_layer();
+        let compression = self.options.http_compression;
         let server = Server::new(Arc::new(io.clone()), self.state, health);
         let rails = Arc::new(Guardrails::new(self.options.limits.clone()));
         let mut namespaces: Vec<NsRuntime> = Vec::new();
@@ -171,9 +172,16 @@ impl App {
         Assembled {
             server,
             router: Box::new(move |routes: Router| {
-                routes
-                    .layer(layer)
-                    .layer(tower::util::MapRequestLayer::new(detach_head))
+                use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
+                let routes = routes.layer(layer);
+                let routes = match compression {
+                    Some(threshold) => routes.layer(
+                        tower_http::compression::CompressionLayer::new()
+                            .compress_when(DefaultPredicate::new().and(SizeAbove::new(threshold))),
+                    ),
+                    None => routes,
+                };
+                routes.layer(tower::util::MapRequestLayer::new(detach_head))
             }),
             cors: self.options.cors,
             inits,
@@ -496,6 +504,7 @@ pub struct Options {
     transports: Transports,
     max_outgoing_packets: usize,
     ws_read_buffer: usize,
+    http_compression: Option<u16>,
     limits: Limits,
 }
 
@@ -512,6 +521,7 @@ impl Default for Options {
             transports: Transports::All,
             max_outgoing_packets: 4096,
             ws_read_buffer: 1024,
+            http_compression: Some(1024),
             limits: Limits::default(),
         }
     }
@@ -581,6 +591,19 @@ impl Options {
     /// reads. Raise it when clients mostly send large messages.
     pub fn ws_read_buffer_size(mut self, bytes: usize) -> Self {
         self.ws_read_buffer = bytes.max(64);
+        self
+    }
+    /// Compresses long-polling responses of at least `threshold` bytes (gzip or deflate, as
+    /// the client's `Accept-Encoding` asks), as socket.io's `httpCompression` does; on by
+    /// default with its threshold, 1 KiB. WebSocket messages are not compressed (see
+    /// `docs/benchmarks.md` for what permessage-deflate would save and cost).
+    pub fn http_compression(mut self, threshold: u16) -> Self {
+        self.http_compression = Some(threshold);
+        self
+    }
+    /// Sends long-polling responses uncompressed.
+    pub fn no_http_compression(mut self) -> Self {
+        self.http_compression = None;
         self
     }
     /// The rate and size limits ([`Limits`]).

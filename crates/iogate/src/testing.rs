@@ -200,6 +200,7 @@ impl TestServer {
                 status: parts.status,
                 headers: parts.headers,
                 body: String::from_utf8_lossy(&body).into_owned(),
+                bytes: body,
             })
         };
         match tokio::time::timeout(DEFAULT_TIMEOUT, exchange).await {
@@ -242,8 +243,10 @@ pub struct TestResponse {
     pub status: http::StatusCode,
     /// The headers.
     pub headers: http::HeaderMap,
-    /// The body, as text.
+    /// The body, as text (invalid UTF-8 replaced).
     pub body: String,
+    /// The body's bytes, as received (e.g. compressed).
+    pub bytes: Bytes,
 }
 
 impl TestResponse {

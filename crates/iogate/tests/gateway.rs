@@ -554,3 +554,71 @@ async fn closing_the_server_finishes_running_handlers_then_runs_the_disconnect_h
     assert!(late.is_err(), "a closed server accepted a client: {late:?}");
     Ok(())
 }
+
+/// Long-polls `sid` until a response names `needle`; returns that response.
+async fn poll_until(
+    server: &TestServer,
+    sid: &str,
+    gzip: bool,
+    needle: &str,
+) -> anyhow::Result<iogate::testing::TestResponse> {
+    for _ in 0..10 {
+        let mut get = http::Request::get(format!("/socket.io/?EIO=4&transport=polling&sid={sid}"));
+        if gzip {
+            get = get.header("accept-encoding", "gzip");
+        }
+        let response = server.request(get.body(String::new())?).await?;
+        let gzipped = response.headers.get("content-encoding").is_some();
+        let text = if gzipped {
+            use std::io::Read as _;
+            let mut text = String::new();
+            flate2::read::GzDecoder::new(&response.bytes[..]).read_to_string(&mut text)?;
+            text
+        } else {
+            response.body.clone()
+        };
+        if text.contains(needle) {
+            return Ok(response);
+        }
+    }
+    anyhow::bail!("no polling response with {needle}")
+}
+
+#[tokio::test]
+async fn long_polling_responses_over_the_threshold_are_gzipped_for_clients_that_accept_it()
+-> anyhow::Result<()> {
+    let big = "x".repeat(4000);
+    let gateway = Gateway::new("/").subscribe_message("big", move |client: Client| {
+        let big = big.clone();
+        async move { client.emit("big", &big) }
+    });
+    let server = TestServer::start(App::new().gateway(gateway)).await;
+    let open = server
+        .request(http::Request::get("/socket.io/?EIO=4&transport=polling").body(String::new())?)
+        .await?;
+    // The handshake is below the threshold: sent as is.
+    assert!(open.headers.get("content-encoding").is_none());
+    let sid = open
+        .body
+        .split('"')
+        .nth(3)
+        .expect("a session id")
+        .to_owned();
+    let post = |body: &str| {
+        http::Request::post(format!("/socket.io/?EIO=4&transport=polling&sid={sid}"))
+            .body(body.to_owned())
+    };
+    server.request(post("40")?).await?;
+    poll_until(&server, &sid, false, "40").await?;
+
+    server.request(post(r#"42["big"]"#)?).await?;
+    let gzipped = poll_until(&server, &sid, true, "xxxx").await?;
+    assert_eq!(gzipped.headers.get("content-encoding").unwrap(), "gzip");
+    assert!(gzipped.bytes.len() < 200, "{} bytes", gzipped.bytes.len());
+
+    server.request(post(r#"42["big"]"#)?).await?;
+    let plain = poll_until(&server, &sid, false, "xxxx").await?;
+    assert!(plain.headers.get("content-encoding").is_none());
+    assert!(plain.body.len() > 4000);
+    Ok(())
+}
