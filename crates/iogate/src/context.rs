@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use serde_json::Value;
-use serde_json::value::RawValue;
 use socketioxide::handler::Value as SioValue;
 
 use crate::{Args, Client, Server};
@@ -110,30 +109,138 @@ pub(crate) fn packet_text(packet: &SioValue) -> &str {
 }
 
 /// The parts of an event packet: its name and where its arguments are.
+#[cfg_attr(test, derive(Debug, PartialEq))]
 pub(crate) struct Packet<'a> {
     pub(crate) event: std::borrow::Cow<'a, str>,
+    /// Where the arguments' text starts: the first byte of the first argument (0 without
+    /// arguments).
     pub(crate) start: usize,
+    /// Where the arguments' text ends: just past the last byte of the last argument (0 without
+    /// arguments).
     pub(crate) end: usize,
+    /// How many arguments follow the name.
     pub(crate) args: usize,
+    /// The nesting depth of arrays and objects, the packet's own array counting 1.
+    pub(crate) depth: usize,
 }
 
 /// Splits the JSON text of an event packet, `["event", arg, ...]`, without decoding the
-/// arguments. `None` when it is not a JSON array starting with a string.
+/// arguments, in one pass over its bytes that also measures its nesting depth. `None` when it
+/// is not a JSON array starting with a string.
+///
+/// socketioxide has parsed the text before (it is valid JSON): the scan checks the shape of
+/// the outer array (the name, commas, the closing bracket, nothing after it) and skips the
+/// arguments, strings and brackets, without checking their insides again. Whatever the
+/// text, it does not panic, and `start..end` is within the text, on character boundaries.
 pub(crate) fn split_packet(text: &str) -> Option<Packet<'_>> {
-    let parts: Vec<&RawValue> = serde_json::from_str(text).ok()?;
-    let (name, args) = parts.split_first()?;
-    let event = serde_json::from_str(name.get()).ok()?;
-    let offset = |raw: &RawValue| raw.get().as_ptr() as usize - text.as_ptr() as usize;
-    let (start, end) = match (args.first(), args.last()) {
-        (Some(first), Some(last)) => (offset(first), offset(last) + last.get().len()),
-        _ => (0, 0),
+    let b = text.as_bytes();
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'[') {
+        return None;
+    }
+    i = skip_ws(b, i + 1);
+    if b.get(i) != Some(&b'"') {
+        return None;
+    }
+    let (close, escaped) = string_end(b, i)?;
+    let event = if escaped {
+        std::borrow::Cow::Owned(serde_json::from_str(text.get(i..=close)?).ok()?)
+    } else {
+        std::borrow::Cow::Borrowed(text.get(i + 1..close)?)
     };
+    i = close + 1;
+    let (mut start, mut end, mut args, mut depth) = (0, 0, 0, 1);
+    loop {
+        i = skip_ws(b, i);
+        match b.get(i)? {
+            b']' => break,
+            b',' => {}
+            _ => return None,
+        }
+        i = skip_ws(b, i + 1);
+        let first = i;
+        i = match b.get(i)? {
+            b'"' => string_end(b, i)?.0 + 1,
+            b'[' | b'{' => {
+                let (after, inner) = container_end(b, i)?;
+                depth = depth.max(inner + 1);
+                after
+            }
+            _ => scalar_end(b, i)?,
+        };
+        if args == 0 {
+            start = first;
+        }
+        end = i;
+        args += 1;
+    }
+    if skip_ws(b, i + 1) != b.len() {
+        return None;
+    }
     Some(Packet {
         event,
         start,
         end,
-        args: args.len(),
+        args,
+        depth,
     })
+}
+
+/// The index of the first byte from `i` on that is not JSON whitespace.
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(i) {
+        i += 1;
+    }
+    i
+}
+
+/// The index of the quote closing the string opened at `open`, and whether the string has a
+/// backslash escape.
+fn string_end(b: &[u8], open: usize) -> Option<(usize, bool)> {
+    let (mut i, mut escaped) = (open + 1, false);
+    loop {
+        match b.get(i)? {
+            b'"' => return Some((i, escaped)),
+            b'\\' => {
+                escaped = true;
+                i += 2;
+            }
+            _ => i += 1,
+        }
+    }
+}
+
+/// The index just past the array or object opened at `open`, and its nesting depth (1 when
+/// nothing is nested in it).
+fn container_end(b: &[u8], open: usize) -> Option<(usize, usize)> {
+    let (mut i, mut depth, mut max) = (open, 0usize, 0usize);
+    loop {
+        match b.get(i)? {
+            b'"' => i = string_end(b, i)?.0,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => {
+                // `open` is an opening bracket: `depth` is at least 1 here.
+                depth -= 1;
+                if depth == 0 {
+                    return Some((i + 1, max));
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+}
+
+/// The index just past the number, `true`, `false` or `null` starting at `start`.
+fn scalar_end(b: &[u8], start: usize) -> Option<usize> {
+    let mut i = start;
+    while let Some(b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'+' | b'-' | b'.') = b.get(i) {
+        i += 1;
+    }
+    (i > start).then_some(i)
 }
 
 impl Context {
@@ -194,6 +301,7 @@ impl Context {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limits::json_depth;
 
     fn body(text: &str) -> Body {
         let p = split_packet(text).unwrap();
@@ -270,6 +378,110 @@ mod tests {
         assert!(split_packet(r#"{"a":1}"#).is_none());
     }
 
+    /// The splitter as it was, on serde_json, with [`json_depth`] for the depth: the reference
+    /// the one-pass scanner is checked against.
+    fn split_packet_serde(text: &str) -> Option<Packet<'_>> {
+        use serde_json::value::RawValue;
+        let parts: Vec<&RawValue> = serde_json::from_str(text).ok()?;
+        let (name, args) = parts.split_first()?;
+        let event = serde_json::from_str(name.get()).ok()?;
+        let offset = |raw: &RawValue| raw.get().as_ptr() as usize - text.as_ptr() as usize;
+        let (start, end) = match (args.first(), args.last()) {
+            (Some(first), Some(last)) => (offset(first), offset(last) + last.get().len()),
+            _ => (0, 0),
+        };
+        Some(Packet {
+            event,
+            start,
+            end,
+            args: args.len(),
+            depth: json_depth(text, usize::MAX),
+        })
+    }
+
+    /// The scanner agrees with the reference, and the arguments' text is what it says.
+    fn check(text: &str) -> Packet<'_> {
+        let p = split_packet(text).unwrap_or_else(|| panic!("{text}: does not split"));
+        assert_eq!(Some(&p), split_packet_serde(text).as_ref(), "{text}");
+        p
+    }
+
+    #[test]
+    fn the_scanner_splits_names_arguments_and_measures_depth() {
+        let p = check(r#"["e"]"#);
+        assert_eq!(
+            (&*p.event, p.start, p.end, p.args, p.depth),
+            ("e", 0, 0, 0, 1)
+        );
+        let text = r#"[ "e" , 1 ]"#;
+        let p = check(text);
+        assert_eq!((&*p.event, &text[p.start..p.end], p.args), ("e", "1", 1));
+        let text = " \t[\r\n\"e\"\n,\t1 ,\r\n\"two\"  ] \n";
+        let p = check(text);
+        assert_eq!((&text[p.start..p.end], p.args), ("1 ,\r\n\"two\"", 2));
+        let text = r#"["e","a]b,c\"d\\",2]"#;
+        let p = check(text);
+        assert_eq!((&text[p.start..p.end], p.args), (r#""a]b,c\"d\\",2"#, 2));
+        let text = r#"["e\\\"]", "[[{{", {"k]":"}\"]"}, ["\\"]]"#;
+        let p = check(text);
+        assert_eq!((&*p.event, p.args, p.depth), ("e\\\"]", 3, 2));
+        assert_eq!(&text[p.start..p.end], r#""[[{{", {"k]":"}\"]"}, ["\\"]"#);
+        let p = check(r#"["caf\u00e9\ud83d\ude00\/",true,null,-1.5e+3,{}]"#);
+        assert_eq!((&*p.event, p.args, p.depth), ("café😀/", 4, 2));
+        assert!(matches!(
+            check(r#"["plain",1]"#).event,
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn depth_at_the_limit_passes_one_more_is_too_deep() {
+        let limit = crate::Limits::default().max_json_depth;
+        for (open, close) in [("[", "]"), (r#"{"a":"#, "}")] {
+            for inner in [limit - 1, limit] {
+                let text = format!(r#"["e",{}1{}]"#, open.repeat(inner), close.repeat(inner));
+                let p = check(&text);
+                assert_eq!(p.depth, inner + 1);
+                assert_eq!(p.depth > limit, inner == limit, "{text}");
+            }
+        }
+        // The deepest argument counts, not the last.
+        let text = format!(r#"["e",{}{},[]]"#, "[".repeat(limit), "]".repeat(limit));
+        assert_eq!(check(&text).depth, limit + 1);
+    }
+
+    #[test]
+    fn malformed_packets_do_not_split() {
+        for text in [
+            "",
+            " ",
+            "[",
+            r#"[""#,
+            r#"["e"#,
+            r#"["e\"]"#,
+            r#"["e","#,
+            r#"["e",]"#,
+            r#"["e",,1]"#,
+            r#"["e" 1]"#,
+            r#"["e",1"#,
+            r#"["e",1 2]"#,
+            r#"["e",1]x"#,
+            r#"["e",1],"#,
+            r#"["e",[1]"#,
+            r#"["e",{"a":"]"#,
+            r#"["e","a]"#,
+            r#"["\x"]"#,
+            r#"["\ud800x"]"#,
+            r#"[1,"e"]"#,
+            r#"[[],"e"]"#,
+            r#"{"e":1}"#,
+            r#""e""#,
+        ] {
+            assert!(split_packet(text).is_none(), "{text}");
+            assert!(split_packet_serde(text).is_none(), "{text}");
+        }
+    }
+
     /// The packet's event name and body, as dispatch sees them.
     fn split(text: &str) -> Option<(String, usize)> {
         split_packet(text).map(|p| (p.event.into_owned(), p.args))
@@ -282,7 +494,6 @@ mod tests {
 
     mod properties {
         use super::*;
-        use crate::limits::json_depth;
         use proptest::prelude::*;
 
         fn json_value() -> impl Strategy<Value = Value> {
@@ -294,6 +505,7 @@ mod tests {
                     .prop_filter("finite", |f| f.is_finite())
                     .prop_map(Value::from),
                 ".*".prop_map(Value::from),
+                r#"[\[\]{},:"\\/ aé😀\n]{0,10}"#.prop_map(Value::from),
             ];
             leaf.prop_recursive(6, 64, 8, |inner| {
                 prop_oneof![
@@ -302,6 +514,106 @@ mod tests {
                         .prop_map(|m| Value::Object(m.into_iter().collect())),
                 ]
             })
+        }
+
+        /// Writes JSON text with whitespace between its tokens and characters of its strings
+        /// escaped as `\uXXXX`, both as drawn.
+        struct Writer {
+            out: String,
+            spaces: Vec<String>,
+            escapes: Vec<bool>,
+            n: usize,
+        }
+
+        impl Writer {
+            fn pad(&mut self) {
+                if !self.spaces.is_empty() {
+                    let space = &self.spaces[self.n % self.spaces.len()];
+                    self.out.push_str(space);
+                }
+                self.n += 1;
+            }
+
+            fn string(&mut self, s: &str) {
+                self.out.push('"');
+                for c in s.chars() {
+                    let unicode =
+                        !self.escapes.is_empty() && self.escapes[self.n % self.escapes.len()];
+                    self.n += 1;
+                    if unicode {
+                        for unit in c.encode_utf16(&mut [0; 2]) {
+                            self.out.push_str(&format!("\\u{unit:04x}"));
+                        }
+                    } else {
+                        let quoted = serde_json::to_string(&c.to_string()).unwrap();
+                        self.out.push_str(&quoted[1..quoted.len() - 1]);
+                    }
+                }
+                self.out.push('"');
+            }
+
+            fn value(&mut self, value: &Value) {
+                match value {
+                    Value::String(s) => self.string(s),
+                    Value::Array(items) => {
+                        self.out.push('[');
+                        for (k, item) in items.iter().enumerate() {
+                            self.pad();
+                            if k > 0 {
+                                self.out.push(',');
+                                self.pad();
+                            }
+                            self.value(item);
+                        }
+                        self.pad();
+                        self.out.push(']');
+                    }
+                    Value::Object(map) => {
+                        self.out.push('{');
+                        for (k, (key, item)) in map.iter().enumerate() {
+                            self.pad();
+                            if k > 0 {
+                                self.out.push(',');
+                                self.pad();
+                            }
+                            self.string(key);
+                            self.pad();
+                            self.out.push(':');
+                            self.pad();
+                            self.value(item);
+                        }
+                        self.pad();
+                        self.out.push('}');
+                    }
+                    scalar => self.out.push_str(&scalar.to_string()),
+                }
+            }
+
+            /// The packet `[event, args...]`.
+            fn packet(mut self, event: &str, args: &[Value]) -> String {
+                self.pad();
+                self.out.push('[');
+                self.pad();
+                self.string(event);
+                for arg in args {
+                    self.pad();
+                    self.out.push(',');
+                    self.pad();
+                    self.value(arg);
+                }
+                self.pad();
+                self.out.push(']');
+                self.pad();
+                self.out
+            }
+        }
+
+        fn event_name() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "[a-zA-Z]{1,12}",
+                ".{0,12}",
+                r#"[\[\]{},:"\\/ aé€😀\n\t\u{0}]{0,12}"#,
+            ]
         }
 
         proptest! {
@@ -322,6 +634,38 @@ mod tests {
                 let _ = json_depth(&text, 32);
                 let _ = split(&text);
                 let _ = body_of(&text);
+                // What splits on serde_json splits the same in one pass.
+                if let Some(reference) = split_packet_serde(&text) {
+                    prop_assert_eq!(split_packet(&text), Some(reference));
+                }
+            }
+
+            /// Whatever the text, the arguments' bounds can be sliced.
+            #[test]
+            fn argument_bounds_are_always_in_the_text(text in r#"[ \[\]{}",:\\a1é]{0,40}"#) {
+                if let Some(p) = split_packet(&text) {
+                    prop_assert!(p.start <= p.end && text.get(p.start..p.end).is_some(), "{:?}", p);
+                }
+            }
+
+            /// On any valid packet (nested arguments, escaped and unicode names, whitespace
+            /// between tokens) the one-pass scanner finds what serde_json finds, and the depth
+            /// [`json_depth`] measures.
+            #[test]
+            fn the_scanner_agrees_with_serde_json(
+                event in event_name(),
+                args in prop::collection::vec(json_value(), 0..5),
+                spaces in prop::collection::vec("[ \t\n\r]{0,3}", 0..6),
+                escapes in prop::collection::vec(any::<bool>(), 0..6),
+            ) {
+                let writer = Writer { out: String::new(), spaces, escapes, n: 0 };
+                let text = writer.packet(&event, &args);
+                let reference = split_packet_serde(&text).expect("a valid packet");
+                let p = split_packet(&text).expect("a valid packet splits");
+                prop_assert_eq!(&*p.event, event.as_str());
+                prop_assert_eq!(p.args, args.len());
+                prop_assert_eq!(p.depth, json_depth(&text, usize::MAX));
+                prop_assert_eq!(p, reference);
             }
 
             /// Any event's arguments come back as the handler sees them: one as itself, several

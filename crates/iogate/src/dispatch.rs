@@ -248,15 +248,23 @@ impl<A: Adapter> MessageHandler<A, ViaDispatch> for Dispatch {
             }
         }
         let text = packet_text(&packet);
-        if too_deep(text, limits.max_json_depth) {
-            return self.refuse(&client, None, "Message nested too deeply");
-        }
-        let Some(p) = split_packet(text) else {
-            return self.refuse(
-                &client,
-                None,
-                "Malformed event: expected [name, ...arguments]",
-            );
+        let p = match split_packet(text) {
+            Some(p) if p.depth > limits.max_json_depth => {
+                return self.refuse(&client, None, "Message nested too deeply");
+            }
+            Some(p) => p,
+            // socketioxide parsed the text, so this does not happen; if it did, nesting would
+            // still be refused first, as for a packet that splits.
+            None if too_deep(text, limits.max_json_depth) => {
+                return self.refuse(&client, None, "Message nested too deeply");
+            }
+            None => {
+                return self.refuse(
+                    &client,
+                    None,
+                    "Malformed event: expected [name, ...arguments]",
+                );
+            }
         };
         if p.event.len() > limits.max_event_name_len {
             return self.refuse(&client, None, "Event name too long");
