@@ -11,11 +11,14 @@
 //! - `conns`: open and hold clients (on `/events` with a JWT with `--jwt`); connects/s,
 //!   handshake latency, the server's RSS per client.
 //! - `notify`: `POST /notifications/send` throughput and delivery latency to the user.
+//! - `compression`: the bytes gzip saves on long-polling responses, and what permessage-deflate
+//!   would save over websocket, on the guide's payloads.
 //!
 //! `table` turns the JSON lines of many runs into the markdown table of `docs/benchmarks.md`;
 //! `free-port` prints a free loopback port, for servers that cannot bind port 0 and say which.
 
 mod common;
+mod compression;
 mod conns;
 mod echo;
 mod fanout;
@@ -56,6 +59,9 @@ enum Command {
     Conns(conns::ConnsArgs),
     /// REST notifications to connected users.
     Notify(notify::NotifyArgs),
+    /// Bytes saved by compressing long-polling responses, and what permessage-deflate would
+    /// save, on the guide's payloads.
+    Compression(compression::CompressionArgs),
     /// The markdown table of JSON lines (files, or standard input).
     Table {
         /// Files of JSON lines.
@@ -75,6 +81,7 @@ fn main() -> anyhow::Result<()> {
         Command::Fanout(a) => a.limit(),
         Command::Conns(a) => a.limit(),
         Command::Notify(a) => a.limit(),
+        Command::Compression(a) => a.limit(),
         Command::Table { files, notes } => return table(files, *notes),
         Command::FreePort => {
             let l = std::net::TcpListener::bind("127.0.0.1:0")?;
@@ -89,13 +96,20 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let local = tokio::task::LocalSet::new();
+    if let Command::Compression(a) = cli.command {
+        let line = local.block_on(&runtime, compression::run(a))?;
+        println!("{line}");
+        return Ok(());
+    }
     let report: Report = local.block_on(&runtime, async move {
         match cli.command {
             Command::Echo(a) => Ok(echo::run(a).await),
             Command::Fanout(a) => Ok(fanout::run(a).await),
             Command::Conns(a) => conns::run(a).await,
             Command::Notify(a) => notify::run(a).await,
-            Command::Table { .. } | Command::FreePort => unreachable!("handled above"),
+            Command::Table { .. } | Command::FreePort | Command::Compression(_) => {
+                unreachable!("handled above")
+            }
         }
     })?;
     println!("{}", report.into_json());
