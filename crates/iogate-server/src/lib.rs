@@ -205,12 +205,7 @@ pub async fn app(config: &Config, secrets: &Secrets) -> Result<Service, StartErr
     if let Some(dir) = &config.static_dir {
         routes = routes.fallback_service(demo::static_files(dir));
     }
-    let router = with_tracing(gateways.into_router(routes).layer(
-        SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ),
-    ));
+    let router = with_tracing(gateways.into_router(routes));
     Ok(Service {
         server,
         router,
@@ -222,9 +217,15 @@ pub async fn app(config: &Config, secrets: &Secrets) -> Result<Service, StartErr
 /// puts the session id there). REST calls log at `info`; socket.io's own requests (a long-poll
 /// every few seconds per client) at `debug`. Handlers add fields: `api_key` (which key, by its
 /// index, authorised the call).
+///
+/// Every answer also gets `X-Content-Type-Options: nosniff`. Both layers go on in one
+/// `Router::layer` call: axum boxes and clones the routes' services once per call.
 fn with_tracing(router: Router) -> Router {
-    router.layer(
-        TraceLayer::new_for_http()
+    let nosniff = SetResponseHeaderLayer::if_not_present(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    let trace = TraceLayer::new_for_http()
             .make_span_with(|req: &Request<axum::body::Body>| {
                 let path = req.uri().path();
                 if path.starts_with("/socket.io") {
@@ -244,8 +245,8 @@ fn with_tracing(router: Router) -> Router {
                     tracing::debug!(status, ms, "answered");
                 }
             })
-            .on_failure(DefaultOnFailure::new().level(Level::WARN)),
-    )
+        .on_failure(DefaultOnFailure::new().level(Level::WARN));
+    router.layer(tower::ServiceBuilder::new().layer(trace).layer(nosniff))
 }
 
 /// Builds the app ([`app`]) and serves it ([`serve`]).

@@ -171,17 +171,20 @@ impl App {
             .collect();
         Assembled {
             server,
-            router: Box::new(move |routes: Router| {
-                use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
-                let routes = routes.layer(layer);
-                let routes = match compression {
-                    Some(threshold) => routes.layer(
-                        tower_http::compression::CompressionLayer::new()
-                            .compress_when(DefaultPredicate::new().and(SizeAbove::new(threshold))),
-                    ),
-                    None => routes,
-                };
-                routes.layer(tower::util::MapRequestLayer::new(detach_head))
+            // One stack, applied with one `Router::layer`: axum boxes and clones every route's
+            // service once per `layer` call and per request, so each layer applied on its own
+            // costs an allocation and a copy of its future on every request.
+            router: Box::new(move |routes: Router, cors: CorsLayer| {
+                routes.layer(
+                    tower::ServiceBuilder::new()
+                        .layer(cors)
+                        .layer(tower::util::MapRequestLayer::new(detach_head))
+                        .layer(
+                            tower_http::compression::CompressionLayer::new()
+                                .compress_when(CompressAbove(compression)),
+                        )
+                        .layer(layer),
+                )
             }),
             cors: self.options.cors,
             inits,
@@ -193,7 +196,7 @@ impl App {
 /// A server whose namespaces are mounted, their adapters not yet initialised.
 struct Assembled<A: Adapter> {
     server: Server,
-    router: Box<dyn FnOnce(Router) -> Router + Send>,
+    router: Box<dyn FnOnce(Router, CorsLayer) -> Router + Send>,
     cors: Cors,
     inits: Vec<(String, A::InitRes)>,
     init_hooks: Vec<crate::gateway::InitHook>,
@@ -217,8 +220,8 @@ impl<A: Adapter> Assembled<A> {
 #[must_use]
 pub struct Gateways {
     server: Server,
-    /// Applies the socket.io layer, whatever the adapter's type.
-    router: Box<dyn FnOnce(Router) -> Router + Send>,
+    /// Applies the socket.io layer and the given CORS layer, whatever the adapter's type.
+    router: Box<dyn FnOnce(Router, CorsLayer) -> Router + Send>,
     cors: Cors,
 }
 
@@ -234,7 +237,7 @@ impl Gateways {
     /// `Origin` are refused with 403: browsers do not apply CORS to WebSockets, so without this
     /// check any site could open a socket with its visitors' cookies.
     pub fn into_router(self, routes: Router) -> Router {
-        let router = (self.router)(routes).layer(self.cors.layer());
+        let router = (self.router)(routes, self.cors.layer());
         match &self.cors {
             Cors::Origins { origins, .. } => {
                 let allowed: Arc<[String]> = origins.clone().into();
@@ -244,6 +247,22 @@ impl Gateways {
             }
             Cors::Any | Cors::SameOrigin => router,
         }
+    }
+}
+
+/// Whether to compress a response: with a threshold, those the default predicate accepts
+/// (not images, gRPC or event streams) of at least that many bytes; never without.
+#[derive(Clone, Copy)]
+struct CompressAbove(Option<u16>);
+
+impl tower_http::compression::Predicate for CompressAbove {
+    fn should_compress<B: axum::body::HttpBody>(&self, response: &http::Response<B>) -> bool {
+        use tower_http::compression::predicate::{DefaultPredicate, SizeAbove};
+        self.0.is_some_and(|threshold| {
+            DefaultPredicate::new()
+                .and(SizeAbove::new(threshold))
+                .should_compress(response)
+        })
     }
 }
 

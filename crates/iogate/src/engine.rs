@@ -186,6 +186,8 @@ pub(crate) trait Io: Send + Sync + 'static {
     fn local(&self, sel: Selection<'_>) -> Result<Vec<Arc<ClientState>>, OpError>;
     /// Every client of this node, in every namespace.
     fn everyone(&self) -> Vec<Arc<ClientState>>;
+    /// How many clients of this node are selected.
+    fn local_count(&self, sel: Selection<'_>) -> usize;
     /// Disconnects the selected clients of this node whose outgoing queue is full; returns
     /// how many there were.
     fn disconnect_backlogged(&self, sel: Selection<'_>) -> usize;
@@ -248,6 +250,9 @@ impl<A: Adapter + DefinedAdapter> Io for SocketIo<A> {
             .into_iter()
             .filter_map(|s| s.extensions.get::<Arc<ClientState>>())
             .collect())
+    }
+    fn local_count(&self, sel: Selection<'_>) -> usize {
+        operators(self, sel).map_or(0, |ops| ops.local().sockets().len())
     }
     fn everyone(&self) -> Vec<Arc<ClientState>> {
         self.nsps()

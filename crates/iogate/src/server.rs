@@ -55,7 +55,7 @@ impl Server {
             to: vec![room.to_owned()],
             except: Vec::new(),
         };
-        self.inner.io.local(sel).map_or(0, |clients| clients.len())
+        self.inner.io.local_count(sel)
     }
 
     /// `None` for a single node; for a node of a cluster, whether its broker (Redis) answers
