@@ -186,7 +186,7 @@ fn chat(i: usize) -> String {
 
 /// A 10 KB JSON notification: a page of a user's activity feed.
 fn document() -> Value {
-    let items: Vec<Value> = (0..40)
+    let items: Vec<Value> = (0..57)
         .map(|i| {
             let kind = ["comment", "mention", "like", "follow"][i % 4];
             json!({
