@@ -20,7 +20,7 @@ use crate::context::{Body, Context, packet_text, split_packet};
 use crate::exception::WsException;
 use crate::filter::{BaseExceptionFilter, ExceptionFilter};
 use crate::handler::{Reply, ReplyKind};
-use crate::limits::{Limits, Verdict, too_deep};
+use crate::limits::{Limits, Verdict};
 use crate::metrics::Outcome;
 use crate::{Client, DisconnectReason};
 
@@ -253,11 +253,6 @@ impl<A: Adapter> MessageHandler<A, ViaDispatch> for Dispatch {
                 return self.refuse(&client, None, "Message nested too deeply");
             }
             Some(p) => p,
-            // socketioxide parsed the text, so this does not happen; if it did, nesting would
-            // still be refused first, as for a packet that splits.
-            None if too_deep(text, limits.max_json_depth) => {
-                return self.refuse(&client, None, "Message nested too deeply");
-            }
             None => {
                 return self.refuse(
                     &client,
