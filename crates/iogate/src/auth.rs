@@ -350,11 +350,13 @@ impl JwtAuth {
     /// can tell this disconnect from others, fetch a new token and reconnect. The middleware
     /// does this for every client it admits; call it from middleware of your own.
     pub fn watch_expiry(&self, client: &Client) {
-        let Some(deadline) = Expire(self.inner.leeway).deadline(&client.state) else {
+        let expire = Expire(self.inner.leeway);
+        let Some(deadline) = expire.deadline(&client.state) else {
             return;
         };
-        let on = Arc::new(Expire(self.inner.leeway));
-        self.inner.expiries.watch(client, deadline, on);
+        self.inner
+            .expiries
+            .watch(client, deadline, || Arc::new(expire));
     }
 
     /// The handler of [`REFRESH_EVENT`]: the client sends a fresh token (as a string or

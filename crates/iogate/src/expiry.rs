@@ -58,8 +58,14 @@ impl Expiries {
         })
     }
 
-    /// Watches `client` until `deadline`; the watching task starts with the first client.
-    pub(crate) fn watch(self: &Arc<Self>, client: &Client, deadline: u64, on: Arc<dyn OnExpiry>) {
+    /// Watches `client` until `deadline`; the watching task starts with the first client, and
+    /// `on` (called then only) says what expiry means.
+    pub(crate) fn watch(
+        self: &Arc<Self>,
+        client: &Client,
+        deadline: u64,
+        on: impl FnOnce() -> Arc<dyn OnExpiry>,
+    ) {
         let first = {
             let mut due = self.due.lock().unwrap_or_else(|e| e.into_inner());
             let key = (deadline, due.next);
@@ -78,7 +84,7 @@ impl Expiries {
         let mut task = self.task.lock().unwrap_or_else(|e| e.into_inner());
         // A task from a runtime that has since shut down is gone: start another.
         if task.as_ref().is_none_or(JoinHandle::is_finished) {
-            *task = Some(tokio::spawn(self.clone().run(on)));
+            *task = Some(tokio::spawn(self.clone().run(on())));
         } else if first {
             self.earlier.notify_one();
         }
