@@ -340,11 +340,14 @@ async fn run(ns: &Arc<NsRuntime>, client: &Client, job: Job) {
                 "connected"
             );
             for hook in &ns.on_connection {
-                if let Err(e) = hook(client.clone()).await {
-                    tracing::info!(client = client.id(), error = %e, "refused by handle_connection");
-                    client.disconnect();
-                    return;
-                }
+                let refused = match guarded(hook(client.clone())).await {
+                    Ok(Ok(())) => continue,
+                    Ok(Err(e)) => e,
+                    Err(panic) => panic.into(),
+                };
+                tracing::info!(client = client.id(), error = %refused, "refused by handle_connection");
+                client.disconnect();
+                return;
             }
         }
         Job::Event {
@@ -383,8 +386,11 @@ async fn run(ns: &Arc<NsRuntime>, client: &Client, job: Job) {
             ns.rails.disconnected(client.user());
             tracing::info!(client = client.id(), namespace = client.namespace(), user = client.user(), %reason, "disconnected");
             for hook in &ns.on_disconnect {
-                hook(client.clone(), reason).await;
+                if let Err(panic) = guarded(hook(client.clone(), reason)).await {
+                    tracing::error!(client = client.id(), error = %panic, "handle_disconnect failed");
+                }
             }
+            // Whatever the hooks did, the socket leaves the namespace.
             remove();
         }
     }
@@ -393,9 +399,14 @@ async fn run(ns: &Arc<NsRuntime>, client: &Client, job: Job) {
 /// Guards, pipes, handler, reply: one event, start to end.
 async fn handle(ns: &NsRuntime, route: &RouteEntry, cx: &mut Context) {
     let started = std::time::Instant::now();
-    let (reply, failed_at) = match prepare(route, cx) {
-        Ok(fut) => (fut.await, Outcome::Error),
-        Err((e, stage)) => (Reply::error(e), stage),
+    let prepared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| prepare(route, cx)));
+    let (reply, failed_at) = match prepared {
+        Ok(Ok(fut)) => match guarded(fut).await {
+            Ok(reply) => (reply, Outcome::Error),
+            Err(panic) => (Reply::error(panic), Outcome::Error),
+        },
+        Ok(Err((e, stage))) => (Reply::error(e), stage),
+        Err(payload) => (Reply::error(Panicked::from(payload)), Outcome::Error),
     };
     let outcome = match reply.0 {
         ReplyKind::Nothing => Outcome::Ok,
@@ -427,6 +438,34 @@ async fn handle(ns: &NsRuntime, route: &RouteEntry, cx: &mut Context) {
     };
     route.metrics.outcome(outcome);
     route.metrics.duration.record(started.elapsed());
+}
+
+/// A handler, guard, pipe or hook that panicked. The client is told `Internal server error`
+/// (as for any error not meant for it); the log gets the panic's message. The client's queue
+/// goes on: its next event is handled as usual.
+#[derive(Debug, thiserror::Error)]
+#[error("panicked: {0}")]
+struct Panicked(String);
+
+impl From<Box<dyn std::any::Any + Send>> for Panicked {
+    fn from(payload: Box<dyn std::any::Any + Send>) -> Self {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_owned());
+        Self(message)
+    }
+}
+
+/// `future`, with a panic inside it caught: user code runs in the task that read the client's
+/// events, which a panic must not end.
+async fn guarded<T>(future: impl std::future::Future<Output = T>) -> Result<T, Panicked> {
+    use futures_util::FutureExt as _;
+    std::panic::AssertUnwindSafe(future)
+        .catch_unwind()
+        .await
+        .map_err(Panicked::from)
 }
 
 /// Checks that a reply went out. A client whose outgoing queue is full has stopped reading: it

@@ -622,3 +622,52 @@ async fn long_polling_responses_over_the_threshold_are_gzipped_for_clients_that_
     assert!(plain.body.len() > 4000);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_handler_or_guard_that_panics_costs_the_client_one_internal_error_not_its_connection()
+-> anyhow::Result<()> {
+    let disconnects = Arc::new(Mutex::new(0));
+    let seen = disconnects.clone();
+    let gateway = Gateway::new("/")
+        .subscribe_message("boom", async |Data(v): Data<Value>| -> Value {
+            panic!("the handler broke on {v}")
+        })
+        .subscribe_message(
+            "guarded",
+            (async || "unreachable").guard(|_: &Context| -> bool { panic!("the guard broke") }),
+        )
+        .subscribe_message("echo", async |Data(v): Data<Value>| v)
+        .handle_disconnect(move |_: Client, _: DisconnectReason| {
+            let seen = seen.clone();
+            async move {
+                *seen.lock().unwrap() += 1;
+                panic!("the disconnect hook broke");
+            }
+        });
+    let server = TestServer::start(App::new().gateway(gateway)).await;
+    let mut c = TestClient::connect(&server, "/").await?;
+
+    for event in ["boom", "guarded"] {
+        c.emit_args_with_ack_id(event, Args::new().arg(1)).await?;
+        let e = c.wait_for("exception").await?;
+        assert_eq!(e.data()["message"], "Internal server error", "{event}");
+        assert!(!e.data().to_string().contains("broke"), "{event}");
+        // The same client is still connected and served, in order.
+        assert_eq!(
+            c.emit_args_with_ack("echo", Args::new().arg(event)).await?,
+            Args::new().arg(event)
+        );
+    }
+    // A panicking disconnect hook still lets the client leave the namespace.
+    c.close().await;
+    let started = std::time::Instant::now();
+    while server.server.of("/").count().await? > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the client never left"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(*disconnects.lock().unwrap(), 1);
+    Ok(())
+}
