@@ -167,7 +167,7 @@ async fn client(
         }
         let deadline = tokio::time::Instant::from_std(sent + ack_timeout);
         loop {
-            let text = match tokio::time::timeout_at(deadline, sio::recv(&mut ws)).await {
+            let text = match tokio::time::timeout_at(deadline, sio::next(&mut ws)).await {
                 Ok(Ok(text)) => text,
                 Ok(Err(e)) => {
                     errors.borrow_mut().add("disconnect", e);
@@ -196,18 +196,6 @@ async fn client(
                         );
                     }
                     break;
-                }
-                Packet::Ping => {
-                    if let Err(e) = sio::send(&mut ws, "3").await {
-                        errors.borrow_mut().add("disconnect", e);
-                        return;
-                    }
-                }
-                Packet::Close | Packet::Disconnect { .. } => {
-                    errors
-                        .borrow_mut()
-                        .add("disconnect", "closed by the server");
-                    return;
                 }
                 _ => {}
             }

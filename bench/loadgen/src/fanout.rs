@@ -365,44 +365,30 @@ async fn subscriber(
         }
     };
     loop {
-        let text = match sio::recv(&mut ws).await {
+        let text = match sio::next(&mut ws).await {
             Ok(t) => t,
             Err(e) => {
                 errors.borrow_mut().add("disconnect", e);
                 return;
             }
         };
-        match sio::parse(&text) {
-            Packet::Event { data, .. } => {
-                if data.starts_with("[\"message\"") {
-                    let Some((seq, stamp)) = sio::stamp(data) else {
-                        continue;
-                    };
-                    stats.delivered.set(stats.delivered.get() + 1);
-                    if gate.get() == Stage::Measure {
-                        stats.in_window.set(stats.in_window.get() + 1);
-                    }
-                    if seq >= stats.first_measured.get() {
-                        let latency = micros_since(base).saturating_sub(stamp);
-                        stats.hist.borrow_mut().record_us(latency);
-                    }
-                } else if data.starts_with("[\"userJoined\"") {
-                    stats.user_joined.set(stats.user_joined.get() + 1);
-                }
+        let Packet::Event { data, .. } = sio::parse(&text) else {
+            continue;
+        };
+        if data.starts_with("[\"message\"") {
+            let Some((seq, stamp)) = sio::stamp(data) else {
+                continue;
+            };
+            stats.delivered.set(stats.delivered.get() + 1);
+            if gate.get() == Stage::Measure {
+                stats.in_window.set(stats.in_window.get() + 1);
             }
-            Packet::Ping => {
-                if let Err(e) = sio::send(&mut ws, "3").await {
-                    errors.borrow_mut().add("disconnect", e);
-                    return;
-                }
+            if seq >= stats.first_measured.get() {
+                let latency = micros_since(base).saturating_sub(stamp);
+                stats.hist.borrow_mut().record_us(latency);
             }
-            Packet::Close | Packet::Disconnect { .. } => {
-                errors
-                    .borrow_mut()
-                    .add("disconnect", "closed by the server");
-                return;
-            }
-            _ => {}
+        } else if data.starts_with("[\"userJoined\"") {
+            stats.user_joined.set(stats.user_joined.get() + 1);
         }
     }
 }

@@ -199,7 +199,7 @@ async fn user(
         }
     };
     loop {
-        let text = match sio::recv(&mut ws).await {
+        let text = match sio::next(&mut ws).await {
             Ok(t) => t,
             Err(e) => {
                 errors.borrow_mut().add("disconnect", e);
@@ -216,18 +216,6 @@ async fn user(
                     let latency = micros_since(base).saturating_sub(stamp);
                     stats.delivery_hist.borrow_mut().record_us(latency);
                 }
-            }
-            Packet::Ping => {
-                if let Err(e) = sio::send(&mut ws, "3").await {
-                    errors.borrow_mut().add("disconnect", e);
-                    return;
-                }
-            }
-            Packet::Close | Packet::Disconnect { .. } => {
-                errors
-                    .borrow_mut()
-                    .add("disconnect", "closed by the server");
-                return;
             }
             _ => {}
         }

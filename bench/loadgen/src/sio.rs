@@ -142,6 +142,19 @@ pub async fn recv(ws: &mut Ws) -> Result<Utf8Bytes, Error> {
     }
 }
 
+/// Reads the next text frame a scenario has to look at: pings are answered on the way, and a
+/// close or a namespace DISCONNECT ends the client ([`Error::Closed`]).
+pub async fn next(ws: &mut Ws) -> Result<Utf8Bytes, Error> {
+    loop {
+        let text = recv(ws).await?;
+        match parse(&text) {
+            Packet::Ping => send(ws, "3").await?,
+            Packet::Close | Packet::Disconnect { .. } => return Err(Error::Closed),
+            _ => return Ok(text),
+        }
+    }
+}
+
 /// Sends one text frame and flushes it.
 pub async fn send(ws: &mut Ws, text: impl Into<Utf8Bytes>) -> Result<(), Error> {
     ws.send(Message::Text(text.into())).await?;
