@@ -1,0 +1,247 @@
+//! Adapters: how the operations of one node reach the clients of the others.
+//!
+//! Every operation (broadcast, join, leave, disconnect, fetch, rooms) is carried out on this
+//! node by the [`Io`](crate::Io) itself; an [`Adapter`] only forwards it to the other nodes and
+//! brings theirs back through [`Local`]. With no other node, [`Single`] forwards nothing.
+
+use std::sync::{Arc, Weak};
+
+use bytes::Bytes;
+use iogate_engineio::Str;
+
+use crate::BoxFuture;
+use crate::io::IoInner;
+
+/// Which sockets of a namespace an operation is for: those in any of `rooms` (every socket when
+/// empty), but none in any of `except`. A socket's id is a room of its own, as in socket.io.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BroadcastOptions {
+    /// The rooms whose sockets are selected; empty for every socket.
+    pub rooms: Vec<String>,
+    /// The rooms whose sockets are left out.
+    pub except: Vec<String>,
+    /// This node only: not forwarded to the others.
+    pub local: bool,
+}
+
+/// An event as broadcast: its JSON arguments array, `["name", ...args]`, with the placeholders
+/// of its binary attachments, and the attachments.
+#[derive(Debug, Clone)]
+pub struct EventData {
+    /// The JSON text of the array.
+    pub data: Str,
+    /// The binary attachments, in the order of their placeholders' `num`.
+    pub attachments: Vec<Bytes>,
+}
+
+/// A socket as `fetchSockets` describes it, on any node.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SocketInfo {
+    /// The socket's id.
+    pub id: String,
+    /// Its rooms, its own id included.
+    pub rooms: Vec<String>,
+    /// Its `data` (what the application stored on it), `null` when none.
+    pub data: serde_json::Value,
+    /// Its handshake: `{headers, query, address, time, issued, url, auth, secure, xdomain}`.
+    pub handshake: serde_json::Value,
+}
+
+/// What went wrong forwarding an operation to the other nodes.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AdapterError {
+    /// The broker cannot be reached now; this node's part was done.
+    #[error("the cluster's broker is unavailable: {0}")]
+    Unavailable(String),
+    /// Some nodes did not answer in time.
+    #[error("the other nodes did not answer in time")]
+    Timeout,
+    /// Anything else.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Forwards operations to the other nodes of a cluster and brings theirs to this node.
+///
+/// Each method is called after the operation was carried out on this node, and says nothing
+/// of this node's sockets.
+pub trait Adapter: Send + Sync + 'static {
+    /// Starts serving namespace `ns` (subscribing to its channels); `local` carries the other
+    /// nodes' operations to this node.
+    fn init(&self, ns: &str, local: Local) -> BoxFuture<'static, Result<(), AdapterError>>;
+    /// Sends a broadcast to the other nodes.
+    fn broadcast(
+        &self,
+        ns: &str,
+        event: &EventData,
+        opts: &BroadcastOptions,
+    ) -> BoxFuture<'static, Result<(), AdapterError>>;
+    /// Makes the other nodes' selected sockets join `rooms`.
+    fn add_sockets(
+        &self,
+        ns: &str,
+        opts: &BroadcastOptions,
+        rooms: &[String],
+    ) -> BoxFuture<'static, Result<(), AdapterError>>;
+    /// Makes the other nodes' selected sockets leave `rooms`.
+    fn del_sockets(
+        &self,
+        ns: &str,
+        opts: &BroadcastOptions,
+        rooms: &[String],
+    ) -> BoxFuture<'static, Result<(), AdapterError>>;
+    /// Disconnects the other nodes' selected sockets (closing their connection when `close`).
+    fn disconnect_sockets(
+        &self,
+        ns: &str,
+        opts: &BroadcastOptions,
+        close: bool,
+    ) -> BoxFuture<'static, Result<(), AdapterError>>;
+    /// The other nodes' selected sockets.
+    fn fetch_sockets(
+        &self,
+        ns: &str,
+        opts: &BroadcastOptions,
+    ) -> BoxFuture<'static, Result<Vec<SocketInfo>, AdapterError>>;
+    /// The rooms of the other nodes' sockets.
+    fn all_rooms(&self, ns: &str) -> BoxFuture<'static, Result<Vec<String>, AdapterError>>;
+    /// Stops forwarding (unsubscribes).
+    fn close(&self) -> BoxFuture<'static, ()>;
+}
+
+/// One node alone: nothing to forward.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Single;
+
+fn done<T: Send + 'static>(value: T) -> BoxFuture<'static, T> {
+    Box::pin(std::future::ready(value))
+}
+
+impl Adapter for Single {
+    fn init(&self, _: &str, _: Local) -> BoxFuture<'static, Result<(), AdapterError>> {
+        done(Ok(()))
+    }
+    fn broadcast(
+        &self,
+        _: &str,
+        _: &EventData,
+        _: &BroadcastOptions,
+    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+        done(Ok(()))
+    }
+    fn add_sockets(
+        &self,
+        _: &str,
+        _: &BroadcastOptions,
+        _: &[String],
+    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+        done(Ok(()))
+    }
+    fn del_sockets(
+        &self,
+        _: &str,
+        _: &BroadcastOptions,
+        _: &[String],
+    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+        done(Ok(()))
+    }
+    fn disconnect_sockets(
+        &self,
+        _: &str,
+        _: &BroadcastOptions,
+        _: bool,
+    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+        done(Ok(()))
+    }
+    fn fetch_sockets(
+        &self,
+        _: &str,
+        _: &BroadcastOptions,
+    ) -> BoxFuture<'static, Result<Vec<SocketInfo>, AdapterError>> {
+        done(Ok(Vec::new()))
+    }
+    fn all_rooms(&self, _: &str) -> BoxFuture<'static, Result<Vec<String>, AdapterError>> {
+        done(Ok(Vec::new()))
+    }
+    fn close(&self) -> BoxFuture<'static, ()> {
+        done(())
+    }
+}
+
+/// This node, as an adapter reaches it: the other nodes' operations, carried out here only.
+/// Weak: a subscription task that outlives the server keeps nothing of it.
+#[derive(Clone)]
+pub struct Local {
+    pub(crate) io: Weak<IoInner>,
+}
+
+impl Local {
+    fn io(&self) -> Option<Arc<IoInner>> {
+        self.io.upgrade()
+    }
+
+    /// Delivers another node's broadcast to this node's selected sockets of `ns`.
+    pub fn broadcast(&self, ns: &str, event: &EventData, opts: &BroadcastOptions) {
+        if let Some(ns) = self.io().and_then(|io| io.namespace(ns)) {
+            ns.deliver(None, event, opts);
+        }
+    }
+
+    /// Makes this node's selected sockets of `ns` join `rooms`.
+    pub fn add_sockets(&self, ns: &str, opts: &BroadcastOptions, rooms: &[String]) {
+        if let Some(ns) = self.io().and_then(|io| io.namespace(ns)) {
+            for socket in ns.select(opts) {
+                for room in rooms {
+                    socket.join(room);
+                }
+            }
+        }
+    }
+
+    /// Makes this node's selected sockets of `ns` leave `rooms`.
+    pub fn del_sockets(&self, ns: &str, opts: &BroadcastOptions, rooms: &[String]) {
+        if let Some(ns) = self.io().and_then(|io| io.namespace(ns)) {
+            for socket in ns.select(opts) {
+                for room in rooms {
+                    socket.leave(room);
+                }
+            }
+        }
+    }
+
+    /// Disconnects this node's selected sockets of `ns`.
+    pub fn disconnect(&self, ns: &str, opts: &BroadcastOptions, close: bool) {
+        if let Some(ns) = self.io().and_then(|io| io.namespace(ns)) {
+            for socket in ns.select(opts) {
+                if close {
+                    socket.close_connection();
+                } else {
+                    socket.disconnect();
+                }
+            }
+        }
+    }
+
+    /// This node's selected sockets of `ns`.
+    pub fn fetch(&self, ns: &str, opts: &BroadcastOptions) -> Vec<SocketInfo> {
+        self.io()
+            .and_then(|io| io.namespace(ns))
+            .map(|ns| ns.select(opts).iter().map(|s| s.info()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The rooms of this node's sockets of `ns`.
+    pub fn rooms(&self, ns: &str) -> Vec<String> {
+        self.io()
+            .and_then(|io| io.namespace(ns))
+            .map(|ns| ns.room_names())
+            .unwrap_or_default()
+    }
+
+    /// How many of this node's sockets of `ns` are selected.
+    pub fn count(&self, ns: &str, opts: &BroadcastOptions) -> usize {
+        self.io()
+            .and_then(|io| io.namespace(ns))
+            .map_or(0, |ns| ns.select(opts).len())
+    }
+}

@@ -1,0 +1,460 @@
+//! [`Io`]: the Socket.IO server over the Engine.IO layer. It reads each connection's packets,
+//! admits clients to namespaces, reassembles binary packets, and times out connections that
+//! join no namespace.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use iogate_engineio::{CloseReason, Engine, Message, Session, Str};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use crate::adapter::{Adapter, AdapterError, Local, Single};
+use crate::ns::{Event, Namespace, NsHandler};
+use crate::packet::{self, Packet, PacketType};
+use crate::socket::{AckData, Socket};
+use crate::{BoxFuture, DisconnectReason};
+
+/// The settings of the Socket.IO layer, with the Engine.IO layer's beneath.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The Engine.IO settings (heartbeat, sizes, transports, outgoing bounds).
+    pub engine: iogate_engineio::Config,
+    /// How long a connection may stay without joining a namespace (socket.io's
+    /// `connectTimeout`, 45 s).
+    pub connect_timeout: Duration,
+    /// The most binary attachments one packet may announce (16): each is a message of up to
+    /// `max_payload` bytes that the server holds until the packet is complete.
+    pub max_attachments: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            engine: iogate_engineio::Config::default(),
+            connect_timeout: Duration::from_secs(45),
+            max_attachments: 16,
+        }
+    }
+}
+
+/// The start of a namespace's adapter: its path, and the future that subscribes it.
+pub type AdapterInit = (String, BoxFuture<'static, Result<(), AdapterError>>);
+
+/// Builds an [`Io`]: its namespaces and adapter.
+#[must_use]
+pub struct Builder {
+    config: Config,
+    adapter: Arc<dyn Adapter>,
+    namespaces: Vec<(String, Arc<dyn NsHandler>)>,
+}
+
+impl Builder {
+    /// Forwards operations to other nodes through `adapter` (default: none).
+    pub fn adapter(mut self, adapter: Arc<dyn Adapter>) -> Self {
+        self.adapter = adapter;
+        self
+    }
+
+    /// Serves namespace `path` with `handler`.
+    pub fn ns(mut self, path: impl Into<String>, handler: Arc<dyn NsHandler>) -> Self {
+        self.namespaces.push((path.into(), handler));
+        self
+    }
+
+    /// The server, and one future per namespace that starts its adapter (subscribes).
+    pub fn build(self) -> (Io, Vec<AdapterInit>) {
+        let namespaces = self
+            .namespaces
+            .into_iter()
+            .map(|(path, handler)| {
+                let ns = Arc::new(Namespace::new(&path, handler, self.adapter.clone()));
+                (path, ns)
+            })
+            .collect();
+        let inner = Arc::new(IoInner {
+            config: self.config.clone(),
+            namespaces,
+            adapter: self.adapter.clone(),
+            deadlines: Arc::default(),
+        });
+        let inits = inner
+            .namespaces
+            .keys()
+            .map(|path| {
+                let local = Local {
+                    io: Arc::downgrade(&inner),
+                };
+                (path.clone(), self.adapter.init(path, local))
+            })
+            .collect();
+        let engine = Engine::new(self.config.engine, Handler { io: inner.clone() });
+        (Io { inner, engine }, inits)
+    }
+}
+
+/// The Socket.IO server: cheap to clone, shared by the HTTP service and the layers above.
+#[derive(Clone)]
+pub struct Io {
+    inner: Arc<IoInner>,
+    engine: Engine<Handler>,
+}
+
+impl Io {
+    /// A builder with these settings.
+    pub fn builder(config: Config) -> Builder {
+        Builder {
+            config,
+            adapter: Arc::new(Single),
+            namespaces: Vec::new(),
+        }
+    }
+
+    /// The namespace `path`, if served.
+    pub fn of(&self, path: &str) -> Option<Arc<Namespace>> {
+        self.inner.namespace(path)
+    }
+
+    /// Every namespace.
+    pub fn namespaces(&self) -> impl Iterator<Item = &Arc<Namespace>> {
+        self.inner.namespaces.values()
+    }
+
+    /// The Engine.IO endpoint to mount (a `tower::Service`).
+    pub fn engine(&self) -> &Engine<Handler> {
+        &self.engine
+    }
+
+    /// Closes every connection (`server shutting down`) and stops the adapter; completes once
+    /// every socket's disconnection was handled.
+    pub async fn close(&self) {
+        self.engine.close().await;
+        self.inner.adapter.close().await;
+    }
+}
+
+pub(crate) struct IoInner {
+    config: Config,
+    namespaces: HashMap<String, Arc<Namespace>>,
+    adapter: Arc<dyn Adapter>,
+    deadlines: Arc<Deadlines>,
+}
+
+impl IoInner {
+    pub(crate) fn namespace(&self, path: &str) -> Option<Arc<Namespace>> {
+        self.namespaces.get(path).cloned()
+    }
+}
+
+/// What the Socket.IO layer keeps for one Engine.IO connection.
+#[derive(Default)]
+pub struct Conn {
+    state: Mutex<ConnState>,
+}
+
+#[derive(Default)]
+struct ConnState {
+    /// The connection's sockets, one per namespace joined: few, so a list.
+    sockets: Vec<Arc<Socket>>,
+    /// Namespaces whose CONNECT is being decided.
+    connecting: Vec<Str>,
+    /// A binary packet waiting for its attachments.
+    partial: Option<(Packet, Vec<Bytes>)>,
+    /// The connect-timeout entry, until a namespace is joined.
+    deadline: Option<DeadlineKey>,
+    closed: bool,
+}
+
+impl Conn {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ConnState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn remove(&self, ns: &str) {
+        self.lock().sockets.retain(|s| s.ns() != ns);
+    }
+
+    fn socket(&self, ns: &str) -> Option<Arc<Socket>> {
+        self.lock().sockets.iter().find(|s| s.ns() == ns).cloned()
+    }
+}
+
+/// The Engine.IO handler of the Socket.IO layer.
+pub struct Handler {
+    io: Arc<IoInner>,
+}
+
+impl iogate_engineio::Handler for Handler {
+    type Data = Conn;
+
+    fn on_open(&self, session: &Arc<Session<Conn>>) {
+        let key = self
+            .io
+            .deadlines
+            .add(Instant::now() + self.io.config.connect_timeout, session);
+        session.data.lock().deadline = Some(key);
+    }
+
+    fn on_message(&self, session: &Arc<Session<Conn>>, msg: Message) {
+        match msg {
+            Message::Text(text) => {
+                if session.data.lock().partial.is_some() {
+                    // Text while attachments are awaited: not the protocol.
+                    return session.close(CloseReason::ParseError);
+                }
+                match packet::parse(&text, self.io.config.max_attachments) {
+                    Ok(p) if p.attachments > 0 => {
+                        session.data.lock().partial = Some((p, Vec::new()));
+                    }
+                    Ok(p) => self.packet(session, p, Vec::new()),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "unparseable packet: closing the connection");
+                        session.close(CloseReason::ParseError);
+                    }
+                }
+            }
+            Message::Binary(bin) => {
+                let complete = {
+                    let mut st = session.data.lock();
+                    let Some((p, bins)) = st.partial.as_mut() else {
+                        drop(st);
+                        return session.close(CloseReason::ParseError);
+                    };
+                    bins.push(bin);
+                    if bins.len() == p.attachments {
+                        st.partial.take()
+                    } else {
+                        None
+                    }
+                };
+                if let Some((p, bins)) = complete {
+                    self.packet(session, p, bins);
+                }
+            }
+        }
+    }
+
+    fn on_close(&self, session: &Arc<Session<Conn>>, reason: CloseReason) {
+        let (sockets, deadline) = {
+            let mut st = session.data.lock();
+            st.closed = true;
+            st.partial = None;
+            (std::mem::take(&mut st.sockets), st.deadline.take())
+        };
+        if let Some(key) = deadline {
+            self.io.deadlines.remove(key);
+        }
+        let reason = DisconnectReason::from(reason);
+        for socket in sockets {
+            socket.gone(reason);
+        }
+    }
+}
+
+impl Handler {
+    fn packet(&self, session: &Arc<Session<Conn>>, p: Packet, attachments: Vec<Bytes>) {
+        match p.kind {
+            PacketType::Connect => self.connect(session, p),
+            PacketType::Disconnect => {
+                if let Some(socket) = session.data.socket(&p.ns) {
+                    socket.gone(DisconnectReason::ClientNamespaceDisconnect);
+                }
+            }
+            PacketType::Event | PacketType::BinaryEvent => {
+                if let (Some(socket), Some(data)) = (session.data.socket(&p.ns), p.data) {
+                    let handler = socket.ns.clone();
+                    handler.handler().event(
+                        &socket,
+                        Event {
+                            data,
+                            id: p.id,
+                            attachments,
+                        },
+                    );
+                }
+            }
+            PacketType::Ack | PacketType::BinaryAck => {
+                if let (Some(socket), Some(id), Some(data)) =
+                    (session.data.socket(&p.ns), p.id, p.data)
+                {
+                    socket.acked(id, AckData { data, attachments });
+                }
+            }
+            // `parse` refuses it from a client.
+            PacketType::ConnectError => {}
+        }
+    }
+
+    /// A client asks to join a namespace: the layer above decides, then CONNECT or
+    /// CONNECT_ERROR goes out.
+    fn connect(&self, session: &Arc<Session<Conn>>, p: Packet) {
+        let Some(ns) = self.io.namespace(&p.ns) else {
+            let _ = session.send(packet::connect_error(&p.ns, "Invalid namespace", None));
+            return;
+        };
+        {
+            let mut st = session.data.lock();
+            if st.closed
+                || st.connecting.iter().any(|n| **n == *p.ns)
+                || st.sockets.iter().any(|s| s.ns() == &*p.ns)
+            {
+                return;
+            }
+            st.connecting.push(p.ns.clone());
+        }
+        let socket = Arc::new(Socket::new(new_id(), ns.clone(), session.clone()));
+        let decided = ns.handler().connect(socket.clone(), p.data);
+        let io = self.io.clone();
+        let session = session.clone();
+        run_here(async move {
+            let verdict = decided.await;
+            let deadline = {
+                let mut st = session.data.lock();
+                st.connecting.retain(|n| **n != *ns.path());
+                if st.closed {
+                    drop(st);
+                    if verdict.is_ok() {
+                        // Admitted, but gone before it could connect: the layer above counted
+                        // it in, and is told it left.
+                        ns.handler()
+                            .disconnect(&socket, DisconnectReason::TransportClose);
+                    }
+                    return;
+                }
+                if let Err(e) = verdict {
+                    drop(st);
+                    let _ = session.send(packet::connect_error(
+                        ns.path(),
+                        &e.message,
+                        e.data.as_ref(),
+                    ));
+                    return;
+                }
+                // Connected under the connection's lock: a close from now on sees the socket.
+                socket.connect();
+                st.sockets.push(socket.clone());
+                st.deadline.take()
+            };
+            if let Some(key) = deadline {
+                io.deadlines.remove(key);
+            }
+            let _ = session.send(packet::connect(ns.path(), socket.id()));
+            ns.handler().connected(socket).await;
+        });
+    }
+}
+
+/// Runs `future` in the calling task as far as it goes without waiting, and spawns the rest:
+/// most connection middlewares decide without waiting, and a task per handshake is then
+/// saved. A future that is pending registered the waker of its last poll, which becomes the
+/// spawned task's own at its first poll there.
+fn run_here(future: impl Future<Output = ()> + Send + 'static) {
+    let mut future = Box::pin(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    if future.as_mut().poll(&mut cx).is_pending() {
+        tokio::spawn(future);
+    }
+}
+
+/// A new socket id: 120 random bits, base64url (20 characters, as socket.io's).
+fn new_id() -> Arc<str> {
+    use base64::Engine as _;
+    let bytes: [u8; 15] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(bytes)
+        .into()
+}
+
+impl From<CloseReason> for DisconnectReason {
+    fn from(r: CloseReason) -> Self {
+        match r {
+            CloseReason::TransportClose => Self::TransportClose,
+            CloseReason::TransportError => Self::TransportError,
+            CloseReason::PingTimeout => Self::PingTimeout,
+            CloseReason::ParseError => Self::ParseError,
+            CloseReason::ServerClose => Self::ForcedClose,
+            CloseReason::OutgoingFull => Self::OutgoingFull,
+            CloseReason::WriteTimeout => Self::WriteTimeout,
+            CloseReason::ServerShutdown => Self::ServerShuttingDown,
+        }
+    }
+}
+
+type DeadlineKey = (Instant, u64);
+
+/// The connect timeouts of every connection, watched by one task: a connection that joins
+/// no namespace in time is closed. An entry lives from the handshake until the first
+/// namespace is joined or the connection closes, whichever comes first.
+#[derive(Default)]
+struct Deadlines {
+    entries: Mutex<BTreeMap<DeadlineKey, Weak<Session<Conn>>>>,
+    seq: AtomicU64,
+    /// Wakes the watcher when an entry earlier than all others is added.
+    wake: Notify,
+    started: std::sync::OnceLock<()>,
+}
+
+impl Deadlines {
+    fn add(self: &Arc<Self>, at: Instant, session: &Arc<Session<Conn>>) -> DeadlineKey {
+        let key = (at, self.seq.fetch_add(1, Ordering::Relaxed));
+        let first = {
+            let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            entries.insert(key, Arc::downgrade(session));
+            entries.first_key_value().map(|(k, _)| *k) == Some(key)
+        };
+        self.started.get_or_init(|| {
+            tokio::spawn(watch(self.clone()));
+        });
+        if first {
+            self.wake.notify_one();
+        }
+        key
+    }
+
+    fn remove(&self, key: DeadlineKey) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&key);
+    }
+
+    /// Closes the connections past their deadline; returns the next deadline.
+    fn expire(&self, now: Instant) -> Option<Instant> {
+        let mut expired = Vec::new();
+        let next = {
+            let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            while let Some(entry) = entries.first_entry() {
+                if entry.key().0 > now {
+                    break;
+                }
+                expired.push(entry.remove());
+            }
+            entries.first_key_value().map(|(k, _)| k.0)
+        };
+        for session in expired.iter().filter_map(Weak::upgrade) {
+            tracing::debug!("no namespace joined in time: closing the connection");
+            session.close(CloseReason::ServerClose);
+        }
+        next
+    }
+}
+
+/// Closes connections past their connect timeout, until the server is gone (the watcher
+/// holds the last reference to the deadlines; it looks at least once a second).
+async fn watch(deadlines: Arc<Deadlines>) {
+    while Arc::strong_count(&deadlines) > 1 {
+        let woken = deadlines.wake.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        let now = Instant::now();
+        let later = now + Duration::from_secs(1);
+        let at = deadlines.expire(now).map_or(later, |next| next.min(later));
+        tokio::select! {
+            () = tokio::time::sleep_until(at) => {}
+            () = woken => {}
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! # iogate-socketio: Socket.IO v5 over iogate's Engine.IO layer
+//!
+//! The protocol layer between the Engine.IO transports (`iogate-engineio`) and iogate's
+//! gateways. It knows packets, namespaces, sockets, acknowledgements, binary attachments and
+//! rooms; it knows nothing of gateways, guards or handlers: the layer above gives each
+//! namespace an [`NsHandler`], which admits clients and receives their events.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`packet`] | the text of a packet: parse and encode, no I/O |
+//! | [`ser`] | event data to JSON arguments, bytes to binary attachments |
+//! | [`io`] | the server: one Engine.IO connection's packets, CONNECT, binary reassembly, the connect timeout |
+//! | [`ns`] | a namespace: its sockets and rooms, broadcasts |
+//! | [`socket`] | one client in one namespace: emit, acknowledgements, rooms, disconnect |
+//! | [`adapter`] | forwarding operations to the other nodes of a cluster |
+//!
+//! A socket's id is public (it is the client's `socket.id`, sent in CONNECT as socket.io
+//! does); the Engine.IO session id, which authorizes a long-polling client's requests, never
+//! leaves its own transport.
+
+pub mod adapter;
+pub mod io;
+pub mod ns;
+pub mod packet;
+pub mod ser;
+pub mod socket;
+
+pub use adapter::{Adapter, AdapterError, BroadcastOptions, EventData, Local, Single, SocketInfo};
+pub use io::{AdapterInit, Builder, Config, Io};
+pub use iogate_engineio as engineio;
+pub use iogate_engineio::{Str, TransportKind};
+pub use ns::{ConnectError, Event, Namespace, NsHandler};
+pub use socket::{AckData, AckError, EmitError, Sid, Socket};
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Why a socket left its namespace, with socket.io's names (what `disconnect` listeners see).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DisconnectReason {
+    /// The client closed the connection.
+    TransportClose,
+    /// The connection broke.
+    TransportError,
+    /// No pong in time.
+    PingTimeout,
+    /// The client sent something that is not the protocol.
+    ParseError,
+    /// The server closed the connection (`socket.disconnect(true)`, the connect timeout).
+    ForcedClose,
+    /// The server disconnected the socket from its namespace.
+    ServerNamespaceDisconnect,
+    /// The client left the namespace.
+    ClientNamespaceDisconnect,
+    /// The server is shutting down.
+    ServerShuttingDown,
+    /// The client read too slowly: its outgoing queue went over its bound (iogate's own).
+    OutgoingFull,
+    /// A write to the client did not complete in time (iogate's own).
+    WriteTimeout,
+}
+
+impl DisconnectReason {
+    /// socket.io's name for the reason.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TransportClose => "transport close",
+            Self::TransportError => "transport error",
+            Self::PingTimeout => "ping timeout",
+            Self::ParseError => "parse error",
+            Self::ForcedClose => "forced close",
+            Self::ServerNamespaceDisconnect => "server namespace disconnect",
+            Self::ClientNamespaceDisconnect => "client namespace disconnect",
+            Self::ServerShuttingDown => "server shutting down",
+            Self::OutgoingFull => "outgoing queue full",
+            Self::WriteTimeout => "write timeout",
+        }
+    }
+}
+
+impl std::fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,341 @@
+//! [`Namespace`]: its sockets, its rooms, and the handler the layer above gives it.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+
+use bytes::Bytes;
+use iogate_engineio::Str;
+use serde::Serialize;
+
+use crate::adapter::{Adapter, AdapterError, BroadcastOptions, EventData};
+use crate::socket::{EmitError, Sid, Socket};
+use crate::{BoxFuture, DisconnectReason, packet, ser};
+
+/// An event from a client: its arguments array as JSON text, `["name", ...args]`, its
+/// acknowledgement id, and its binary attachments.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// The JSON text of the array (valid JSON, a non-empty array starting with the name).
+    pub data: Str,
+    /// The acknowledgement id, when the client waits for one.
+    pub id: Option<i64>,
+    /// The binary attachments, in the order of their placeholders' `num`.
+    pub attachments: Vec<Bytes>,
+}
+
+/// A refused CONNECT: `connect_error` on the client, with `message` and, optionally, `data`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectError {
+    /// `err.message` on the client.
+    pub message: String,
+    /// `err.data` on the client.
+    pub data: Option<serde_json::Value>,
+}
+
+impl ConnectError {
+    /// A refusal with a message only.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            data: None,
+        }
+    }
+}
+
+/// What the layer above does with a namespace's sockets.
+pub trait NsHandler: Send + Sync + 'static {
+    /// A client asks to join: admit it (`Ok`) or refuse it. `auth` is the CONNECT payload's
+    /// JSON text. The socket is not connected yet: it cannot emit or join rooms.
+    fn connect(
+        &self,
+        socket: Arc<Socket>,
+        auth: Option<Str>,
+    ) -> BoxFuture<'static, Result<(), ConnectError>>;
+    /// The client was admitted and CONNECT was sent. Events the client sends from now on reach
+    /// [`event`](Self::event), maybe before this future completes.
+    fn connected(&self, socket: Arc<Socket>) -> BoxFuture<'static, ()>;
+    /// An event from the client, in the order sent, in the task that read it: queue it, do not
+    /// wait in it.
+    fn event(&self, socket: &Arc<Socket>, event: Event);
+    /// The socket left the namespace; it is out of every room already, but
+    /// [`Socket::rooms`] still lists them.
+    fn disconnect(&self, socket: &Arc<Socket>, reason: DisconnectReason);
+}
+
+/// A namespace.
+pub struct Namespace {
+    path: Str,
+    handler: Arc<dyn NsHandler>,
+    adapter: Arc<dyn Adapter>,
+    sockets: RwLock<HashMap<Sid, Arc<Socket>>>,
+    rooms: RwLock<HashMap<Arc<str>, Members>>,
+}
+
+/// The sockets of one room, by id.
+type Members = HashMap<Sid, Arc<Socket>>;
+
+impl Namespace {
+    pub(crate) fn new(path: &str, handler: Arc<dyn NsHandler>, adapter: Arc<dyn Adapter>) -> Self {
+        Self {
+            path: Str::from(path.to_owned()),
+            handler,
+            adapter,
+            sockets: RwLock::new(HashMap::new()),
+            rooms: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The path, e.g. `/chat`.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    pub(crate) fn handler(&self) -> &dyn NsHandler {
+        &*self.handler
+    }
+
+    pub(crate) fn insert(&self, socket: Arc<Socket>) {
+        let mut sockets = self.sockets.write().unwrap_or_else(|e| e.into_inner());
+        sockets.insert(socket.id.clone(), socket);
+    }
+
+    pub(crate) fn remove(&self, id: &str) {
+        let mut sockets = self.sockets.write().unwrap_or_else(|e| e.into_inner());
+        sockets.remove(id);
+        if sockets.capacity() > 64 && sockets.len() < sockets.capacity() / 4 {
+            sockets.shrink_to_fit();
+        }
+    }
+
+    pub(crate) fn index_join(&self, room: &Arc<str>, socket: &Arc<Socket>) {
+        let mut rooms = self.rooms.write().unwrap_or_else(|e| e.into_inner());
+        rooms
+            .entry(room.clone())
+            .or_default()
+            .insert(socket.id.clone(), socket.clone());
+    }
+
+    pub(crate) fn index_leave(&self, room: &str, id: &str) {
+        let mut rooms = self.rooms.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(members) = rooms.get_mut(room) {
+            members.remove(id);
+            if members.is_empty() {
+                rooms.remove(room);
+            }
+        }
+    }
+
+    /// Every socket of this node in this namespace.
+    pub fn sockets(&self) -> Vec<Arc<Socket>> {
+        let sockets = self.sockets.read().unwrap_or_else(|e| e.into_inner());
+        sockets.values().cloned().collect()
+    }
+
+    /// The socket `id` of this node.
+    pub fn socket(&self, id: &str) -> Option<Arc<Socket>> {
+        let sockets = self.sockets.read().unwrap_or_else(|e| e.into_inner());
+        sockets.get(id).cloned()
+    }
+
+    /// This node's sockets that `opts` selects. Collected, so that nothing is locked while
+    /// they are written to.
+    pub fn select(&self, opts: &BroadcastOptions) -> Vec<Arc<Socket>> {
+        let sockets = self.sockets.read().unwrap_or_else(|e| e.into_inner());
+        let rooms = self.rooms.read().unwrap_or_else(|e| e.into_inner());
+        let excluded: HashSet<&str> = opts
+            .except
+            .iter()
+            .flat_map(|room| {
+                let members = rooms.get(room.as_str()).into_iter().flat_map(|m| m.keys());
+                let own = sockets.get_key_value(room.as_str()).map(|(id, _)| id);
+                members.chain(own).map(|id| &**id)
+            })
+            .collect();
+        let keep = |s: &&Arc<Socket>| !excluded.contains(&*s.id);
+        if opts.rooms.is_empty() {
+            return sockets.values().filter(keep).cloned().collect();
+        }
+        let mut picked: Vec<Arc<Socket>> = Vec::new();
+        let mut seen: HashSet<&str> = HashSet::new();
+        let several = opts.rooms.len() > 1;
+        for room in &opts.rooms {
+            let members = rooms
+                .get(room.as_str())
+                .into_iter()
+                .flat_map(|m| m.values());
+            let own = sockets.get(room.as_str());
+            for s in members.chain(own) {
+                if keep(&s) && (!several || seen.insert(&s.id)) {
+                    picked.push(s.clone());
+                }
+            }
+        }
+        picked
+    }
+
+    /// How many of this node's sockets `opts` selects.
+    pub fn count(&self, opts: &BroadcastOptions) -> usize {
+        if opts.rooms.len() == 1 && opts.except.is_empty() {
+            let rooms = self.rooms.read().unwrap_or_else(|e| e.into_inner());
+            let named = rooms.get(opts.rooms[0].as_str()).map_or(0, HashMap::len);
+            let own = self
+                .sockets
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains_key(opts.rooms[0].as_str());
+            return named + usize::from(own);
+        }
+        if opts.rooms.is_empty() && opts.except.is_empty() {
+            return self.sockets.read().unwrap_or_else(|e| e.into_inner()).len();
+        }
+        self.select(opts).len()
+    }
+
+    /// The rooms of this node's sockets (joined by name; sockets' own ids left out).
+    pub fn room_names(&self) -> Vec<String> {
+        let rooms = self.rooms.read().unwrap_or_else(|e| e.into_inner());
+        rooms.keys().map(|r| r.to_string()).collect()
+    }
+
+    /// Delivers an encoded event to this node's selected sockets; returns how many there were.
+    pub(crate) fn deliver(
+        &self,
+        id: Option<i64>,
+        event: &EventData,
+        opts: &BroadcastOptions,
+    ) -> usize {
+        let frames = packet::data_frames(self.path(), false, id, &event.data, &event.attachments);
+        let targets = self.select(opts);
+        for socket in &targets {
+            // A client over its outgoing bound is cut off by the engine: nothing else to do.
+            let _ = socket.send(&frames);
+        }
+        targets.len()
+    }
+
+    /// Emits `event` with `data` to the selected sockets of every node: encoded once, delivered
+    /// here, then forwarded (unless `opts.local`). The future is only the forwarding.
+    pub fn broadcast<T: Serialize + ?Sized>(
+        &self,
+        opts: &BroadcastOptions,
+        event: &str,
+        data: &T,
+    ) -> Result<BoxFuture<'static, Result<(), AdapterError>>, EmitError> {
+        let (text, attachments) = ser::args(Some(event), data)?;
+        let event = EventData {
+            data: Str::from(text),
+            attachments,
+        };
+        self.deliver(None, &event, opts);
+        Ok(if opts.local {
+            Box::pin(std::future::ready(Ok(())))
+        } else {
+            self.adapter.broadcast(self.path(), &event, opts)
+        })
+    }
+
+    /// Makes the selected sockets of every node join `rooms`.
+    pub fn add_sockets(
+        &self,
+        opts: &BroadcastOptions,
+        rooms: &[String],
+    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+        for socket in self.select(opts) {
+            for room in rooms {
+                socket.join(room);
+            }
+        }
+        self.forward(opts, |a, ns| a.add_sockets(ns, opts, rooms))
+    }
+
+    /// Makes the selected sockets of every node leave `rooms`.
+    pub fn del_sockets(
+        &self,
+        opts: &BroadcastOptions,
+        rooms: &[String],
+    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+        for socket in self.select(opts) {
+            for room in rooms {
+                socket.leave(room);
+            }
+        }
+        self.forward(opts, |a, ns| a.del_sockets(ns, opts, rooms))
+    }
+
+    /// Disconnects the selected sockets of every node.
+    pub fn disconnect_sockets(
+        &self,
+        opts: &BroadcastOptions,
+        close: bool,
+    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+        for socket in self.select(opts) {
+            if close {
+                socket.close_connection();
+            } else {
+                socket.disconnect();
+            }
+        }
+        self.forward(opts, |a, ns| a.disconnect_sockets(ns, opts, close))
+    }
+
+    /// The selected sockets of every node, this node's first.
+    pub fn fetch_sockets(
+        &self,
+        opts: &BroadcastOptions,
+    ) -> BoxFuture<'static, Result<Vec<crate::SocketInfo>, AdapterError>> {
+        let mine: Vec<_> = self.select(opts).iter().map(|s| s.info()).collect();
+        if opts.local {
+            return Box::pin(std::future::ready(Ok(mine)));
+        }
+        let theirs = self.adapter.fetch_sockets(self.path(), opts);
+        Box::pin(async move {
+            let mut all = mine;
+            all.extend(theirs.await?);
+            Ok(all)
+        })
+    }
+
+    /// How many sockets `opts` selects on every node.
+    pub fn count_all(
+        &self,
+        opts: &BroadcastOptions,
+    ) -> BoxFuture<'static, Result<usize, AdapterError>> {
+        let mine = self.count(opts);
+        if opts.local {
+            return Box::pin(std::future::ready(Ok(mine)));
+        }
+        let theirs = self.adapter.fetch_sockets(self.path(), opts);
+        Box::pin(async move { Ok(mine + theirs.await?.len()) })
+    }
+
+    /// The rooms of every node's sockets, without repeats.
+    pub fn all_rooms(&self) -> BoxFuture<'static, Result<Vec<String>, AdapterError>> {
+        let mine = self.room_names();
+        let theirs = self.adapter.all_rooms(self.path());
+        Box::pin(async move {
+            let mut all: HashSet<String> = mine.into_iter().collect();
+            all.extend(theirs.await?);
+            Ok(all.into_iter().collect())
+        })
+    }
+
+    fn forward(
+        &self,
+        opts: &BroadcastOptions,
+        op: impl FnOnce(&dyn Adapter, &str) -> BoxFuture<'static, Result<(), AdapterError>>,
+    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+        if opts.local {
+            Box::pin(std::future::ready(Ok(())))
+        } else {
+            op(&*self.adapter, self.path())
+        }
+    }
+}
+
+impl std::fmt::Debug for Namespace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Namespace")
+            .field("path", &self.path())
+            .finish()
+    }
+}

@@ -1,0 +1,357 @@
+//! [`Socket`]: one client in one namespace.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use bytes::Bytes;
+use iogate_engineio::{CloseReason, Frame, SendError, Session, Str, TransportKind};
+use serde::Serialize;
+use tokio::sync::oneshot;
+
+use crate::adapter::SocketInfo;
+use crate::io::Conn;
+use crate::ns::Namespace;
+use crate::{DisconnectReason, packet, ser};
+
+/// A socket's id: public, sent in CONNECT, safe to share.
+pub type Sid = Arc<str>;
+
+/// An acknowledgement the client sent back: its arguments array (JSON text) and attachments.
+#[derive(Debug, Clone)]
+pub struct AckData {
+    /// The JSON text of the arguments array.
+    pub data: Str,
+    /// The binary attachments.
+    pub attachments: Vec<Bytes>,
+}
+
+/// Why an emit did not reach the client.
+#[derive(Debug, thiserror::Error)]
+pub enum EmitError {
+    /// The socket is disconnected.
+    #[error("the socket is disconnected")]
+    Closed,
+    /// The client's outgoing queue is over its bound: the connection was cut off.
+    #[error("the client's outgoing queue is full")]
+    Full,
+    /// The data could not be serialised.
+    #[error("could not serialise the data: {0}")]
+    Serialize(#[from] serde_json::Error),
+}
+
+impl From<SendError> for EmitError {
+    fn from(e: SendError) -> Self {
+        match e {
+            SendError::Closed => Self::Closed,
+            SendError::Full => Self::Full,
+        }
+    }
+}
+
+/// Why [`Socket::emit_with_ack`] got no acknowledgement.
+#[derive(Debug, thiserror::Error)]
+pub enum AckError {
+    /// The event could not be sent.
+    #[error(transparent)]
+    Emit(#[from] EmitError),
+    /// No acknowledgement in time.
+    #[error("the client did not acknowledge in time")]
+    Timeout,
+    /// The socket disconnected first.
+    #[error("the socket disconnected before acknowledging")]
+    Closed,
+}
+
+/// One client in one namespace.
+pub struct Socket {
+    pub(crate) id: Sid,
+    pub(crate) ns: Arc<Namespace>,
+    pub(crate) session: Arc<Session<Conn>>,
+    /// The rooms joined by name (its own id is implied). Few per socket, so a list.
+    rooms: Mutex<Vec<Arc<str>>>,
+    /// Acknowledgements the server waits for, allocated on the first.
+    acks: Mutex<Option<HashMap<i64, oneshot::Sender<AckData>>>>,
+    next_ack: AtomicI64,
+    connected: AtomicBool,
+    /// When the handshake was accepted (milliseconds since the epoch), for `handshake.issued`.
+    issued: u64,
+    /// The layer above's state for this socket.
+    pub ext: OnceLock<Arc<dyn Any + Send + Sync>>,
+}
+
+impl Socket {
+    pub(crate) fn new(id: Sid, ns: Arc<Namespace>, session: Arc<Session<Conn>>) -> Self {
+        let issued = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        Self {
+            id,
+            ns,
+            session,
+            rooms: Mutex::new(Vec::new()),
+            acks: Mutex::new(None),
+            next_ack: AtomicI64::new(0),
+            connected: AtomicBool::new(false),
+            issued,
+            ext: OnceLock::new(),
+        }
+    }
+
+    /// The socket's id (what the client's `socket.id` is).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The namespace's path.
+    pub fn ns(&self) -> &str {
+        self.ns.path()
+    }
+
+    /// The handshake request's head.
+    pub fn head(&self) -> &http::request::Parts {
+        self.session.head()
+    }
+
+    /// The client's address, when the server was given it.
+    pub fn peer(&self) -> Option<std::net::SocketAddr> {
+        self.session.peer()
+    }
+
+    /// The transport in use now.
+    pub fn transport(&self) -> TransportKind {
+        self.session.transport()
+    }
+
+    /// Whether the socket is connected to its namespace.
+    pub fn connected(&self) -> bool {
+        self.connected.load(Ordering::Acquire)
+    }
+
+    /// Sends frames to this client.
+    pub(crate) fn send(&self, frames: &[Frame]) -> Result<(), EmitError> {
+        if !self.connected() {
+            return Err(EmitError::Closed);
+        }
+        Ok(self.session.send_all(frames)?)
+    }
+
+    /// Emits `event` with `data` (a tuple is several arguments; bytes are attachments).
+    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
+        let (text, bins) = ser::args(Some(event), data)?;
+        self.send(&packet::data_frames(self.ns(), false, None, &text, &bins))
+    }
+
+    /// Answers the client's acknowledgement request `id` with `data`.
+    pub fn ack<T: Serialize + ?Sized>(&self, id: i64, data: &T) -> Result<(), EmitError> {
+        let (text, bins) = ser::args(None, data)?;
+        self.send(&packet::data_frames(
+            self.ns(),
+            true,
+            Some(id),
+            &text,
+            &bins,
+        ))
+    }
+
+    /// Emits `event` asking for an acknowledgement, and waits up to `timeout` for it.
+    pub fn emit_with_ack<T: Serialize + ?Sized>(
+        self: &Arc<Self>,
+        event: &str,
+        data: &T,
+        timeout: std::time::Duration,
+    ) -> Result<impl Future<Output = Result<AckData, AckError>> + Send + 'static, EmitError> {
+        let (text, bins) = ser::args(Some(event), data)?;
+        let id = self.next_ack.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.acks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert_with(HashMap::new)
+            .insert(id, tx);
+        let forget = PendingAck {
+            socket: self.clone(),
+            id,
+        };
+        self.send(&packet::data_frames(
+            self.ns(),
+            false,
+            Some(id),
+            &text,
+            &bins,
+        ))?;
+        Ok(async move {
+            let answered = tokio::time::timeout(timeout, rx).await;
+            drop(forget);
+            match answered {
+                Ok(Ok(data)) => Ok(data),
+                Ok(Err(_)) => Err(AckError::Closed),
+                Err(_) => Err(AckError::Timeout),
+            }
+        })
+    }
+
+    /// Resolves an acknowledgement the server waits for.
+    pub(crate) fn acked(&self, id: i64, data: AckData) {
+        let tx = self
+            .acks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+            .and_then(|acks| acks.remove(&id));
+        if let Some(tx) = tx {
+            let _ = tx.send(data);
+        }
+    }
+
+    /// Joins `room`. Before the socket is connected (in a connection middleware) the room is
+    /// noted, and joined when the socket connects.
+    pub fn join(self: &Arc<Self>, room: &str) {
+        let mut rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
+        if rooms.iter().any(|r| &**r == room) {
+            return;
+        }
+        let room: Arc<str> = room.into();
+        rooms.push(room.clone());
+        if self.connected() {
+            self.ns.index_join(&room, self);
+        }
+    }
+
+    /// Connects the socket: it is listed by its namespace and in the rooms it joined so far.
+    pub(crate) fn connect(self: &Arc<Self>) {
+        let rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
+        self.connected.store(true, Ordering::Release);
+        self.ns.insert(self.clone());
+        for room in rooms.iter() {
+            self.ns.index_join(room, self);
+        }
+    }
+
+    /// Leaves `room`.
+    pub fn leave(&self, room: &str) {
+        let mut rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = rooms.iter().position(|r| &**r == room) {
+            let room = rooms.swap_remove(i);
+            if self.connected() {
+                self.ns.index_leave(&room, &self.id);
+            }
+        }
+    }
+
+    /// The rooms joined by name (its own id left out). Still readable once disconnected.
+    pub fn rooms(&self) -> Vec<String> {
+        let rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
+        rooms.iter().map(|r| r.to_string()).collect()
+    }
+
+    /// Whether the socket is in `room`.
+    pub fn in_room(&self, room: &str) -> bool {
+        &*self.id == room
+            || self
+                .rooms
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .any(|r| &**r == room)
+    }
+
+    /// Disconnects the socket from its namespace (`socket.disconnect()`): the client is told,
+    /// and sees `io server disconnect`; its connection stays for other namespaces.
+    pub fn disconnect(self: &Arc<Self>) {
+        if self.gone(DisconnectReason::ServerNamespaceDisconnect) {
+            let _ = self.session.send(packet::disconnect(self.ns()));
+        }
+    }
+
+    /// Closes the client's whole connection (`socket.disconnect(true)`).
+    pub fn close_connection(&self) {
+        self.session.close(CloseReason::ServerClose);
+    }
+
+    /// Leaves the namespace: out of its rooms, out of the connection's sockets, the handler
+    /// told once. Returns whether this call did it.
+    pub(crate) fn gone(self: &Arc<Self>, reason: DisconnectReason) -> bool {
+        if !self.connected.swap(false, Ordering::AcqRel) {
+            return false;
+        }
+        {
+            let rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
+            for room in rooms.iter() {
+                self.ns.index_leave(room, &self.id);
+            }
+        }
+        self.ns.remove(&self.id);
+        self.session.data.remove(self.ns());
+        // Acknowledgements still awaited will not come.
+        self.acks.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.ns.handler().disconnect(self, reason);
+        true
+    }
+
+    /// The socket as `fetchSockets` describes it.
+    pub fn info(&self) -> SocketInfo {
+        let head = self.head();
+        let headers: serde_json::Map<String, serde_json::Value> = head
+            .headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.into())))
+            .collect();
+        let query: serde_json::Map<String, serde_json::Value> = head
+            .uri
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned().into()))
+            .collect();
+        let mut rooms = self.rooms();
+        rooms.insert(0, self.id.to_string());
+        SocketInfo {
+            id: self.id.to_string(),
+            rooms,
+            data: serde_json::Value::Null,
+            handshake: serde_json::json!({
+                "headers": headers,
+                "query": query,
+                "address": self.peer().map(|p| p.ip().to_string()).unwrap_or_default(),
+                "time": "",
+                "issued": self.issued,
+                "url": head.uri.to_string(),
+                "xdomain": head.headers.contains_key(http::header::ORIGIN),
+                "secure": false,
+                "auth": {},
+            }),
+        }
+    }
+}
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket")
+            .field("id", &self.id)
+            .field("ns", &self.ns())
+            .finish()
+    }
+}
+
+/// Forgets an acknowledgement the server no longer waits for (answered, timed out, dropped).
+struct PendingAck {
+    socket: Arc<Socket>,
+    id: i64,
+}
+
+impl Drop for PendingAck {
+    fn drop(&mut self) {
+        if let Some(acks) = self
+            .socket
+            .acks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
+            acks.remove(&self.id);
+        }
+    }
+}
