@@ -1,0 +1,504 @@
+//! [`RedisAdapter`]: the [`Adapter`] of iogate-socketio over Redis pub/sub, in the protocol of
+//! `@socket.io/redis-adapter` 8.x, so that iogate nodes, Node socket.io nodes and
+//! `@socket.io/redis-emitter` share rooms and broadcasts.
+//!
+//! Per namespace `nsp`, with the prefix `p` (default `socket.io`), a node subscribes to:
+//! - `p#nsp#*` (pattern): broadcasts, on `p#nsp#` or `p#nsp#room#` for a one-room broadcast;
+//! - `p-request#nsp#`: requests (join, leave, disconnect, fetch, rooms, ...);
+//! - `p-response#nsp#` and `p-response#nsp#<uid>#`: answers to its requests (Node answers on
+//!   the second with `publishOnSpecificResponseChannel`).
+//!
+//! A node knows how many answers to wait for from `PUBSUB NUMSUB p-request#nsp#`: each node
+//! subscribes that channel on one connection.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+
+use iogate_socketio::{
+    Adapter, AdapterError, BoxFuture, BroadcastOptions, EventData, Local, SocketInfo,
+};
+use rand::Rng;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::driver::{ClusterError, Driver, DriverError, Health, Message, Redis};
+use crate::wire::{self, Request, ResponseBody};
+
+/// How many received messages of one namespace may wait to be handled before new ones are
+/// dropped (with a warning): enough for bursts, bounded so a stuck node does not grow forever.
+const QUEUE: usize = 4096;
+
+/// The Redis adapter of one node. Cheap to clone; clones are the same node.
+#[derive(Clone)]
+pub struct RedisAdapter {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for RedisAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisAdapter")
+            .field("uid", &self.inner.uid)
+            .field("prefix", &self.inner.config.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    driver: Driver,
+    config: Redis,
+    /// This node's id in messages; its own messages come back to it and are skipped by it.
+    uid: String,
+    /// Requests waiting for the other nodes' answers, by request id.
+    pending: Mutex<HashMap<String, Pending>>,
+    /// The namespaces served, with the task handling their messages.
+    namespaces: Mutex<HashMap<String, Served>>,
+}
+
+struct Served {
+    channels: Vec<String>,
+    patterns: Vec<String>,
+    task: JoinHandle<()>,
+}
+
+/// What a request collects until each other node has answered.
+enum Collected {
+    Sockets(Vec<SocketInfo>),
+    Rooms(Vec<String>),
+}
+
+struct Pending {
+    /// Answers still expected.
+    missing: usize,
+    collected: Collected,
+    done: Option<oneshot::Sender<Collected>>,
+}
+
+/// The channels of one namespace.
+struct Channels {
+    broadcast: String,
+    request: String,
+    response: String,
+    specific_response: String,
+}
+
+impl Channels {
+    fn new(prefix: &str, ns: &str, uid: &str) -> Self {
+        let response = format!("{prefix}-response#{ns}#");
+        Self {
+            broadcast: format!("{prefix}#{ns}#"),
+            request: format!("{prefix}-request#{ns}#"),
+            specific_response: format!("{response}{uid}#"),
+            response,
+        }
+    }
+}
+
+/// A random id, like the Node adapter's `uid2(6)` (whose ids are 6 characters of base 62); a
+/// bit longer here, as nothing reads them but the nodes.
+fn random_id() -> String {
+    rand::thread_rng()
+        .sample_iter(rand::distributions::Alphanumeric)
+        .take(12)
+        .map(char::from)
+        .collect()
+}
+
+fn unavailable(e: DriverError) -> AdapterError {
+    AdapterError::Unavailable(e.to_string())
+}
+
+impl RedisAdapter {
+    /// Connects to Redis, retrying for `config`'s startup timeout.
+    pub async fn connect(config: Redis) -> Result<Self, ClusterError> {
+        let driver = Driver::connect(&config).await?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                driver,
+                config,
+                uid: random_id(),
+                pending: Mutex::default(),
+                namespaces: Mutex::default(),
+            }),
+        })
+    }
+
+    /// Whether Redis answers now; shared, so it can be kept and read later.
+    pub fn health(&self) -> Arc<Health> {
+        self.inner.driver.health().clone()
+    }
+
+    /// This node's uid in the cluster's messages.
+    pub fn uid(&self) -> &str {
+        &self.inner.uid
+    }
+
+    fn channels(&self, ns: &str) -> Channels {
+        Channels::new(&self.inner.config.prefix, ns, &self.inner.uid)
+    }
+
+    /// Publishes a request on `ns`'s request channel.
+    fn publish_request(
+        &self,
+        ns: &str,
+        body: String,
+    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+        let driver = self.inner.driver.clone();
+        let channel = self.channels(ns).request;
+        Box::pin(async move { driver.publish(channel, body).await.map_err(unavailable) })
+    }
+
+    /// Sends a request that every other node answers, and waits for their answers.
+    fn ask(
+        &self,
+        ns: &str,
+        collected: Collected,
+        body: impl FnOnce(&str, &str) -> String,
+    ) -> BoxFuture<'static, Result<Collected, AdapterError>> {
+        let inner = self.inner.clone();
+        let channel = self.channels(ns).request;
+        let request_id = random_id();
+        let body = body(&inner.uid, &request_id);
+        Box::pin(async move {
+            let nodes = inner.driver.numsub(&channel).await.map_err(unavailable)?;
+            // This node is one of the subscribers.
+            let others = nodes.saturating_sub(1);
+            if others == 0 {
+                return Ok(collected);
+            }
+            let (tx, rx) = oneshot::channel();
+            inner.lock_pending().insert(
+                request_id.clone(),
+                Pending {
+                    missing: others,
+                    collected,
+                    done: Some(tx),
+                },
+            );
+            if let Err(e) = inner.driver.publish(channel, body).await {
+                inner.lock_pending().remove(&request_id);
+                return Err(unavailable(e));
+            }
+            match tokio::time::timeout(inner.config.request_timeout, rx).await {
+                Ok(Ok(collected)) => Ok(collected),
+                _ => {
+                    inner.lock_pending().remove(&request_id);
+                    Err(AdapterError::Timeout)
+                }
+            }
+        })
+    }
+}
+
+impl Inner {
+    fn lock_pending(&self) -> std::sync::MutexGuard<'_, HashMap<String, Pending>> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_namespaces(&self) -> std::sync::MutexGuard<'_, HashMap<String, Served>> {
+        self.namespaces.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Handles one message of namespace `ns`.
+    fn handle(&self, ns: &str, channels: &Channels, local: &Local, msg: Message) {
+        if msg.channel.starts_with(&channels.broadcast) {
+            self.on_broadcast(ns, local, &msg.payload);
+        } else if msg.channel == channels.request {
+            self.on_request(ns, channels, local, &msg.payload);
+        } else if msg.channel.starts_with(&channels.response) {
+            self.on_response(&msg.payload);
+        }
+    }
+
+    fn on_broadcast(&self, ns: &str, local: &Local, payload: &[u8]) {
+        let msg = match wire::decode_broadcast(payload) {
+            Ok(msg) => msg,
+            Err(e) => {
+                tracing::debug!(error = %e, "ignoring a cluster broadcast");
+                return;
+            }
+        };
+        // A broadcast marked local was for its own node only (no Node node publishes one).
+        if msg.uid == self.uid || msg.nsp != ns || msg.opts.local {
+            return;
+        }
+        local.broadcast(ns, &msg.event, &msg.opts);
+    }
+
+    fn on_request(&self, ns: &str, channels: &Channels, local: &Local, payload: &[u8]) {
+        let incoming = match wire::decode_request(payload) {
+            Ok(Some(incoming)) => incoming,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::debug!(error = %e, "ignoring a cluster request");
+                return;
+            }
+        };
+        // Our own requests come back to us; their local part was done already. The emitter's
+        // requests carry no uid.
+        if incoming.uid.as_deref() == Some(self.uid.as_str()) {
+            return;
+        }
+        let response = match incoming.request {
+            Request::Sockets { request_id, rooms } => {
+                let opts = BroadcastOptions {
+                    rooms,
+                    ..Default::default()
+                };
+                let ids: Vec<String> = local.fetch(ns, &opts).into_iter().map(|s| s.id).collect();
+                Some(wire::sockets_response(&request_id, &ids))
+            }
+            Request::AllRooms { request_id } => {
+                Some(wire::all_rooms_response(&request_id, &local.rooms(ns)))
+            }
+            Request::Rooms {
+                join,
+                opts,
+                rooms,
+                request_id,
+            } => {
+                if join {
+                    local.add_sockets(ns, &opts, &rooms);
+                } else {
+                    local.del_sockets(ns, &opts, &rooms);
+                }
+                // The one-socket form is answered by the node that has the socket only.
+                request_id
+                    .filter(|_| local.count(ns, &opts) > 0)
+                    .map(|id| wire::done_response(&id))
+            }
+            Request::Disconnect {
+                opts,
+                close,
+                request_id,
+            } => {
+                let answer = request_id.filter(|_| local.count(ns, &opts) > 0);
+                local.disconnect(ns, &opts, close);
+                answer.map(|id| wire::done_response(&id))
+            }
+            Request::Fetch { request_id, opts } => {
+                Some(wire::fetch_response(&request_id, &local.fetch(ns, &opts)))
+            }
+            Request::ServerSideEmit { data, .. } => {
+                // Not served yet: iogate has no server-side events. A sender waiting for an
+                // answer times out, as with a Node node that has no listener.
+                tracing::debug!(%data, "ignoring a serverSideEmit from another node");
+                None
+            }
+            Request::BroadcastWithAck {
+                request_id,
+                event,
+                opts,
+            } => {
+                // `Local` cannot deliver with an acknowledgement yet: the clients get the event
+                // without one, and the sender is told to expect no acknowledgement from here
+                // (so it does not wait for them until its timeout).
+                local.broadcast(ns, &event, &opts);
+                Some(wire::client_count_response(&request_id, 0))
+            }
+        };
+        if let Some(response) = response {
+            // On the shared response channel, Node's default, where every Node version
+            // listens. In a task of its own: the namespace's next messages need not wait.
+            let channel = channels.response.clone();
+            let driver = self.driver.clone();
+            tokio::spawn(async move {
+                if let Err(e) = driver.publish(channel, response).await {
+                    tracing::debug!(error = %e, "cannot answer a cluster request");
+                }
+            });
+        }
+    }
+
+    fn on_response(&self, payload: &[u8]) {
+        let response = match wire::decode_response(payload) {
+            Ok(Some(response)) => response,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::debug!(error = %e, "ignoring a cluster response");
+                return;
+            }
+        };
+        let mut pending = self.lock_pending();
+        // Answers to other nodes' requests arrive here too: not ours, skipped.
+        let Some(request) = pending.get_mut(&response.request_id) else {
+            return;
+        };
+        match (&mut request.collected, response.body) {
+            (Collected::Sockets(all), ResponseBody::Sockets(sockets)) => {
+                all.extend(sockets.into_iter().filter_map(wire::socket_info));
+            }
+            (Collected::Rooms(all), ResponseBody::Rooms(rooms)) => {
+                for room in rooms {
+                    if !all.contains(&room) {
+                        all.push(room);
+                    }
+                }
+            }
+            // Node counts an answer without the expected key as an answer all the same.
+            _ => {}
+        }
+        request.missing = request.missing.saturating_sub(1);
+        if request.missing == 0
+            && let Some(request) = pending.remove(&response.request_id)
+            && let Some(done) = request.done
+        {
+            let _ = done.send(request.collected);
+        }
+    }
+}
+
+/// Handles the messages of namespace `ns` in order, until the adapter is gone.
+async fn serve(
+    inner: Weak<Inner>,
+    ns: String,
+    channels: Channels,
+    local: Local,
+    mut rx: mpsc::Receiver<Message>,
+) {
+    while let Some(msg) = rx.recv().await {
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        inner.handle(&ns, &channels, &local, msg);
+    }
+}
+
+impl Adapter for RedisAdapter {
+    fn init(&self, ns: &str, local: Local) -> BoxFuture<'static, Result<(), AdapterError>> {
+        let channels = self.channels(ns);
+        let subscribed = vec![
+            channels.request.clone(),
+            channels.response.clone(),
+            channels.specific_response.clone(),
+        ];
+        let patterns = vec![format!("{}*", channels.broadcast)];
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let task = tokio::spawn(serve(
+            Arc::downgrade(&self.inner),
+            ns.to_owned(),
+            channels,
+            local,
+            rx,
+        ));
+        let previous = self.inner.lock_namespaces().insert(
+            ns.to_owned(),
+            Served {
+                channels: subscribed.clone(),
+                patterns: patterns.clone(),
+                task,
+            },
+        );
+        if let Some(previous) = previous {
+            previous.task.abort();
+        }
+        let driver = self.inner.driver.clone();
+        Box::pin(async move {
+            // On failure the namespace stays registered: it is subscribed when Redis is back.
+            driver
+                .subscribe(&subscribed, &patterns, tx)
+                .await
+                .map_err(unavailable)
+        })
+    }
+
+    fn broadcast(
+        &self,
+        ns: &str,
+        event: &EventData,
+        opts: &BroadcastOptions,
+    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+        if opts.local {
+            return Box::pin(std::future::ready(Ok(())));
+        }
+        let driver = self.inner.driver.clone();
+        let channel = wire::broadcast_channel(&self.inner.config.prefix, ns, opts);
+        let msg = wire::encode_broadcast(&self.inner.uid, ns, event, opts);
+        Box::pin(async move {
+            let msg = msg.map_err(|e| AdapterError::Other(e.to_string()))?;
+            driver.publish(channel, msg).await.map_err(unavailable)
+        })
+    }
+
+    fn add_sockets(
+        &self,
+        ns: &str,
+        opts: &BroadcastOptions,
+        rooms: &[String],
+    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+        if opts.local {
+            return Box::pin(std::future::ready(Ok(())));
+        }
+        self.publish_request(ns, wire::rooms_request(&self.inner.uid, true, opts, rooms))
+    }
+
+    fn del_sockets(
+        &self,
+        ns: &str,
+        opts: &BroadcastOptions,
+        rooms: &[String],
+    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+        if opts.local {
+            return Box::pin(std::future::ready(Ok(())));
+        }
+        self.publish_request(ns, wire::rooms_request(&self.inner.uid, false, opts, rooms))
+    }
+
+    fn disconnect_sockets(
+        &self,
+        ns: &str,
+        opts: &BroadcastOptions,
+        close: bool,
+    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+        if opts.local {
+            return Box::pin(std::future::ready(Ok(())));
+        }
+        self.publish_request(ns, wire::disconnect_request(&self.inner.uid, opts, close))
+    }
+
+    fn fetch_sockets(
+        &self,
+        ns: &str,
+        opts: &BroadcastOptions,
+    ) -> BoxFuture<'static, Result<Vec<SocketInfo>, AdapterError>> {
+        if opts.local {
+            return Box::pin(std::future::ready(Ok(Vec::new())));
+        }
+        let ask = self.ask(ns, Collected::Sockets(Vec::new()), |uid, id| {
+            wire::fetch_request(uid, id, opts)
+        });
+        Box::pin(async move {
+            match ask.await? {
+                Collected::Sockets(sockets) => Ok(sockets),
+                Collected::Rooms(_) => Ok(Vec::new()),
+            }
+        })
+    }
+
+    fn all_rooms(&self, ns: &str) -> BoxFuture<'static, Result<Vec<String>, AdapterError>> {
+        let ask = self.ask(ns, Collected::Rooms(Vec::new()), wire::all_rooms_request);
+        Box::pin(async move {
+            match ask.await? {
+                Collected::Rooms(rooms) => Ok(rooms),
+                Collected::Sockets(_) => Ok(Vec::new()),
+            }
+        })
+    }
+
+    fn close(&self) -> BoxFuture<'static, ()> {
+        let served: Vec<Served> = self
+            .inner
+            .lock_namespaces()
+            .drain()
+            .map(|(_, s)| s)
+            .collect();
+        let driver = self.inner.driver.clone();
+        Box::pin(async move {
+            for served in served {
+                served.task.abort();
+                if let Err(e) = driver.unsubscribe(&served.channels, &served.patterns).await {
+                    tracing::debug!(error = %e, "unsubscribing at close failed");
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,501 @@
+//! The connection to Redis, made to survive outages: one reconnecting connection (RESP3, so that
+//! it both publishes and receives pushes) that subscribes again by itself, operations that fail
+//! fast while Redis is down, and a health flag fed by a ping every second.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, FromRedisValue, PushInfo, PushKind};
+use tokio::sync::mpsc;
+
+/// How to reach Redis, and how hard to try.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct Redis {
+    pub(crate) url: String,
+    pub(crate) prefix: String,
+    pub(crate) startup_timeout: Duration,
+    pub(crate) request_timeout: Duration,
+    pub(crate) command_timeout: Duration,
+}
+
+impl Redis {
+    /// Redis at `url` (`redis://[:password@]host:port/db`; RESP3 is required and added when
+    /// missing).
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            prefix: "socket.io".into(),
+            startup_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(5),
+            command_timeout: Duration::from_secs(2),
+        }
+    }
+
+    /// The prefix of the pub/sub channels (default `socket.io`, the Node adapter's `key`):
+    /// nodes of one cluster share it, clusters sharing one Redis need different ones.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// How long to keep trying to reach Redis at start before giving up (default 30 s).
+    pub fn startup_timeout(mut self, d: Duration) -> Self {
+        self.startup_timeout = d;
+        self
+    }
+
+    /// How long to wait for the other nodes' answers to a request (`fetch_sockets`,
+    /// `all_rooms`; default 5 s, the Node adapter's `requestsTimeout`).
+    pub fn request_timeout(mut self, d: Duration) -> Self {
+        self.request_timeout = d;
+        self
+    }
+
+    /// How long one Redis command may take before Redis is taken for down (default 2 s).
+    pub fn command_timeout(mut self, d: Duration) -> Self {
+        self.command_timeout = d;
+        self
+    }
+
+    /// The channel prefix.
+    pub fn get_prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The URL with RESP3 asked for (pub/sub messages arrive as RESP3 pushes).
+    fn resp3_url(&self) -> String {
+        if self.url.contains("protocol=") {
+            self.url.clone()
+        } else if self.url.contains('?') {
+            format!("{}&protocol=resp3", self.url)
+        } else {
+            format!("{}?protocol=resp3", self.url)
+        }
+    }
+}
+
+/// Why the cluster could not be joined at start.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// The URL is not a Redis URL (its password, if any, is masked).
+    #[error("invalid Redis URL {url:?}: {reason}")]
+    InvalidUrl {
+        /// The URL given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Redis did not answer within the startup timeout (the URL's password is masked).
+    #[error("cannot reach Redis at {url} after {seconds} s: {reason}")]
+    Unreachable {
+        /// The URL given.
+        url: String,
+        /// How long it was tried.
+        seconds: u64,
+        /// The last error.
+        reason: String,
+    },
+    /// Subscribing a namespace's channels failed.
+    #[error("cannot subscribe the namespace {namespace}: {reason}")]
+    Subscribe {
+        /// The namespace.
+        namespace: String,
+        /// The error.
+        reason: String,
+    },
+}
+
+/// Whether Redis answers now; shared by the driver, its monitor and whoever asks.
+#[derive(Debug, Default)]
+pub struct Health {
+    down: AtomicBool,
+}
+
+impl Health {
+    /// Whether Redis answered the last command or ping.
+    pub fn is_up(&self) -> bool {
+        !self.down.load(Ordering::Relaxed)
+    }
+
+    /// Records the state; logs only when it changes, so an outage is logged once. True when
+    /// this call ended an outage.
+    fn set(&self, up: bool, reason: &dyn std::fmt::Display) -> bool {
+        let was_down = self.down.swap(!up, Ordering::Relaxed);
+        match (was_down, up) {
+            (false, false) => {
+                tracing::warn!(
+                    error = %reason,
+                    "Redis unreachable: each node now serves only its own clients; cross-node delivery is suspended"
+                );
+                false
+            }
+            (true, true) => {
+                tracing::info!("Redis reachable again: cross-node delivery resumed");
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// A failed Redis operation.
+#[derive(Debug, Clone, thiserror::Error)]
+pub(crate) enum DriverError {
+    #[error("Redis is unreachable")]
+    Down,
+    #[error("Redis did not answer in time")]
+    Timeout,
+    #[error("{0}")]
+    Redis(String),
+}
+
+/// A pub/sub message: the channel it was published on, and its payload.
+#[derive(Debug)]
+pub(crate) struct Message {
+    pub(crate) channel: String,
+    pub(crate) payload: Vec<u8>,
+}
+
+/// Where messages go: by channel for SUBSCRIBE, by pattern for PSUBSCRIBE.
+type Routes = Arc<RwLock<HashMap<String, mpsc::Sender<Message>>>>;
+
+/// What this node subscribed to, to subscribe again after an outage.
+#[derive(Debug, Default)]
+struct Subscriptions {
+    channels: Vec<String>,
+    patterns: Vec<String>,
+}
+
+struct Inner {
+    conn: ConnectionManager,
+    routes: Routes,
+    subscriptions: Mutex<Subscriptions>,
+    health: Arc<Health>,
+    timeout: Duration,
+}
+
+/// The Redis connection of one node; clones share it.
+#[derive(Clone)]
+pub(crate) struct Driver {
+    inner: Arc<Inner>,
+}
+
+impl Driver {
+    /// Connects, retrying until `config.startup_timeout`; then pings every second.
+    pub(crate) async fn connect(config: &Redis) -> Result<Self, ClusterError> {
+        let url = config.resp3_url();
+        let client = redis::Client::open(url.as_str()).map_err(|e| ClusterError::InvalidUrl {
+            url: redacted(&config.url),
+            reason: e.to_string(),
+        })?;
+        let routes: Routes = Arc::default();
+        let push = {
+            let routes = routes.clone();
+            move |msg: PushInfo| {
+                route(&routes, msg);
+                Ok::<(), std::convert::Infallible>(())
+            }
+        };
+        let manager = ConnectionManagerConfig::new()
+            .set_push_sender(push)
+            // Subscriptions confirmed before a reconnection come back with it; those attempted
+            // while Redis was down are made again by the monitor (see `resubscribe`).
+            .set_automatic_resubscription()
+            .set_connection_timeout(Some(config.command_timeout))
+            .set_response_timeout(Some(config.command_timeout))
+            .set_max_delay(Duration::from_secs(2))
+            // Few quick retries per attempt: the startup loop below and the monitor retry on.
+            .set_number_of_retries(1);
+        let started = tokio::time::Instant::now();
+        let mut delay = Duration::from_millis(100);
+        let conn = loop {
+            let attempt = async {
+                let mut conn =
+                    ConnectionManager::new_with_config(client.clone(), manager.clone()).await?;
+                // The manager may connect lazily: a PING proves Redis is there.
+                redis::cmd("PING").query_async::<()>(&mut conn).await?;
+                Ok::<_, redis::RedisError>(conn)
+            };
+            match attempt.await {
+                Ok(conn) => break conn,
+                Err(e) if started.elapsed() + delay < config.startup_timeout => {
+                    tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "Redis not reachable yet");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(2));
+                }
+                Err(e) => {
+                    return Err(ClusterError::Unreachable {
+                        url: redacted(&config.url),
+                        seconds: started.elapsed().as_secs(),
+                        reason: e.to_string(),
+                    });
+                }
+            }
+        };
+        let inner = Arc::new(Inner {
+            conn,
+            routes,
+            subscriptions: Mutex::default(),
+            health: Arc::default(),
+            timeout: config.command_timeout,
+        });
+        tokio::spawn(monitor(Arc::downgrade(&inner)));
+        Ok(Self { inner })
+    }
+
+    /// The health flag.
+    pub(crate) fn health(&self) -> &Arc<Health> {
+        &self.inner.health
+    }
+
+    async fn timed<T>(
+        &self,
+        op: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, DriverError> {
+        self.inner.timed(op).await
+    }
+
+    /// Fails at once while Redis is known to be down: callers must not wait for it.
+    fn ensure_up(&self) -> Result<(), DriverError> {
+        if self.inner.health.is_up() {
+            Ok(())
+        } else {
+            Err(DriverError::Down)
+        }
+    }
+
+    /// Publishes `payload` on `channel`.
+    pub(crate) async fn publish(
+        &self,
+        channel: String,
+        payload: impl Into<Vec<u8>>,
+    ) -> Result<(), DriverError> {
+        self.ensure_up()?;
+        let mut conn = self.inner.conn.clone();
+        self.timed(conn.publish::<_, _, redis::Value>(channel, payload.into()))
+            .await
+            .map(drop)
+    }
+
+    /// Routes the messages of `channels` and `patterns` to `tx`, and subscribes to them. The
+    /// routes and subscriptions stay even when subscribing fails now: the monitor subscribes
+    /// again when Redis is back.
+    pub(crate) async fn subscribe(
+        &self,
+        channels: &[String],
+        patterns: &[String],
+        tx: mpsc::Sender<Message>,
+    ) -> Result<(), DriverError> {
+        {
+            let mut routes = self.inner.routes.write().unwrap_or_else(|e| e.into_inner());
+            for key in channels.iter().chain(patterns) {
+                routes.insert(key.clone(), tx.clone());
+            }
+            let mut subs = self.inner.lock_subscriptions();
+            subs.channels.extend(channels.iter().cloned());
+            subs.patterns.extend(patterns.iter().cloned());
+        }
+        self.ensure_up()?;
+        self.inner.subscribe(channels, patterns).await
+    }
+
+    /// Stops routing and subscribing `channels` and `patterns`.
+    pub(crate) async fn unsubscribe(
+        &self,
+        channels: &[String],
+        patterns: &[String],
+    ) -> Result<(), DriverError> {
+        {
+            let mut routes = self.inner.routes.write().unwrap_or_else(|e| e.into_inner());
+            for key in channels.iter().chain(patterns) {
+                routes.remove(key);
+            }
+            let mut subs = self.inner.lock_subscriptions();
+            subs.channels.retain(|c| !channels.contains(c));
+            subs.patterns.retain(|p| !patterns.contains(p));
+        }
+        self.ensure_up()?;
+        let mut conn = self.inner.conn.clone();
+        if !channels.is_empty() {
+            self.timed(conn.unsubscribe(channels)).await?;
+        }
+        if !patterns.is_empty() {
+            self.timed(conn.punsubscribe(patterns)).await?;
+        }
+        Ok(())
+    }
+
+    /// How many connections subscribe `channel` (one per node: `PUBSUB NUMSUB`).
+    pub(crate) async fn numsub(&self, channel: &str) -> Result<usize, DriverError> {
+        self.ensure_up()?;
+        let mut conn = self.inner.conn.clone();
+        let cmd = redis::cmd("PUBSUB").arg("NUMSUB").arg(channel).to_owned();
+        let (_, count): (String, usize) = self.timed(cmd.query_async(&mut conn)).await?;
+        Ok(count)
+    }
+}
+
+impl Inner {
+    fn lock_subscriptions(&self) -> std::sync::MutexGuard<'_, Subscriptions> {
+        self.subscriptions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn timed<T>(
+        &self,
+        op: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, DriverError> {
+        match tokio::time::timeout(self.timeout, op).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => {
+                // An error of the command itself (a wrong argument) says nothing of Redis.
+                if e.is_io_error()
+                    || e.is_connection_dropped()
+                    || e.is_connection_refusal()
+                    || e.is_timeout()
+                {
+                    self.health.set(false, &e);
+                }
+                Err(DriverError::Redis(e.to_string()))
+            }
+            Err(_) => {
+                self.health.set(false, &DriverError::Timeout);
+                Err(DriverError::Timeout)
+            }
+        }
+    }
+
+    async fn subscribe(&self, channels: &[String], patterns: &[String]) -> Result<(), DriverError> {
+        let mut conn = self.conn.clone();
+        if !channels.is_empty() {
+            self.timed(conn.subscribe(channels)).await?;
+        }
+        if !patterns.is_empty() {
+            self.timed(conn.psubscribe(patterns)).await?;
+        }
+        Ok(())
+    }
+
+    /// Subscribes to everything recorded: after an outage, the subscriptions attempted during
+    /// it were never made, and a reconnection the manager did not notice may have lost others.
+    /// Subscribing twice is harmless in Redis.
+    async fn resubscribe(&self) {
+        let (channels, patterns) = {
+            let subs = self.lock_subscriptions();
+            (subs.channels.clone(), subs.patterns.clone())
+        };
+        if let Err(e) = self.subscribe(&channels, &patterns).await {
+            tracing::warn!(error = %e, "subscribing again after a Redis outage failed");
+        }
+    }
+}
+
+/// Pings Redis every second to notice outages and recoveries even when idle; subscribes again
+/// at each recovery. Ends with the driver.
+async fn monitor(inner: Weak<Inner>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        let mut conn = inner.conn.clone();
+        let cmd = redis::cmd("PING");
+        let ping = tokio::time::timeout(inner.timeout, cmd.query_async::<()>(&mut conn));
+        let recovered = match ping.await {
+            Ok(Ok(())) => inner.health.set(true, &""),
+            Ok(Err(e)) => inner.health.set(false, &e),
+            Err(_) => inner.health.set(false, &DriverError::Timeout),
+        };
+        if recovered {
+            inner.resubscribe().await;
+        }
+    }
+}
+
+/// `url` with its password replaced by `********`, for errors and logs.
+pub(crate) fn redacted(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((_, host)) => format!("{scheme}://********@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// Hands a pub/sub message to the queue of its channel, or of its pattern.
+fn route(routes: &Routes, msg: PushInfo) {
+    let mut data = msg.data.into_iter();
+    let (key, channel, payload) = match msg.kind {
+        PushKind::Message => {
+            let (Some(chan), Some(payload)) = (data.next(), data.next()) else {
+                return;
+            };
+            let Ok(chan) = String::from_redis_value(chan) else {
+                return;
+            };
+            (chan.clone(), chan, payload)
+        }
+        PushKind::PMessage => {
+            let (Some(pattern), Some(chan), Some(payload)) =
+                (data.next(), data.next(), data.next())
+            else {
+                return;
+            };
+            let (Ok(pattern), Ok(chan)) = (
+                String::from_redis_value(pattern),
+                String::from_redis_value(chan),
+            ) else {
+                return;
+            };
+            (pattern, chan, payload)
+        }
+        _ => return,
+    };
+    let Ok(payload) = Vec::<u8>::from_redis_value(payload) else {
+        return;
+    };
+    let routes = routes.read().unwrap_or_else(|e| e.into_inner());
+    if let Some(tx) = routes.get(&key)
+        && tx.try_send(Message { channel, payload }).is_err()
+    {
+        // The push sender must not block the connection's reader: drop and say so.
+        tracing::warn!("cluster message dropped: this node reads its Redis messages too slowly");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_is_masked() {
+        assert_eq!(
+            redacted("redis://:s3cret@host:6379/0"),
+            "redis://********@host:6379/0"
+        );
+        assert_eq!(redacted("redis://user:p@ss@host"), "redis://********@host");
+        assert_eq!(redacted("redis://host:6379"), "redis://host:6379");
+    }
+
+    #[test]
+    fn resp3_is_asked() {
+        assert_eq!(
+            Redis::new("redis://h").resp3_url(),
+            "redis://h?protocol=resp3"
+        );
+        assert_eq!(
+            Redis::new("redis://h/?x=1").resp3_url(),
+            "redis://h/?x=1&protocol=resp3"
+        );
+        assert_eq!(
+            Redis::new("redis://h?protocol=resp3").resp3_url(),
+            "redis://h?protocol=resp3"
+        );
+    }
+}

@@ -1,0 +1,29 @@
+//! # iogate-redis: a Redis adapter for iogate-socketio
+//!
+//! Several iogate nodes, and Node socket.io nodes using `@socket.io/redis-adapter` 8.x, behave as
+//! one server through Redis pub/sub: broadcasts, joins, leaves and disconnects reach the
+//! clients of every node, and `fetch_sockets` / `all_rooms` gather every node's answer.
+//! `@socket.io/redis-emitter` can broadcast to them all.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`wire`] | the messages' formats (msgpack and JSON), no I/O |
+//! | `driver` | the Redis connection: reconnection, resubscription, health |
+//! | `adapter` | [`RedisAdapter`], the [`Adapter`](iogate_socketio::Adapter) |
+//!
+//! ## When Redis goes away
+//! - Every node keeps serving its own clients: an operation is always carried out on the node
+//!   that makes it; what is lost is the copy for the other nodes, which is not replayed later.
+//! - Operations fail at once with [`AdapterError::Unavailable`](iogate_socketio::AdapterError)
+//!   instead of waiting for Redis.
+//! - The outage is logged once when it starts and once when it ends; [`Health::is_up`] says
+//!   which it is now.
+//! - The node reconnects and subscribes again by itself: cross-node delivery resumes without
+//!   a restart.
+
+mod adapter;
+mod driver;
+pub mod wire;
+
+pub use adapter::RedisAdapter;
+pub use driver::{ClusterError, Health, Redis};

@@ -1,0 +1,320 @@
+//! Test helpers: a redis-server of the test's own on a free loopback port, an iogate node with
+//! a [`RedisAdapter`] serving `/` over axum, and a raw socket.io websocket client.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use iogate_redis::{Redis, RedisAdapter};
+use iogate_socketio::{
+    BoxFuture, BroadcastOptions, Config, ConnectError, DisconnectReason, Event, Io, NsHandler,
+    Socket, Str,
+};
+use serde_json::{Value, json};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::process::{Child, Command};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+/// A redis-server on 127.0.0.1, stopped when dropped.
+pub struct RedisServer {
+    pub port: u16,
+    child: Option<Child>,
+}
+
+/// A port free now (bound then released: redis-server cannot pick one itself).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+impl RedisServer {
+    pub async fn start() -> Self {
+        let mut server = Self {
+            port: free_port(),
+            child: None,
+        };
+        server.restart().await;
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts it (again) on its port, and waits until it accepts connections.
+    pub async fn restart(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server is installed");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("redis-server did not start on port {}", self.port);
+    }
+
+    /// Stops it, and waits until it is gone.
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.unwrap();
+        }
+    }
+}
+
+/// What the test handler does, on the client's events (each acknowledged when asked):
+/// - `join(room)` joins the room;
+/// - `broadcast(room, event, arg)` broadcasts `event(arg)` to the room from this node;
+/// - `broadcast_bin(room, event)` broadcasts the bytes `[1, 2, 3]` to the room;
+/// - `fetch()` answers with the ids of every node's sockets;
+/// - `rooms()` answers with this socket's rooms; `all_rooms()` with every node's rooms.
+#[derive(Default)]
+pub struct TestHandler {
+    pub io: OnceLock<Io>,
+}
+
+fn spawn_ack(socket: &Arc<Socket>, id: Option<i64>, answer: BoxFuture<'static, Value>) {
+    let socket = socket.clone();
+    tokio::spawn(async move {
+        let value = answer.await;
+        if let Some(id) = id {
+            let _ = socket.ack(id, &(value,));
+        }
+    });
+}
+
+impl NsHandler for TestHandler {
+    fn connect(
+        &self,
+        _: Arc<Socket>,
+        _: Option<Str>,
+    ) -> BoxFuture<'static, Result<(), ConnectError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn connected(&self, _: Arc<Socket>) -> BoxFuture<'static, ()> {
+        Box::pin(async {})
+    }
+
+    fn event(&self, socket: &Arc<Socket>, event: Event) {
+        let args: Vec<Value> = serde_json::from_str(&event.data).unwrap();
+        let ns = self.io.get().unwrap().of(socket.ns()).unwrap();
+        let name = args[0].as_str().unwrap_or_default().to_owned();
+        let answer: BoxFuture<'static, Value> = match name.as_str() {
+            "join" => {
+                socket.join(args[1].as_str().unwrap());
+                Box::pin(async { json!("ok") })
+            }
+            "broadcast" => {
+                let opts = rooms(&[args[1].as_str().unwrap()]);
+                let event = args[2].as_str().unwrap().to_owned();
+                let forwarded = ns.broadcast(&opts, &event, &(args[3].clone(),)).unwrap();
+                Box::pin(async move { json!(forwarded.await.is_ok()) })
+            }
+            "broadcast_bin" => {
+                let opts = rooms(&[args[1].as_str().unwrap()]);
+                let event = args[2].as_str().unwrap().to_owned();
+                let bytes = bytes::Bytes::from_static(&[1, 2, 3]);
+                let forwarded = ns.broadcast(&opts, &event, &(bytes,)).unwrap();
+                Box::pin(async move { json!(forwarded.await.is_ok()) })
+            }
+            "fetch" => {
+                let all = ns.fetch_sockets(&BroadcastOptions::default());
+                Box::pin(async move {
+                    match all.await {
+                        Ok(sockets) => json!(sockets.iter().map(|s| &s.id).collect::<Vec<_>>()),
+                        Err(e) => json!({"error": e.to_string()}),
+                    }
+                })
+            }
+            "rooms" => {
+                let rooms = socket.rooms();
+                Box::pin(async move { json!(rooms) })
+            }
+            "all_rooms" => {
+                let all = ns.all_rooms();
+                Box::pin(async move {
+                    match all.await {
+                        Ok(rooms) => json!(rooms),
+                        Err(e) => json!({"error": e.to_string()}),
+                    }
+                })
+            }
+            _ => return,
+        };
+        spawn_ack(socket, event.id, answer);
+    }
+
+    fn disconnect(&self, _: &Arc<Socket>, _: DisconnectReason) {}
+}
+
+/// Options selecting `rooms`.
+pub fn rooms(rooms: &[&str]) -> BroadcastOptions {
+    BroadcastOptions {
+        rooms: rooms.iter().map(|r| r.to_string()).collect(),
+        ..Default::default()
+    }
+}
+
+/// An iogate node: its server, its adapter and its address.
+pub struct Node {
+    pub io: Io,
+    pub adapter: RedisAdapter,
+    pub addr: SocketAddr,
+}
+
+impl Node {
+    pub async fn start(config: Redis) -> Self {
+        let adapter = RedisAdapter::connect(config).await.unwrap();
+        let handler = Arc::new(TestHandler::default());
+        let (io, inits) = Io::builder(Config::default())
+            .adapter(Arc::new(adapter.clone()))
+            .ns("/", handler.clone())
+            .build();
+        let _ = handler.io.set(io.clone());
+        for (ns, init) in inits {
+            init.await.unwrap_or_else(|e| panic!("init {ns}: {e}"));
+        }
+        let app = axum::Router::new().route_service("/socket.io/", io.engine().clone());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .unwrap();
+        });
+        Self { io, adapter, addr }
+    }
+
+    pub fn ns(&self) -> Arc<iogate_socketio::Namespace> {
+        self.io.of("/").unwrap()
+    }
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+
+/// A socket.io client over a websocket, in raw frames, connected to `/`.
+pub struct Client {
+    ws: Ws,
+    pub sid: String,
+    next_ack: i64,
+}
+
+impl Client {
+    pub async fn connect(addr: SocketAddr) -> Self {
+        let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+        let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        let mut client = Self {
+            ws,
+            sid: String::new(),
+            next_ack: 0,
+        };
+        let open = client.frame().await;
+        assert!(open.starts_with('0'), "{open}");
+        client.send("40").await;
+        let connect = client.frame().await;
+        let body: Value = serde_json::from_str(connect.strip_prefix("40").unwrap()).unwrap();
+        client.sid = body["sid"].as_str().unwrap().to_owned();
+        client
+    }
+
+    async fn send(&mut self, text: &str) {
+        self.ws.send(WsMessage::text(text)).await.unwrap();
+    }
+
+    /// The next text frame that is not a ping (pings are answered).
+    async fn frame(&mut self) -> String {
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(10), self.ws.next())
+                .await
+                .expect("a frame within 10 s")
+                .expect("the connection is open")
+                .unwrap();
+            if let WsMessage::Text(text) = msg {
+                if text.as_str() == "2" {
+                    self.send("3").await;
+                    continue;
+                }
+                return text.to_string();
+            }
+        }
+    }
+
+    /// Emits an event (`42[...]`) without acknowledgement.
+    pub async fn emit(&mut self, args: Value) {
+        self.send(&format!("42{args}")).await;
+    }
+
+    /// Emits an event and waits for its acknowledgement's first argument; events met in
+    /// between are dropped.
+    pub async fn call(&mut self, args: Value) -> Value {
+        let id = self.next_ack;
+        self.next_ack += 1;
+        self.send(&format!("42{id}{args}")).await;
+        let prefix = format!("43{id}");
+        loop {
+            let frame = self.frame().await;
+            if let Some(body) = frame.strip_prefix(&prefix) {
+                let args: Vec<Value> = serde_json::from_str(body).unwrap();
+                return args.into_iter().next().unwrap_or(Value::Null);
+            }
+        }
+    }
+
+    /// The next event's arguments, name first.
+    pub async fn event(&mut self) -> Value {
+        self.binary_event().await.0
+    }
+
+    /// The next event's arguments, name first, and its binary attachments.
+    pub async fn binary_event(&mut self) -> (Value, Vec<Vec<u8>>) {
+        loop {
+            let frame = self.frame().await;
+            if let Some(body) = frame.strip_prefix("42") {
+                return (serde_json::from_str(body).unwrap(), Vec::new());
+            }
+            // `45<n>-[...]` then n binary frames.
+            if let Some((count, body)) = frame.strip_prefix("45").and_then(|f| f.split_once('-')) {
+                let count: usize = count.parse().unwrap();
+                let mut attachments = Vec::new();
+                while attachments.len() < count {
+                    let msg = self.ws.next().await.unwrap().unwrap();
+                    if let WsMessage::Binary(b) = msg {
+                        attachments.push(b.to_vec());
+                    }
+                }
+                return (serde_json::from_str(body).unwrap(), attachments);
+            }
+        }
+    }
+
+    /// The next event within `wait`, if any.
+    pub async fn maybe_event(&mut self, wait: Duration) -> Option<Value> {
+        tokio::time::timeout(wait, self.event()).await.ok()
+    }
+}
+
+/// Polls `check` every 20 ms for up to 5 s.
+pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..250 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("not within 5 s: {what}");
+}
