@@ -117,9 +117,7 @@ impl From<BroadcastError> for ApiError {
         let status = match e {
             BroadcastError::NoNamespace(_) => StatusCode::NOT_FOUND,
             BroadcastError::Serialize(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            BroadcastError::Undelivered(_) | BroadcastError::Adapter(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            BroadcastError::Adapter(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         Self::new(status, e.to_string())
     }

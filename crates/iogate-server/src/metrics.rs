@@ -107,8 +107,8 @@ fn describe() {
         "Packets iogate sent to one client (ack, emit, exception), by namespace."
     );
     describe_counter!(
-        names::SLOW_CLIENTS,
-        "Clients disconnected because their outgoing queue was full."
+        names::CLIENTS_CUT_OFF,
+        "Clients cut off for reading too slowly, by reason (outgoing queue full, write timeout)."
     );
     describe_gauge!(
         extra::ROOMS,

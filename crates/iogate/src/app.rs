@@ -8,15 +8,10 @@ use std::time::Duration;
 use axum::Router;
 use http::{HeaderValue, Method};
 use serde_json::Value;
-use socketioxide::adapter::Adapter;
-use socketioxide::handler::{FromConnectParts, Value as SioValue};
-use socketioxide::socket::Socket;
-use socketioxide::{SocketIo, SocketIoBuilder, TransportType};
-use socketioxide_core::adapter::DefinedAdapter;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 use crate::client::ClientState;
-use crate::dispatch;
+use crate::engine::{Mount, sio};
 use crate::gateway::{ConnectHook, DisconnectHook, IntoGateway, Middleware};
 use crate::handler::Route;
 use crate::limits::{Guardrails, Limits};
@@ -72,22 +67,21 @@ impl App {
         self
     }
 
-    /// Builds a single-node server (the in-memory adapter): mounts every namespace and runs
-    /// the gateways' `after_init` hooks.
+    /// Builds a single-node server: mounts every namespace and runs the gateways'
+    /// `after_init` hooks.
     ///
     /// # Panics
     /// When two gateways of one namespace handle the same event.
     pub fn build(self) -> Gateways {
-        let builder = self.options.io_builder();
-        let mut assembled = self.assemble(builder, None);
-        // The in-memory adapter has nothing to initialise.
-        for (_, ()) in std::mem::take(&mut assembled.inits) {}
-        assembled.finish()
+        // With no other node, starting the adapter does nothing.
+        self.assemble(Arc::new(sio::Single), None).0.finish()
     }
 
     /// Builds one node of a cluster over Redis: every operation of the [`Server`] handle
-    /// reaches the clients of every node. Retries reaching Redis for the configured startup
-    /// timeout; see [`cluster`](crate::cluster) for what happens during an outage later.
+    /// reaches the clients of every node, and Node socket.io servers on the same Redis (with
+    /// `@socket.io/redis-adapter`) share rooms with it. Retries reaching Redis for the
+    /// configured startup timeout; see [`cluster`](crate::cluster) for what happens during an
+    /// outage later.
     ///
     /// # Panics
     /// When two gateways of one namespace handle the same event.
@@ -96,18 +90,10 @@ impl App {
         self,
         redis: crate::cluster::Redis,
     ) -> Result<Gateways, crate::cluster::ClusterError> {
-        use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
-        let (driver, health) = crate::cluster::Resilient::connect(&redis).await?;
-        let config = RedisAdapterConfig::new()
-            .with_prefix(redis.prefix.clone())
-            .with_request_timeout(redis.request_timeout);
-        let ctr = RedisAdapterCtr::new_with_driver(driver, config);
-        let builder = self
-            .options
-            .io_builder()
-            .with_adapter::<CustomRedisAdapter<_, crate::cluster::Resilient>>(ctr);
-        let mut assembled = self.assemble(builder, Some(health));
-        for (namespace, init) in std::mem::take(&mut assembled.inits) {
+        let adapter = iogate_redis::RedisAdapter::connect(redis).await?;
+        let health = adapter.health();
+        let (assembled, inits) = self.assemble(Arc::new(adapter), Some(health));
+        for (namespace, init) in inits {
             init.await
                 .map_err(|e| crate::cluster::ClusterError::Subscribe {
                     namespace,
@@ -117,15 +103,13 @@ impl App {
         Ok(assembled.finish())
     }
 
-    /// Mounts every namespace on a protocol server built from `builder`.
-    fn assemble<A: Adapter + DefinedAdapter>(
+    /// Mounts every namespace on a protocol server forwarding through `adapter`.
+    fn assemble(
         self,
-        builder: SocketIoBuilder<A>,
+        adapter: Arc<dyn sio::Adapter>,
         health: Option<Arc<crate::cluster::Health>>,
-    ) -> Assembled<A> {
-        let (layer, io) = builder.build_layer();
+    ) -> (Assembled, Vec<sio::AdapterInit>) {
         let compression = self.options.http_compression;
-        let server = Server::new(Arc::new(io.clone()), self.state, health);
         let rails = Arc::new(Guardrails::new(self.options.limits.clone()));
         let mut namespaces: Vec<NsRuntime> = Vec::new();
         let mut init_hooks = Vec::new();
@@ -162,47 +146,49 @@ impl App {
             ns.room_policies.extend(g.room_policies);
             init_hooks.extend(g.after_init);
         }
-        let inits = namespaces
-            .into_iter()
-            .map(|ns| {
-                let _ = ns.server.set(server.clone());
-                (ns.path.clone(), mount(&io, Arc::new(ns)))
-            })
-            .collect();
-        Assembled {
+        let namespaces: Vec<Arc<NsRuntime>> = namespaces.into_iter().map(Arc::new).collect();
+        let mut builder = sio::Io::builder(self.options.protocol()).adapter(adapter);
+        for ns in &namespaces {
+            builder = builder.ns(ns.path.clone(), Arc::new(Mount(ns.clone())));
+        }
+        let (io, inits) = builder.build();
+        let server = Server::new(io.clone(), self.state, health);
+        for ns in &namespaces {
+            let _ = ns.server.set(server.clone());
+        }
+        let engine = io.engine().clone();
+        let assembled = Assembled {
             server,
             // One stack, applied with one `Router::layer`: axum boxes and clones every route's
             // service once per `layer` call and per request, so each layer applied on its own
             // costs an allocation and a copy of its future on every request.
             router: Box::new(move |routes: Router, cors: CorsLayer| {
-                routes.layer(
-                    tower::ServiceBuilder::new()
-                        .layer(cors)
-                        .layer(tower::util::MapRequestLayer::new(detach_head))
-                        .layer(
-                            tower_http::compression::CompressionLayer::new()
-                                .compress_when(CompressAbove(compression)),
-                        )
-                        .layer(layer),
+                routes.route_service(SOCKET_IO_PATH, engine).layer(
+                    tower::ServiceBuilder::new().layer(cors).layer(
+                        tower_http::compression::CompressionLayer::new()
+                            .compress_when(CompressAbove(compression)),
+                    ),
                 )
             }),
             cors: self.options.cors,
-            inits,
             init_hooks,
-        }
+        };
+        (assembled, inits)
     }
 }
 
-/// A server whose namespaces are mounted, their adapters not yet initialised.
-struct Assembled<A: Adapter> {
+/// Where socket.io clients find the server (their default `path`).
+const SOCKET_IO_PATH: &str = "/socket.io/";
+
+/// A server whose namespaces are mounted, their adapters not yet started.
+struct Assembled {
     server: Server,
     router: Box<dyn FnOnce(Router, CorsLayer) -> Router + Send>,
     cors: Cors,
-    inits: Vec<(String, A::InitRes)>,
     init_hooks: Vec<crate::gateway::InitHook>,
 }
 
-impl<A: Adapter> Assembled<A> {
+impl Assembled {
     /// Runs the `after_init` hooks and hands the app out.
     fn finish(self) -> Gateways {
         for hook in self.init_hooks {
@@ -266,36 +252,6 @@ impl tower_http::compression::Predicate for CompressAbove {
     }
 }
 
-/// Gives a socket.io handshake request a head of its own.
-///
-/// hyper parses a request's header values and URI as slices of its connection's read buffer
-/// (8–16 KiB), and socketioxide keeps the handshake's head for the whole life of the client, so
-/// each connected client would keep that buffer alive: over half of an idle client's memory.
-/// Copying the few hundred bytes of the head lets the buffer go. Only handshakes (no `sid` yet)
-/// are copied; later requests of a session are not kept.
-fn detach_head(mut req: axum::extract::Request) -> axum::extract::Request {
-    let uri = req.uri();
-    if !uri.path().starts_with("/socket.io") || uri.query().is_some_and(|q| q.contains("sid=")) {
-        return req;
-    }
-    if let Ok(uri) = http::Uri::try_from(uri.to_string()) {
-        *req.uri_mut() = uri;
-    }
-    let headers = std::mem::take(req.headers_mut());
-    let mut owned = http::HeaderMap::with_capacity(headers.len());
-    for (name, value) in &headers {
-        // `from_bytes` copies; a standard header's name is static already.
-        if let (Ok(name), Ok(value)) = (
-            http::HeaderName::from_bytes(name.as_str().as_bytes()),
-            HeaderValue::from_bytes(value.as_bytes()),
-        ) {
-            owned.append(name, value);
-        }
-    }
-    *req.headers_mut() = owned;
-    req
-}
-
 /// Refuses socket.io requests whose `Origin` is not allowed. Requests without an `Origin`
 /// (non-browser clients) pass: the check protects browsers' users, and a non-browser client
 /// can send any header it likes anyway.
@@ -316,96 +272,50 @@ async fn check_origin(
     next.run(req).await
 }
 
-/// Mounts one namespace: a middleware that builds the client and runs the gateways'
-/// middlewares, and a connect handler that starts the client's dispatch.
-fn mount<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, ns: Arc<NsRuntime>) -> A::InitRes {
-    let on_connect = {
-        let ns = ns.clone();
-        move |Handshake { socket, .. }: Handshake<A>| {
-            let ns = ns.clone();
-            async move {
-                if let Some(state) = socket.extensions.get::<Arc<ClientState>>() {
-                    dispatch::connected(&ns, socket, state).await;
-                }
-            }
-        }
+/// Admits a client to a namespace, or refuses it (`connect_error`). The cheap checks come
+/// first (a closing server, the per-IP handshake rate, a full server), so that a flood of bad
+/// tokens is counted against its address and costs no signature check; then the gateways'
+/// middlewares; then the client is counted in, per server and per user, in one step, so that
+/// simultaneous handshakes cannot pass a limit together.
+pub(crate) async fn admit(
+    ns: Arc<NsRuntime>,
+    socket: Arc<sio::Socket>,
+    auth: Option<sio::Str>,
+) -> Result<(), sio::ConnectError> {
+    let refuse = |message: &str| {
+        ns.metrics.refused.increment(1);
+        Err(sio::ConnectError::new(message))
     };
-    let middleware = {
-        let ns = ns.clone();
-        move |Handshake { socket, auth }: Handshake<A>| {
-            let ns = ns.clone();
-            async move {
-                if ns.server().is_closing() {
-                    return Err(Refusal("Server shutting down".to_owned()));
-                }
-                let state = Arc::new(ClientState::new(auth, &ns));
-                let conn: Arc<dyn crate::engine::Conn> = socket.clone();
-                state.attach(Arc::downgrade(&conn));
-                socket.extensions.insert(state.clone());
-                socket.join(crate::client::client_room(&state.id));
-                let client_socket = socket.clone();
-                let client = Client::new(socket, state);
-                for m in &ns.middleware {
-                    if let Err(e) = m.call(client.clone()).await {
-                        ns.metrics.refused.increment(1);
-                        if !e.is_client_error() {
-                            tracing::error!(namespace = %ns.path, error = %e, "connection middleware failed");
-                        }
-                        return Err(Refusal(e.to_client().to_string()));
-                    }
-                }
-                let ip = client
-                    .socket
-                    .req_parts()
-                    .extensions
-                    .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                    .map(|c| c.0.ip());
-                if let Err(refusal) = ns.rails.admit(ip, client.user()) {
-                    ns.metrics.refused.increment(1);
-                    tracing::info!(namespace = %ns.path, ?ip, user = client.user(), refusal, "connection refused by a limit");
-                    return Err(Refusal(refusal.to_owned()));
-                }
-                dispatch::admitted(&ns, &client_socket, &client.state);
-                Ok(())
+    if ns.server().is_closing() {
+        return refuse("Server shutting down");
+    }
+    let ip = socket.peer().map(|p| p.ip());
+    if let Err(refusal) = ns.rails.check_handshake(ip) {
+        tracing::info!(namespace = %ns.path, ?ip, refusal, "connection refused by a limit");
+        return refuse(refusal);
+    }
+    let auth = auth
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or(Value::Null);
+    let state = Arc::new(ClientState::new(socket.id().into(), auth, &ns));
+    socket.join(&crate::client::client_room(&state.id));
+    let client = Client::new(socket.clone(), state.clone());
+    for m in &ns.middleware {
+        if let Err(e) = m.call(client.clone()).await {
+            ns.metrics.refused.increment(1);
+            if !e.is_client_error() {
+                tracing::error!(namespace = %ns.path, error = %e, "connection middleware failed");
             }
+            return Err(e.to_connect_error());
         }
-    };
-    use socketioxide::handler::ConnectHandler;
-    io.ns(ns.path.clone(), on_connect.with(middleware))
-}
-
-/// A refused handshake; its text becomes `connect_error`'s message.
-#[derive(Debug)]
-struct Refusal(String);
-
-impl std::fmt::Display for Refusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
     }
-}
-
-/// What a connect handler or middleware of iogate's gets from socketioxide.
-struct Handshake<A: Adapter> {
-    socket: Arc<Socket<A>>,
-    auth: Value,
-}
-
-impl<A: Adapter> FromConnectParts<A> for Handshake<A> {
-    type Error = std::convert::Infallible;
-    fn from_connect_parts(
-        s: &Arc<Socket<A>>,
-        auth: &Option<SioValue>,
-    ) -> Result<Self, Self::Error> {
-        let auth = auth
-            .as_ref()
-            .and_then(|a| a.as_str())
-            .and_then(|text| serde_json::from_str(text).ok())
-            .unwrap_or(Value::Null);
-        Ok(Self {
-            socket: s.clone(),
-            auth,
-        })
+    if let Err(refusal) = ns.rails.count_in(client.user()) {
+        tracing::info!(namespace = %ns.path, ?ip, user = client.user(), refusal, "connection refused by a limit");
+        return refuse(refusal);
     }
+    let ext: Arc<dyn std::any::Any + Send + Sync> = state;
+    let _ = socket.ext.set(ext);
+    Ok(())
 }
 
 /// One namespace, merged from every gateway that serves it.
@@ -522,6 +432,8 @@ pub struct Options {
     max_payload: u64,
     transports: Transports,
     max_outgoing_packets: usize,
+    max_outgoing_bytes: usize,
+    write_timeout: Duration,
     ws_read_buffer: usize,
     http_compression: Option<u16>,
     limits: Limits,
@@ -539,6 +451,8 @@ impl Default for Options {
             max_payload: 1_000_000,
             transports: Transports::All,
             max_outgoing_packets: 4096,
+            max_outgoing_bytes: 1 << 20,
+            write_timeout: Duration::from_secs(10),
             ws_read_buffer: 1024,
             http_compression: Some(1024),
             limits: Limits::default(),
@@ -547,23 +461,26 @@ impl Default for Options {
 }
 
 impl Options {
-    /// The protocol server's builder with these options.
-    fn io_builder(&self) -> SocketIoBuilder {
-        let builder = SocketIo::builder()
-            .ping_interval(self.ping_interval)
-            .ping_timeout(self.ping_timeout)
-            .connect_timeout(self.connect_timeout)
-            .max_payload(self.max_payload)
-            // engineioxide applies `max_payload` to long-polling only; a WebSocket message is
-            // bounded by its own settings, so they get the same limit.
-            .ws_max_message_size(self.max_payload as usize)
-            .ws_max_frame_size(self.max_payload as usize)
-            .max_buffer_size(self.max_outgoing_packets)
-            .ws_read_buffer_size(self.ws_read_buffer);
-        match self.transports {
-            Transports::All => builder,
-            Transports::WebsocketOnly => builder.transports([TransportType::Websocket]),
-            Transports::PollingOnly => builder.transports([TransportType::Polling]),
+    /// The protocol layer's settings.
+    fn protocol(&self) -> sio::Config {
+        let engine = sio::engineio::Config {
+            ping_interval: self.ping_interval,
+            ping_timeout: self.ping_timeout,
+            max_payload: usize::try_from(self.max_payload).unwrap_or(usize::MAX),
+            transports: sio::engineio::Transports {
+                polling: self.transports != Transports::WebsocketOnly,
+                websocket: self.transports != Transports::PollingOnly,
+            },
+            max_outgoing_bytes: self.max_outgoing_bytes,
+            max_outgoing_packets: self.max_outgoing_packets,
+            write_timeout: self.write_timeout,
+            ws_read_buffer: self.ws_read_buffer,
+            ..sio::engineio::Config::default()
+        };
+        sio::Config {
+            engine,
+            connect_timeout: self.connect_timeout,
+            ..sio::Config::default()
         }
     }
 
@@ -599,13 +516,25 @@ impl Options {
         self
     }
     /// How many packets may wait to be written to one client (default 4,096). A client that
-    /// falls that far behind is disconnected rather than silently missing messages.
+    /// falls that far behind is cut off rather than silently missing messages.
     pub fn max_outgoing_packets(mut self, n: usize) -> Self {
         self.max_outgoing_packets = n.max(1);
         self
     }
-    /// How many bytes a WebSocket connection reads at a time (default 1 KiB; socketioxide's
-    /// default is 4 KiB). Each connected client holds a buffer of this size: at 1 KiB an idle
+    /// How many bytes may wait to be written to one client (default 1 MiB, as Centrifugo's).
+    /// A client that stops reading is cut off once its queue would pass this, so it costs the
+    /// server at most about this much; it reconnects, and its client knows it missed messages.
+    pub fn max_outgoing_bytes(mut self, bytes: usize) -> Self {
+        self.max_outgoing_bytes = bytes.max(1);
+        self
+    }
+    /// How long a write to a WebSocket client may take (default 10 s). A client whose TCP
+    /// window stays shut that long is cut off.
+    pub fn write_timeout(mut self, d: Duration) -> Self {
+        self.write_timeout = d;
+        self
+    }
+    /// How many bytes a WebSocket connection reads at a time (default 1 KiB). Each connected client holds a buffer of this size: at 1 KiB an idle
     /// client costs 3 KiB less memory than at 4 KiB, and a large message takes a few more
     /// reads. Raise it when clients mostly send large messages.
     pub fn ws_read_buffer_size(mut self, bytes: usize) -> Self {

@@ -7,12 +7,10 @@ use std::sync::{Arc, OnceLock, RwLock, Weak};
 
 use serde::Serialize;
 use serde_json::Value;
-use socketioxide::SendError;
-use socketioxide::socket::DisconnectReason as SioReason;
 
 use crate::app::NsRuntime;
 use crate::dispatch::Queue;
-use crate::engine::{Conn, Ser};
+use crate::engine::{Ser, sio};
 use crate::limits::EventBudget;
 
 /// Rooms whose names start with this are iogate's own (one per client, one per user); clients
@@ -33,7 +31,8 @@ pub(crate) fn user_room(user: &str) -> String {
 
 /// What iogate keeps for each client, beside the protocol's socket.
 pub(crate) struct ClientState {
-    /// The public id: what other clients and the server handle see; never the session id.
+    /// The public id: the client's own `socket.id`, what other clients and the server handle
+    /// see; never the session id.
     pub(crate) id: Box<str>,
     /// The authenticated user (`sub`), once a middleware or hook set it.
     user: OnceLock<Box<str>>,
@@ -47,12 +46,11 @@ pub(crate) struct ClientState {
     pub(crate) budget: EventBudget,
     /// The namespace: its limits and room policies.
     pub(crate) ns: Arc<NsRuntime>,
-    /// The client's socket, for [`Server::close`](crate::Server::close) to reach clients
-    /// that socketioxide no longer lists. Weak: the socket owns this state, not the reverse.
-    conn: OnceLock<Weak<dyn Conn>>,
-    /// Whether the client's disconnection was queued: once, whoever sees it first (the
-    /// protocol's disconnect handler, or a server that closes).
+    /// Whether the client's disconnection was queued: once, whoever sees it first.
     gone: AtomicBool,
+    /// Where the client's token expiry is watched, so that it is forgotten when it leaves.
+    #[cfg(feature = "jwt")]
+    expiry: std::sync::Mutex<Option<crate::expiry::Watch>>,
 }
 
 impl ClientState {
@@ -62,29 +60,42 @@ impl ClientState {
         data.iter().find_map(|v| v.downcast_ref::<T>()).cloned()
     }
 
-    pub(crate) fn new(auth: Value, ns: &Arc<NsRuntime>) -> Self {
+    pub(crate) fn new(id: Box<str>, auth: Value, ns: &Arc<NsRuntime>) -> Self {
         Self {
-            id: new_public_id().into_boxed_str(),
+            id,
             user: OnceLock::new(),
             auth,
             data: RwLock::new(Vec::new()),
             queue: Queue::paused(),
             budget: EventBudget::new(&ns.rails.limits, &ns.rails.clock),
             ns: ns.clone(),
-            conn: OnceLock::new(),
             gone: AtomicBool::new(false),
+            #[cfg(feature = "jwt")]
+            expiry: std::sync::Mutex::new(None),
         }
     }
 
-    /// Remembers the client's socket (weakly), once.
-    pub(crate) fn attach(&self, conn: Weak<dyn Conn>) {
-        let _ = self.conn.set(conn);
+    /// Notes where the client's token expiry is watched.
+    #[cfg(feature = "jwt")]
+    pub(crate) fn set_expiry(&self, expiries: Weak<crate::expiry::Expiries>, key: (u64, u64)) {
+        *self.expiry.lock().unwrap_or_else(|e| e.into_inner()) = Some((expiries, key));
     }
 
-    /// The client, while its socket lives.
-    pub(crate) fn client(self: &Arc<Self>) -> Option<Client> {
-        let socket = self.conn.get()?.upgrade()?;
-        Some(Client::new(socket, self.clone()))
+    /// Forgets whatever is kept for the client beside its socket, once it left.
+    pub(crate) fn forget(&self) {
+        #[cfg(feature = "jwt")]
+        {
+            // Taken first: the expiry watch locks its map, then this.
+            let watched = self.expiry.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some((expiries, key)) = watched {
+                crate::expiry::forget(&expiries, key);
+            }
+        }
+    }
+
+    /// The authenticated user, once set.
+    pub(crate) fn user(&self) -> Option<&str> {
+        self.user.get().map(|u| &**u)
     }
 
     /// Marks the client gone; true for the first caller only, who queues its disconnection.
@@ -93,35 +104,29 @@ impl ClientState {
     }
 }
 
-/// 120 random bits, base64url: as hard to guess as socket.io's own ids.
-fn new_public_id() -> String {
-    use base64::Engine as _;
-    let bytes: [u8; 15] = rand::random();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
 /// A connected client: the `@ConnectedSocket() client` of NestJS.
 ///
-/// Cheap to clone (two reference counts). Its [`id`](Client::id) is public: safe to broadcast,
-/// and what [`Broadcast::to_client`](crate::Broadcast::to_client) takes. The protocol's session
-/// id, which lets its holder post packets as this client over long-polling, is never exposed.
+/// Cheap to clone (two reference counts). Its [`id`](Client::id) is public: the client's own
+/// `socket.id`, safe to broadcast, and what
+/// [`Broadcast::to_client`](crate::Broadcast::to_client) takes. The protocol's session id,
+/// which lets its holder post packets as this client over long-polling, is never exposed.
 #[derive(Clone)]
 pub struct Client {
-    pub(crate) socket: Arc<dyn Conn>,
+    pub(crate) socket: Arc<sio::Socket>,
     pub(crate) state: Arc<ClientState>,
 }
 
 impl Client {
-    pub(crate) fn new(socket: Arc<dyn Conn>, state: Arc<ClientState>) -> Self {
+    pub(crate) fn new(socket: Arc<sio::Socket>, state: Arc<ClientState>) -> Self {
         Self { socket, state }
     }
 
     /// Answers the client's acknowledgement request `id` with `data`.
     pub(crate) fn ack(&self, id: i64, data: &dyn erased_serde::Serialize) -> Result<(), EmitError> {
-        self.socket.clone().ack(id, data).map_err(EmitError::from)
+        self.socket.ack(id, data).map_err(EmitError::from)
     }
 
-    /// The client's public id.
+    /// The client's public id: the same as its own `socket.id`.
     pub fn id(&self) -> &str {
         &self.state.id
     }
@@ -145,7 +150,7 @@ impl Client {
         if **bound != *user {
             return Err(RoomError::UserAlreadySet);
         }
-        self.socket.join(user_room(&user));
+        self.socket.join(&user_room(&user));
         Ok(())
     }
 
@@ -157,19 +162,19 @@ impl Client {
 
     /// The headers of the handshake request.
     pub fn headers(&self) -> &http::HeaderMap {
-        &self.socket.req_parts().headers
+        &self.socket.head().headers
     }
 
     /// The query string of the handshake request, without the `?`.
     pub fn query(&self) -> Option<&str> {
-        self.socket.req_parts().uri.query()
+        self.socket.head().uri.query()
     }
 
     /// The transport the client is using now.
     pub fn transport(&self) -> Transport {
         match self.socket.transport() {
-            socketioxide::TransportType::Polling => Transport::Polling,
-            socketioxide::TransportType::Websocket => Transport::Websocket,
+            sio::TransportKind::Polling => Transport::Polling,
+            sio::TransportKind::Websocket => Transport::Websocket,
         }
     }
 
@@ -216,14 +221,14 @@ impl Client {
                 return Err(RoomError::Full);
             }
         }
-        self.socket.join(room);
+        self.socket.join(&room);
         Ok(())
     }
 
     /// Leaves a room.
     pub fn leave(&self, room: impl Into<String>) -> Result<(), RoomError> {
         let room = self.check_room(room.into())?;
-        self.socket.leave(room);
+        self.socket.leave(&room);
         Ok(())
     }
 
@@ -261,17 +266,25 @@ impl Client {
             .socket
             .emit_with_ack(event, &Ser(data), timeout)
             .map_err(|e| AckError::Emit(e.into()))?;
-        acked.await.map_err(|e| match e {
-            socketioxide::AckError::Timeout => AckError::Timeout,
-            socketioxide::AckError::Socket(_) => AckError::Emit(EmitError::Closed),
-            other => AckError::Invalid(other.to_string()),
+        let answer = acked.await.map_err(|e| match e {
+            sio::AckError::Timeout => AckError::Timeout,
+            sio::AckError::Closed => AckError::Emit(EmitError::Closed),
+            sio::AckError::Emit(e) => AckError::Emit(e.into()),
+        })?;
+        // The acknowledgement's first argument, `null` when it has none.
+        let mut args: Vec<Value> =
+            serde_json::from_str(&answer.data).map_err(|e| AckError::Invalid(e.to_string()))?;
+        Ok(if args.is_empty() {
+            Value::Null
+        } else {
+            args.swap_remove(0)
         })
     }
 
     /// Disconnects this client from its namespace (`client.disconnect()`): it sees
     /// `io server disconnect`.
     pub fn disconnect(&self) {
-        self.socket.clone().disconnect();
+        self.socket.disconnect();
     }
 
     /// Whether the client is still connected.
@@ -336,13 +349,12 @@ pub enum EmitError {
     Serialize(String),
 }
 
-impl From<SendError> for EmitError {
-    fn from(e: SendError) -> Self {
-        use socketioxide::SocketError;
+impl From<sio::EmitError> for EmitError {
+    fn from(e: sio::EmitError) -> Self {
         match e {
-            SendError::Socket(SocketError::InternalChannelFull) => Self::Full,
-            SendError::Socket(SocketError::Closed) => Self::Closed,
-            SendError::Serialize(e) => Self::Serialize(e.to_string()),
+            sio::EmitError::Full => Self::Full,
+            sio::EmitError::Closed => Self::Closed,
+            sio::EmitError::Serialize(e) => Self::Serialize(e.to_string()),
         }
     }
 }
@@ -378,6 +390,16 @@ pub enum DisconnectReason {
     ParseError,
     /// The server is shutting down (`server shutting down`).
     ServerShuttingDown,
+    /// The server closed the connection (`forced close`): `disconnect(true)`, or no namespace
+    /// joined within the connect timeout.
+    ForcedClose,
+    /// The client was cut off for reading too slowly: its outgoing queue went over
+    /// [`Options::max_outgoing_bytes`](crate::Options::max_outgoing_bytes) or
+    /// `max_outgoing_packets` (`outgoing queue full`; the client itself sees `transport close`).
+    OutgoingFull,
+    /// The client was cut off because a write to it did not complete within
+    /// [`Options::write_timeout`](crate::Options::write_timeout) (`write timeout`).
+    WriteTimeout,
 }
 
 impl DisconnectReason {
@@ -391,6 +413,9 @@ impl DisconnectReason {
             Self::TransportError => "transport error",
             Self::ParseError => "parse error",
             Self::ServerShuttingDown => "server shutting down",
+            Self::ForcedClose => "forced close",
+            Self::OutgoingFull => "outgoing queue full",
+            Self::WriteTimeout => "write timeout",
         }
     }
 }
@@ -401,16 +426,20 @@ impl fmt::Display for DisconnectReason {
     }
 }
 
-impl From<SioReason> for DisconnectReason {
-    fn from(r: SioReason) -> Self {
+impl From<sio::DisconnectReason> for DisconnectReason {
+    fn from(r: sio::DisconnectReason) -> Self {
+        use sio::DisconnectReason as R;
         match r {
-            SioReason::TransportClose => Self::TransportClose,
-            SioReason::MultipleHttpPollingError | SioReason::TransportError => Self::TransportError,
-            SioReason::PacketParsingError => Self::ParseError,
-            SioReason::HeartbeatTimeout => Self::PingTimeout,
-            SioReason::ClientNSDisconnect => Self::ClientNamespaceDisconnect,
-            SioReason::ServerNSDisconnect => Self::ServerNamespaceDisconnect,
-            SioReason::ClosingServer => Self::ServerShuttingDown,
+            R::TransportClose => Self::TransportClose,
+            R::TransportError => Self::TransportError,
+            R::PingTimeout => Self::PingTimeout,
+            R::ParseError => Self::ParseError,
+            R::ForcedClose => Self::ForcedClose,
+            R::ServerNamespaceDisconnect => Self::ServerNamespaceDisconnect,
+            R::ClientNamespaceDisconnect => Self::ClientNamespaceDisconnect,
+            R::ServerShuttingDown => Self::ServerShuttingDown,
+            R::OutgoingFull => Self::OutgoingFull,
+            R::WriteTimeout => Self::WriteTimeout,
         }
     }
 }

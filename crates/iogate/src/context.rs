@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use serde_json::Value;
-use socketioxide::handler::Value as SioValue;
 
 use crate::{Args, Client, Server};
 
@@ -26,7 +25,7 @@ pub(crate) enum Body {
     /// The JSON text of the arguments inside the packet's text: one argument, or several
     /// (`list`), which NestJS hands to the handler as an array.
     Raw {
-        packet: SioValue,
+        packet: crate::engine::sio::Str,
         start: usize,
         end: usize,
         list: bool,
@@ -46,7 +45,7 @@ impl Body {
                 end,
                 list,
             } => {
-                let args = &packet_text(packet)[*start..*end];
+                let args = &packet[*start..*end];
                 if *list {
                     serde_json::from_str(&format!("[{args}]"))
                 } else {
@@ -77,7 +76,7 @@ impl Body {
             Body::Raw {
                 packet, start, end, ..
             } => {
-                let args = &packet_text(packet)[*start..*end];
+                let args = &packet[*start..*end];
                 // The text was checked when the packet was split, so it decodes.
                 serde_json::from_str(&format!("[{args}]")).unwrap_or_default()
             }
@@ -103,11 +102,6 @@ impl Body {
     }
 }
 
-/// The JSON text of a packet (binary packets have none).
-pub(crate) fn packet_text(packet: &SioValue) -> &str {
-    packet.as_str().map_or("", |s| s)
-}
-
 /// The parts of an event packet: its name and where its arguments are.
 #[cfg_attr(test, derive(Debug, PartialEq))]
 pub(crate) struct Packet<'a> {
@@ -128,7 +122,7 @@ pub(crate) struct Packet<'a> {
 /// arguments, in one pass over its bytes that also measures its nesting depth. `None` when it
 /// is not a JSON array starting with a string.
 ///
-/// socketioxide has parsed the text before (it is valid JSON): the scan checks the shape of
+/// The protocol layer has parsed the text before (it is valid JSON): the scan checks the shape of
 /// the outer array (the name, commas, the closing bracket, nothing after it) and skips the
 /// arguments, strings and brackets, without checking their insides again. Whatever the
 /// text, it does not panic, and `start..end` is within the text, on character boundaries.
@@ -308,7 +302,7 @@ mod tests {
         match p.args {
             0 => Body::None,
             n => Body::Raw {
-                packet: SioValue::Str(text.to_string().into(), None),
+                packet: crate::engine::sio::Str::from(text.to_string()),
                 start: p.start,
                 end: p.end,
                 list: n > 1,

@@ -1,22 +1,20 @@
 //! The way in: each client's events, queued and handled one after the other.
 //!
-//! socketioxide calls a message handler synchronously, in the order packets arrive, and its own
-//! handlers then spawn one task per event, so a client's events can overtake each other. iogate
-//! registers one [`Dispatch`] per client instead: it splits the packet, finds the route and
-//! queues the event on the client's [`Queue`]; one task at a time drains that queue. A client
-//! with nothing queued has no task at all.
+//! The protocol layer hands over a client's events synchronously, in the order they arrive,
+//! in the task that read them. [`event`] splits the packet, finds the route and queues the
+//! event on the client's [`Queue`]; one task at a time drains that queue, so a client's events
+//! never overtake each other. A client with nothing queued has no task at all.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
 use serde_json::Value;
-use socketioxide::adapter::Adapter;
-use socketioxide::handler::{DisconnectHandler, MessageHandler, Value as SioValue};
-use socketioxide::socket::{DisconnectReason as SioReason, Socket};
 
 use crate::app::{NsRuntime, RouteEntry};
 use crate::client::ClientState;
-use crate::context::{Body, Context, packet_text, split_packet};
+use crate::context::{Body, Context, split_packet};
+use crate::engine::sio;
 use crate::exception::WsException;
 use crate::filter::{BaseExceptionFilter, ExceptionFilter};
 use crate::handler::{Reply, ReplyKind};
@@ -36,20 +34,23 @@ struct QueueInner {
     bytes: usize,
     /// Whether a task is draining the queue now.
     running: bool,
+    /// Whether the client's connection hooks were queued (see [`Queue::start`]).
+    started: bool,
 }
 
 enum Job {
     Connected,
     Event {
         route: Arc<RouteEntry>,
-        packet: SioValue,
+        packet: sio::Str,
+        binaries: Vec<Bytes>,
         ack_id: Option<i64>,
         start: usize,
         end: usize,
         args: usize,
     },
-    /// The client left; the closure removes its socket from the namespace once hooks ran.
-    Disconnected(DisconnectReason, Box<dyn FnOnce() + Send>),
+    /// The client left.
+    Disconnected(DisconnectReason),
 }
 
 impl Job {
@@ -57,12 +58,9 @@ impl Job {
     /// refused.
     fn size(&self) -> usize {
         match self {
-            Job::Event { packet, .. } => match packet {
-                SioValue::Str(text, bins) => {
-                    text.len() + bins.as_ref().map_or(0, |b| b.iter().map(|b| b.len()).sum())
-                }
-                SioValue::Bytes(b) => b.len(),
-            },
+            Job::Event {
+                packet, binaries, ..
+            } => packet.len() + binaries.iter().map(Bytes::len).sum::<usize>(),
             _ => 0,
         }
     }
@@ -104,6 +102,12 @@ impl Queue {
         let mut q = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         q.jobs.push_front(first);
         q.running = true;
+        q.started = true;
+    }
+
+    /// Whether [`start`](Self::start) was called: the client's connection hooks were queued.
+    fn was_started(&self) -> bool {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).started
     }
 
     /// Whether nothing is queued or running (a paused queue is not settled: its client's
@@ -170,167 +174,129 @@ async fn work(ns: &Arc<NsRuntime>, client: &Client) {
     ns.server().queue_settled();
 }
 
-/// Queues the disconnection of a client whose connection [`Server::close`](crate::Server::close)
-/// closed: socketioxide tells no disconnect handler then.
-pub(crate) fn closed(client: &Client) {
-    if client.state.mark_gone() {
-        let reason = DisconnectReason::ServerShuttingDown;
-        // Disconnections are never refused; the namespace is gone already, nothing to remove.
-        let _ = enqueue(
-            &client.state.ns,
-            client.clone(),
-            Job::Disconnected(reason, Box::new(|| {})),
-        );
-    }
-}
-
 /// Starts a connected client's life: its connection hooks run first, before any event.
 ///
-/// The client's dispatcher was registered by [`admitted`], before socketioxide sent CONNECT;
-/// events that arrived since wait in the paused queue, behind the connection hooks. The queue
-/// is drained right here, in the task socketioxide runs its connect handler in, rather than in
-/// a task of its own: one task less per connection.
-pub(crate) async fn connected<A: Adapter>(
+/// The client's queue was made paused when it was admitted, before CONNECT went out; events
+/// that arrived since wait in it, behind the connection hooks. The queue is drained right
+/// here, in the task that admitted the client, rather than in a task of its own: one task
+/// less per connection.
+pub(crate) async fn connected(
     ns: &Arc<NsRuntime>,
-    socket: Arc<Socket<A>>,
+    socket: Arc<sio::Socket>,
     state: Arc<ClientState>,
 ) {
-    socket.on_disconnect(OnDisconnect {
-        ns: ns.clone(),
-        state: state.clone(),
-    });
     state.queue.start(Job::Connected);
     work(ns, &Client::new(socket, state)).await;
 }
 
-/// Registers the dispatcher of a client the middlewares admitted, before socketioxide sends
-/// CONNECT: a client may emit as soon as it sees CONNECT (socket.io clients do, from their
-/// `connect` listener), and socketioxide runs the connect handler only later, in a task of its
-/// own. Its queue stays paused until [`connected`].
-pub(crate) fn admitted<A: Adapter>(
+/// The client left: its disconnection is queued behind its last event, so its hooks run after
+/// every event it sent. A client that left before its connection hooks could start (its
+/// connection closed while it was being admitted) is only counted out.
+pub(crate) fn disconnected(
     ns: &Arc<NsRuntime>,
-    socket: &Socket<A>,
-    state: &Arc<ClientState>,
-) {
-    socket.on_fallback(Dispatch {
-        ns: ns.clone(),
-        state: state.clone(),
-    });
-}
-
-/// The message handler of one client.
-struct Dispatch {
-    ns: Arc<NsRuntime>,
+    socket: &Arc<sio::Socket>,
     state: Arc<ClientState>,
+    reason: DisconnectReason,
+) {
+    if !state.mark_gone() {
+        return;
+    }
+    state.forget();
+    if !state.queue.was_started() {
+        ns.rails.disconnected(state.user());
+        return;
+    }
+    let client = Client::new(socket.clone(), state);
+    // Disconnections are never refused.
+    let _ = enqueue(ns, client, Job::Disconnected(reason));
 }
 
-/// Marks [`Dispatch`]'s `MessageHandler` impl.
-struct ViaDispatch;
-
-impl<A: Adapter> MessageHandler<A, ViaDispatch> for Dispatch {
-    fn call(&self, s: Arc<Socket<A>>, packet: SioValue, ack_id: Option<i64>) {
-        let client = Client::new(s, self.state.clone());
-        if self.ns.server().is_closing() {
-            tracing::debug!(client = client.id(), "server closing: event dropped");
-            return;
-        }
-        let limits = &self.ns.rails.limits;
-        match self.state.budget.check(limits) {
-            Verdict::Allowed => {}
-            Verdict::Refused => return self.refuse(&client, None, TOO_MANY_REQUESTS),
-            Verdict::Abusive => {
-                tracing::warn!(
-                    client = client.id(),
-                    "too many refused events: disconnecting the client"
-                );
-                self.ns.metrics.abusive.increment(1);
-                return client.disconnect();
-            }
-        }
-        let text = packet_text(&packet);
-        let p = match split_packet(text) {
-            Some(p) if p.depth > limits.max_json_depth => {
-                return self.refuse(&client, None, "Message nested too deeply");
-            }
-            Some(p) => p,
-            None => {
-                return self.refuse(
-                    &client,
-                    None,
-                    "Malformed event: expected [name, ...arguments]",
-                );
-            }
-        };
-        if p.event.len() > limits.max_event_name_len {
-            return self.refuse(&client, None, "Event name too long");
-        }
-        let Some(route) = self.ns.routes.get(&*p.event) else {
-            // As NestJS: an event without a handler is ignored.
-            tracing::debug!(client = client.id(), event = &*p.event, "no handler");
-            return;
-        };
-        let (start, end, args) = (p.start, p.end, p.args);
-        let job = Job::Event {
-            route: route.clone(),
-            packet,
-            ack_id,
-            start,
-            end,
-            args,
-        };
-        if let Err(Refused::Full) = enqueue(&self.ns, client.clone(), job) {
-            tracing::debug!(
+/// One event of a client, in the order sent, in the task that read it: checked against the
+/// limits, split, routed and queued.
+pub(crate) fn event(
+    ns: &Arc<NsRuntime>,
+    socket: &Arc<sio::Socket>,
+    state: Arc<ClientState>,
+    event: sio::Event,
+) {
+    let client = Client::new(socket.clone(), state);
+    if ns.server().is_closing() {
+        tracing::debug!(client = client.id(), "server closing: event dropped");
+        return;
+    }
+    let limits = &ns.rails.limits;
+    match client.state.budget.check(limits) {
+        Verdict::Allowed => {}
+        Verdict::Refused => return refuse(ns, &client, None, TOO_MANY_REQUESTS),
+        Verdict::Abusive => {
+            tracing::warn!(
                 client = client.id(),
-                event = &*route.event,
-                "too many pending events"
+                "too many refused events: disconnecting the client"
             );
-            route.metrics.outcome(Outcome::RateLimited);
-            self.refuse(&client, Some(&route.event), TOO_MANY_REQUESTS);
+            ns.metrics.abusive.increment(1);
+            return client.disconnect();
         }
+    }
+    let p = match split_packet(&event.data) {
+        Some(p) if p.depth > limits.max_json_depth => {
+            return refuse(ns, &client, None, "Message nested too deeply");
+        }
+        Some(p) => p,
+        None => {
+            return refuse(
+                ns,
+                &client,
+                None,
+                "Malformed event: expected [name, ...arguments]",
+            );
+        }
+    };
+    if p.event.len() > limits.max_event_name_len {
+        return refuse(ns, &client, None, "Event name too long");
+    }
+    let Some(route) = ns.routes.get(&*p.event) else {
+        // As NestJS: an event without a handler is ignored.
+        tracing::debug!(client = client.id(), event = &*p.event, "no handler");
+        return;
+    };
+    let (start, end, args) = (p.start, p.end, p.args);
+    let job = Job::Event {
+        route: route.clone(),
+        packet: event.data,
+        binaries: event.attachments,
+        ack_id: event.id,
+        start,
+        end,
+        args,
+    };
+    if let Err(Refused::Full) = enqueue(ns, client.clone(), job) {
+        tracing::debug!(
+            client = client.id(),
+            event = &*route.event,
+            "too many pending events"
+        );
+        route.metrics.outcome(Outcome::RateLimited);
+        refuse(ns, &client, Some(&route.event), TOO_MANY_REQUESTS);
     }
 }
 
 /// What a client is told when a limit refuses its event.
 const TOO_MANY_REQUESTS: &str = "Too many requests";
 
-impl Dispatch {
-    /// Tells the client its event was refused before reaching any handler, in the shape of the
-    /// `exception` envelope (`cause.pattern` when the event is known).
-    fn refuse(&self, client: &Client, event: Option<&str>, message: &str) {
-        self.ns.metrics.exceptions.increment(1);
-        let mut payload = serde_json::json!({ "status": "error", "message": message });
-        if let Some(event) = event {
-            payload["cause"] = serde_json::json!({ "pattern": event });
-        }
-        let _ = client.emit(crate::filter::EXCEPTION_EVENT, &payload);
+/// Tells the client its event was refused before reaching any handler, in the shape of the
+/// `exception` envelope (`cause.pattern` when the event is known).
+fn refuse(ns: &NsRuntime, client: &Client, event: Option<&str>, message: &str) {
+    ns.metrics.exceptions.increment(1);
+    let mut payload = serde_json::json!({ "status": "error", "message": message });
+    if let Some(event) = event {
+        payload["cause"] = serde_json::json!({ "pattern": event });
     }
-}
-
-/// The disconnect handler of one client: its hooks run after its last event.
-struct OnDisconnect {
-    ns: Arc<NsRuntime>,
-    state: Arc<ClientState>,
-}
-
-impl<A: Adapter> DisconnectHandler<A, ViaDispatch> for OnDisconnect {
-    fn call_with_defer(&self, s: Arc<Socket<A>>, reason: SioReason, defer: fn(Arc<Socket<A>>)) {
-        if !self.state.mark_gone() {
-            return defer(s);
-        }
-        let remove = {
-            let s = s.clone();
-            Box::new(move || defer(s))
-        };
-        let client = Client::new(s, self.state.clone());
-        // Disconnections are never refused.
-        let _ = enqueue(&self.ns, client, Job::Disconnected(reason.into(), remove));
-    }
+    let _ = client.emit(crate::filter::EXCEPTION_EVENT, &payload);
 }
 
 async fn run(ns: &Arc<NsRuntime>, client: &Client, job: Job) {
     match job {
         Job::Connected => {
-            ns.rails.connected(client.user());
             ns.metrics.connects.increment(1);
             ns.metrics.connected.increment(1);
             tracing::info!(
@@ -353,15 +319,12 @@ async fn run(ns: &Arc<NsRuntime>, client: &Client, job: Job) {
         Job::Event {
             route,
             packet,
+            binaries,
             ack_id,
             start,
             end,
             args,
         } => {
-            let binaries = match &packet {
-                SioValue::Str(_, Some(bins)) => bins.iter().cloned().collect(),
-                _ => Vec::new(),
-            };
             let body = match args {
                 0 => Body::None,
                 n => Body::Raw {
@@ -381,7 +344,7 @@ async fn run(ns: &Arc<NsRuntime>, client: &Client, job: Job) {
             };
             handle(ns, &route, &mut cx).await;
         }
-        Job::Disconnected(reason, remove) => {
+        Job::Disconnected(reason) => {
             ns.metrics.disconnected(reason);
             ns.rails.disconnected(client.user());
             tracing::info!(client = client.id(), namespace = client.namespace(), user = client.user(), %reason, "disconnected");
@@ -390,8 +353,6 @@ async fn run(ns: &Arc<NsRuntime>, client: &Client, job: Job) {
                     tracing::error!(client = client.id(), error = %panic, "handle_disconnect failed");
                 }
             }
-            // Whatever the hooks did, the socket leaves the namespace.
-            remove();
         }
     }
 }
@@ -413,13 +374,13 @@ async fn handle(ns: &NsRuntime, route: &RouteEntry, cx: &mut Context) {
         ReplyKind::Ack(data) => {
             if let Some(id) = cx.ack_id {
                 ns.metrics.acks.increment(1);
-                sent(ns, &cx.client, cx.client.ack(id, &*data));
+                sent(&cx.client, cx.client.ack(id, &*data));
             }
             Outcome::Ok
         }
         ReplyKind::Emit(event, data) => {
             ns.metrics.emits.increment(1);
-            sent(ns, &cx.client, cx.client.emit(&event, &*data));
+            sent(&cx.client, cx.client.emit(&event, &*data));
             Outcome::Ok
         }
         ReplyKind::Error(e) => {
@@ -468,17 +429,13 @@ async fn guarded<T>(future: impl std::future::Future<Output = T>) -> Result<T, P
         .map_err(Panicked::from)
 }
 
-/// Checks that a reply went out. A client whose outgoing queue is full has stopped reading: it
-/// is disconnected rather than left to miss replies silently.
-fn sent(ns: &NsRuntime, client: &Client, result: Result<(), crate::EmitError>) {
+/// Checks that a reply went out. A client whose outgoing queue is full has stopped reading:
+/// the protocol layer cuts it off rather than let it miss replies silently.
+fn sent(client: &Client, result: Result<(), crate::EmitError>) {
     match result {
+        // The protocol layer cut the client off already; its disconnection is counted there.
         Err(crate::EmitError::Full) => {
-            tracing::warn!(
-                client = client.id(),
-                "outgoing queue full: disconnecting the client"
-            );
-            ns.metrics.slow.increment(1);
-            client.socket.clone().evict();
+            tracing::debug!(client = client.id(), "reply dropped: outgoing queue full");
         }
         Err(crate::EmitError::Serialize(e)) => {
             tracing::error!(client = client.id(), error = %e, "reply could not be serialised");

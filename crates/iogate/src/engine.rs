@@ -1,30 +1,21 @@
-//! The seam between iogate and the protocol library.
+//! The seam between the framework and the protocol layer (`iogate-socketio`, over
+//! `iogate-engineio`).
 //!
-//! socketioxide's sockets and servers are generic over their adapter (in-memory, Redis, ...).
-//! iogate's public types are not: they hold these object-safe traits, implemented once for
-//! every adapter. Everything iogate asks of socketioxide goes through here, so replacing it
-//! means reimplementing two traits.
+//! Each namespace of the app is served by a [`Mount`]: the protocol layer asks it to admit a
+//! client, tells it the client connected, hands it the client's events in order, and tells it
+//! when the client left. Nothing of the protocol layer's types reaches the public API: the
+//! framework holds its sockets, and shows [`Client`](crate::Client) and
+//! [`Server`](crate::Server) instead.
 
 use std::sync::Arc;
 
 use serde::Serialize;
-use socketioxide::adapter::Adapter;
-use socketioxide::extract::{AckSender, SocketRef};
-use socketioxide::handler::{FromMessageParts, Value as SioValue};
-use socketioxide::operators::BroadcastOperators;
-use socketioxide::socket::Socket;
-use socketioxide::{BroadcastError, SendError, SocketIo, TransportType};
-use socketioxide_core::adapter::DefinedAdapter;
 
+pub(crate) use iogate_socketio as sio;
+
+use crate::app::NsRuntime;
 use crate::client::ClientState;
 use crate::handler::BoxFuture;
-
-/// A boxed future that may borrow its arguments.
-pub(crate) type Borrowing<'a, T> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
-
-/// A value to encode, borrowed, with its type erased.
-pub(crate) type Data<'a> = &'a (dyn erased_serde::Serialize + 'a);
 
 /// Lets a `?Sized` value (`str`, slices) be erased.
 pub(crate) struct Ser<'a, T: ?Sized>(pub(crate) &'a T);
@@ -35,265 +26,44 @@ impl<T: Serialize + ?Sized> Serialize for Ser<'_, T> {
     }
 }
 
-/// One connected socket.
-pub(crate) trait Conn: Send + Sync + 'static {
-    fn ns(&self) -> &str;
-    fn emit(&self, event: &str, data: Data<'_>) -> Result<(), SendError>;
-    fn ack(self: Arc<Self>, id: i64, data: Data<'_>) -> Result<(), SendError>;
-    /// Emits and waits up to `timeout` for the client's acknowledgement (its first argument).
-    fn emit_with_ack(
+/// One namespace of the app, as the protocol layer calls it.
+pub(crate) struct Mount(pub(crate) Arc<NsRuntime>);
+
+/// The framework's state of a protocol socket (set when the client is admitted).
+pub(crate) fn state(socket: &sio::Socket) -> Option<Arc<ClientState>> {
+    socket
+        .ext
+        .get()
+        .and_then(|ext| ext.clone().downcast::<ClientState>().ok())
+}
+
+impl sio::NsHandler for Mount {
+    fn connect(
         &self,
-        event: &str,
-        data: Data<'_>,
-        timeout: std::time::Duration,
-    ) -> Result<BoxFuture<Result<serde_json::Value, socketioxide::AckError>>, SendError>;
-    fn join(&self, room: String);
-    fn leave(&self, room: String);
-    fn rooms(&self) -> Vec<String>;
-    fn disconnect(self: Arc<Self>);
-    fn connected(&self) -> bool;
-    fn req_parts(&self) -> &http::request::Parts;
-    fn transport(&self) -> TransportType;
-    /// Whether the client's outgoing queue is full, i.e. it stopped reading.
-    fn is_backlogged(&self) -> bool;
-    /// Cuts off a client that stopped reading: see [`evict`].
-    fn evict(self: Arc<Self>);
-}
+        socket: Arc<sio::Socket>,
+        auth: Option<sio::Str>,
+    ) -> BoxFuture<Result<(), sio::ConnectError>> {
+        Box::pin(crate::app::admit(self.0.clone(), socket, auth))
+    }
 
-/// Cuts off a client that stopped reading. A disconnect needs a slot in the client's full
-/// outgoing queue, so it cannot always be sent at once: the client leaves every room at once
-/// (no broadcast adds to its queue any more), and the disconnect is retried every 500 ms until
-/// a slot frees or the connection ends; a client that never reads again is closed by the
-/// heartbeat (`ping_interval` + `ping_timeout`).
-fn evict<A: Adapter>(socket: SocketRef<A>) {
-    socket.leave_all();
-    if let Err(socketioxide::SocketError::InternalChannelFull) = socket.clone().disconnect() {
-        tokio::spawn(async move {
-            while socket.connected() {
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-                if !matches!(
-                    socket.clone().disconnect(),
-                    Err(socketioxide::SocketError::InternalChannelFull)
-                ) {
-                    return;
-                }
-            }
-        });
-    }
-}
-
-/// A value that refuses to be serialised: emitting it reserves a slot in the client's
-/// outgoing queue, then fails to encode and frees the slot, sending nothing. socketioxide
-/// reserves before it encodes, so the error says whether the queue had room.
-struct Probe;
-
-impl Serialize for Probe {
-    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
-        Err(serde::ser::Error::custom("probe"))
-    }
-}
-
-impl<A: Adapter> Conn for Socket<A> {
-    fn ns(&self) -> &str {
-        Socket::ns(self)
-    }
-    fn emit(&self, event: &str, data: Data<'_>) -> Result<(), SendError> {
-        Socket::emit(self, event, data)
-    }
-    fn emit_with_ack(
-        &self,
-        event: &str,
-        data: Data<'_>,
-        timeout: std::time::Duration,
-    ) -> Result<BoxFuture<Result<serde_json::Value, socketioxide::AckError>>, SendError> {
-        let acked = self
-            .timeout(timeout)
-            .emit_with_ack::<_, serde_json::Value>(event, data)?;
-        Ok(Box::pin(acked))
-    }
-    fn ack(self: Arc<Self>, id: i64, data: Data<'_>) -> Result<(), SendError> {
-        let Ok(sender) = AckSender::from_message_parts(
-            &self,
-            &mut SioValue::Bytes(bytes::Bytes::new()),
-            &Some(id),
-        );
-        sender.send(data)
-    }
-    fn join(&self, room: String) {
-        Socket::join(self, room)
-    }
-    fn leave(&self, room: String) {
-        Socket::leave(self, room)
-    }
-    fn rooms(&self) -> Vec<String> {
-        Socket::rooms(self)
-            .into_iter()
-            .map(|r| r.into_owned())
-            .collect()
-    }
-    fn disconnect(self: Arc<Self>) {
-        // Already closed is the only error, and the wanted outcome.
-        let _ = Socket::disconnect(self);
-    }
-    fn connected(&self) -> bool {
-        Socket::connected(self)
-    }
-    fn req_parts(&self) -> &http::request::Parts {
-        Socket::req_parts(self)
-    }
-    fn transport(&self) -> TransportType {
-        self.transport_type()
-    }
-    fn evict(self: Arc<Self>) {
-        evict(SocketRef::from(self))
-    }
-    fn is_backlogged(&self) -> bool {
-        matches!(
-            Socket::emit(self, "", &Probe),
-            Err(SendError::Socket(
-                socketioxide::SocketError::InternalChannelFull
-            ))
-        )
-    }
-}
-
-/// Which clients of a namespace an operation is for.
-pub(crate) struct Selection<'a> {
-    pub(crate) ns: &'a str,
-    pub(crate) to: Vec<String>,
-    pub(crate) except: Vec<String>,
-}
-
-/// What went wrong in a server-side operation.
-pub(crate) enum OpError {
-    NoNamespace,
-    Broadcast(BroadcastError),
-    Adapter(String),
-}
-
-/// The protocol server.
-pub(crate) trait Io: Send + Sync + 'static {
-    fn emit<'a>(
-        &'a self,
-        sel: Selection<'a>,
-        event: &'a str,
-        data: Data<'a>,
-    ) -> Borrowing<'a, Result<(), OpError>>;
-    fn join(&self, sel: Selection<'_>, room: String) -> BoxFuture<Result<(), OpError>>;
-    fn leave(&self, sel: Selection<'_>, room: String) -> BoxFuture<Result<(), OpError>>;
-    fn disconnect(&self, sel: Selection<'_>) -> BoxFuture<Result<(), OpError>>;
-    /// The selected clients of this node.
-    fn local(&self, sel: Selection<'_>) -> Result<Vec<Arc<ClientState>>, OpError>;
-    /// Every client of this node, in every namespace.
-    fn everyone(&self) -> Vec<Arc<ClientState>>;
-    /// How many clients of this node are selected.
-    fn local_count(&self, sel: Selection<'_>) -> usize;
-    /// Disconnects the selected clients of this node whose outgoing queue is full; returns
-    /// how many there were.
-    fn disconnect_backlogged(&self, sel: Selection<'_>) -> usize;
-    /// How many clients are selected, on every node.
-    fn count(&self, sel: Selection<'_>) -> BoxFuture<Result<usize, OpError>>;
-    fn rooms(&self, ns: &str) -> BoxFuture<Result<Vec<String>, OpError>>;
-    fn close(&self) -> BoxFuture<()>;
-}
-
-fn operators<A: Adapter + DefinedAdapter>(
-    io: &SocketIo<A>,
-    sel: Selection<'_>,
-) -> Result<BroadcastOperators<A>, OpError> {
-    let mut ops = io.of(sel.ns).ok_or(OpError::NoNamespace)?;
-    if !sel.to.is_empty() {
-        ops = ops.to(sel.to);
-    }
-    if !sel.except.is_empty() {
-        ops = ops.except(sel.except);
-    }
-    Ok(ops)
-}
-
-fn adapter_error(e: impl std::fmt::Display) -> OpError {
-    OpError::Adapter(e.to_string())
-}
-
-impl<A: Adapter + DefinedAdapter> Io for SocketIo<A> {
-    fn emit<'a>(
-        &'a self,
-        sel: Selection<'a>,
-        event: &'a str,
-        data: Data<'a>,
-    ) -> Borrowing<'a, Result<(), OpError>> {
-        match operators(self, sel) {
-            Ok(ops) => {
-                // Encodes the packet now: the future holds the packet, not `data`.
-                let sent = ops.emit(event, data);
-                Box::pin(async move { sent.await.map_err(OpError::Broadcast) })
-            }
-            Err(e) => Box::pin(std::future::ready(Err(e))),
-        }
-    }
-    fn join(&self, sel: Selection<'_>, room: String) -> BoxFuture<Result<(), OpError>> {
-        let ops = operators(self, sel);
-        Box::pin(async move { ops?.join(room).await.map_err(adapter_error) })
-    }
-    fn leave(&self, sel: Selection<'_>, room: String) -> BoxFuture<Result<(), OpError>> {
-        let ops = operators(self, sel);
-        Box::pin(async move { ops?.leave(room).await.map_err(adapter_error) })
-    }
-    fn disconnect(&self, sel: Selection<'_>) -> BoxFuture<Result<(), OpError>> {
-        let ops = operators(self, sel);
-        Box::pin(async move { ops?.disconnect().await.map_err(OpError::Broadcast) })
-    }
-    fn local(&self, sel: Selection<'_>) -> Result<Vec<Arc<ClientState>>, OpError> {
-        Ok(operators(self, sel)?
-            .local()
-            .sockets()
-            .into_iter()
-            .filter_map(|s| s.extensions.get::<Arc<ClientState>>())
-            .collect())
-    }
-    fn local_count(&self, sel: Selection<'_>) -> usize {
-        operators(self, sel).map_or(0, |ops| ops.local().sockets().len())
-    }
-    fn everyone(&self) -> Vec<Arc<ClientState>> {
-        self.nsps()
-            .into_iter()
-            .flat_map(|ns| ns.local().sockets())
-            .filter_map(|s| s.extensions.get::<Arc<ClientState>>())
-            .collect()
-    }
-    fn disconnect_backlogged(&self, sel: Selection<'_>) -> usize {
-        let Ok(ops) = operators(self, sel) else {
-            return 0;
-        };
-        let mut n = 0;
-        for socket in ops.local().sockets() {
-            if socket.is_backlogged() {
-                n += 1;
-                evict(socket);
-            }
-        }
-        n
-    }
-    fn count(&self, sel: Selection<'_>) -> BoxFuture<Result<usize, OpError>> {
-        let ops = operators(self, sel);
-        Box::pin(async move { Ok(ops?.fetch_sockets().await.map_err(adapter_error)?.len()) })
-    }
-    fn rooms(&self, ns: &str) -> BoxFuture<Result<Vec<String>, OpError>> {
-        let ops = operators(
-            self,
-            Selection {
-                ns,
-                to: Vec::new(),
-                except: Vec::new(),
-            },
-        );
+    fn connected(&self, socket: Arc<sio::Socket>) -> BoxFuture<()> {
+        let ns = self.0.clone();
         Box::pin(async move {
-            let rooms = ops?.rooms().await.map_err(adapter_error)?;
-            Ok(rooms.into_iter().map(|r| r.into_owned()).collect())
+            if let Some(state) = state(&socket) {
+                crate::dispatch::connected(&ns, socket, state).await;
+            }
         })
     }
-    fn close(&self) -> BoxFuture<()> {
-        let io = self.clone();
-        Box::pin(async move { io.close().await })
+
+    fn event(&self, socket: &Arc<sio::Socket>, event: sio::Event) {
+        if let Some(state) = state(socket) {
+            crate::dispatch::event(&self.0, socket, state, event);
+        }
+    }
+
+    fn disconnect(&self, socket: &Arc<sio::Socket>, reason: sio::DisconnectReason) {
+        if let Some(state) = state(socket) {
+            crate::dispatch::disconnected(&self.0, socket, state, reason.into());
+        }
     }
 }

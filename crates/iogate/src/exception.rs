@@ -112,6 +112,23 @@ impl Exception {
         WsException::new(INTERNAL_ERROR)
     }
 
+    /// What a client refused at the handshake gets as `connect_error`: the message of a
+    /// [`WsException::new`]; for a [`WsException::object`], the object's `message` (or the
+    /// object's JSON text when it has none) and the whole object as `err.data`, as a socket.io
+    /// middleware's `next(err)` with `err.data` sends it.
+    pub(crate) fn to_connect_error(&self) -> iogate_socketio::ConnectError {
+        match self.to_client().error {
+            WsError::Message(m) => iogate_socketio::ConnectError::new(m),
+            WsError::Object(v) => iogate_socketio::ConnectError {
+                message: v
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .map_or_else(|| v.to_string(), str::to_owned),
+                data: Some(v),
+            },
+        }
+    }
+
     /// Whether the client may see the detail of this error (a [`WsException`] or an iogate
     /// error about the client's own request).
     pub fn is_client_error(&self) -> bool {

@@ -2,7 +2,8 @@
 //!
 //! A task and a timer per client would cost a spawn on every handshake and a few hundred bytes
 //! per idle client. Here a client is an entry in a map ordered by deadline, and one task sleeps
-//! until the earliest deadline.
+//! until the earliest deadline. A client that leaves takes its entry out at once
+//! ([`forget`]): nothing of it stays until its token's deadline.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -13,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use crate::Client;
 use crate::client::ClientState;
-use crate::engine::Conn;
+use crate::engine::sio;
 
 /// What happens to a client whose deadline passed.
 pub(crate) trait OnExpiry: Send + Sync + 'static {
@@ -27,7 +28,7 @@ pub(crate) trait OnExpiry: Send + Sync + 'static {
 
 /// One watched client.
 struct Watched {
-    socket: Weak<dyn Conn>,
+    socket: Weak<sio::Socket>,
     state: Weak<ClientState>,
 }
 
@@ -37,6 +38,7 @@ pub(crate) struct Expiries {
     /// Woken when an entry goes before the earliest one.
     earlier: Notify,
     task: Mutex<Option<JoinHandle<()>>>,
+    me: Weak<Self>,
 }
 
 #[derive(Default)]
@@ -51,10 +53,11 @@ fn now() -> u64 {
 
 impl Expiries {
     pub(crate) fn new() -> Arc<Self> {
-        Arc::new(Self {
+        Arc::new_cyclic(|me| Self {
             due: Mutex::new(Due::default()),
             earlier: Notify::new(),
             task: Mutex::new(None),
+            me: me.clone(),
         })
     }
 
@@ -77,6 +80,7 @@ impl Expiries {
                     state: Arc::downgrade(&client.state),
                 },
             );
+            client.state.set_expiry(Arc::downgrade(self), key);
             due.entries
                 .first_key_value()
                 .is_some_and(|(k, _)| *k == key)
@@ -88,6 +92,10 @@ impl Expiries {
         } else if first {
             self.earlier.notify_one();
         }
+    }
+
+    fn weak(&self) -> Weak<Self> {
+        self.me.clone()
     }
 
     async fn run(self: Arc<Self>, on: Arc<dyn OnExpiry>) {
@@ -133,6 +141,7 @@ impl Expiries {
                 let key = (deadline, due.next);
                 due.next += 1;
                 due.entries.insert(key, watched);
+                state.set_expiry(self.weak(), key);
             }
             Some(_) => {
                 if let Some(socket) = watched.socket.upgrade() {
@@ -140,5 +149,16 @@ impl Expiries {
                 }
             }
         }
+    }
+}
+
+/// Where a client's expiry is watched: the watch, and the client's key in it.
+pub(crate) type Watch = (Weak<Expiries>, (u64, u64));
+
+/// Stops watching a client that left.
+pub(crate) fn forget(expiries: &Weak<Expiries>, key: (u64, u64)) {
+    if let Some(expiries) = expiries.upgrade() {
+        let mut due = expiries.due.lock().unwrap_or_else(|e| e.into_inner());
+        due.entries.remove(&key);
     }
 }

@@ -165,8 +165,10 @@ impl Guardrails {
         }
     }
 
-    /// Checks a handshake from `ip` (when known) for `user` (when authenticated).
-    pub(crate) fn admit(&self, ip: Option<IpAddr>, user: Option<&str>) -> Result<(), &'static str> {
+    /// The cheap checks of a handshake from `ip` (when known), made before any middleware:
+    /// the per-IP rate (so that refused handshakes count against their address too) and a
+    /// full server.
+    pub(crate) fn check_handshake(&self, ip: Option<IpAddr>) -> Result<(), &'static str> {
         if let Some(ip) = ip {
             // Forget quiet addresses now and then, so the table stays small.
             if self.ip_checks.fetch_add(1, Ordering::Relaxed) % 1024 == 1023 {
@@ -179,22 +181,33 @@ impl Guardrails {
         if self.clients.load(Ordering::Relaxed) >= self.limits.max_clients {
             return Err(SERVER_FULL);
         }
-        if let Some(user) = user {
-            let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
-            if users.get(user).copied().unwrap_or(0) >= self.limits.max_clients_per_user {
-                return Err(TOO_MANY_FOR_USER);
-            }
-        }
         Ok(())
     }
 
-    /// Counts a client in.
-    pub(crate) fn connected(&self, user: Option<&str>) {
-        self.clients.fetch_add(1, Ordering::Relaxed);
+    /// Counts an admitted client in, per server and per `user`, or refuses it when either is
+    /// full: check and count in one step, so that simultaneous handshakes cannot pass a
+    /// limit together.
+    pub(crate) fn count_in(&self, user: Option<&str>) -> Result<(), &'static str> {
+        let max = self.limits.max_clients;
+        self.clients
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .map_err(|_| SERVER_FULL)?;
         if let Some(user) = user {
             let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
-            *users.entry(user.into()).or_default() += 1;
+            let n = users.entry(user.into()).or_default();
+            if *n >= self.limits.max_clients_per_user {
+                if *n == 0 {
+                    users.remove(user);
+                }
+                drop(users);
+                self.clients.fetch_sub(1, Ordering::AcqRel);
+                return Err(TOO_MANY_FOR_USER);
+            }
+            *n += 1;
         }
+        Ok(())
     }
 
     /// Counts a client out.
@@ -345,16 +358,20 @@ mod tests {
                 .max_clients_per_user(1),
         );
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
-        assert!(g.admit(Some(ip), None).is_ok());
-        assert!(g.admit(Some(ip), None).is_ok());
-        assert_eq!(g.admit(Some(ip), None), Err(TOO_MANY_CONNECTIONS));
-        g.connected(Some("alice"));
-        assert_eq!(g.admit(None, Some("alice")), Err(TOO_MANY_FOR_USER));
+        assert!(g.check_handshake(Some(ip)).is_ok());
+        assert!(g.check_handshake(Some(ip)).is_ok());
+        assert_eq!(g.check_handshake(Some(ip)), Err(TOO_MANY_CONNECTIONS));
+        assert!(g.count_in(Some("alice")).is_ok());
+        assert_eq!(g.count_in(Some("alice")), Err(TOO_MANY_FOR_USER));
         g.disconnected(Some("alice"));
-        assert!(g.admit(None, Some("alice")).is_ok());
-        g.connected(None);
-        g.connected(None);
-        g.connected(None);
-        assert_eq!(g.admit(None, None), Err(SERVER_FULL));
+        assert!(g.count_in(Some("alice")).is_ok());
+        assert!(g.count_in(None).is_ok());
+        assert!(g.count_in(None).is_ok());
+        assert_eq!(g.count_in(None), Err(SERVER_FULL));
+        assert_eq!(g.check_handshake(None), Err(SERVER_FULL));
+        // A refusal for the user counts nobody in.
+        g.disconnected(None);
+        assert_eq!(g.count_in(Some("alice")), Err(TOO_MANY_FOR_USER));
+        assert!(g.count_in(None).is_ok());
     }
 }

@@ -11,7 +11,7 @@
 //! | `iogate_events_total` | counter | `namespace`, `event`, `outcome` | events received; `outcome` is `ok`, `forbidden` (a guard refused), `invalid` (the body did not fit, or a pipe refused it), `error` (the handler failed), `rate_limited` (refused by a limit) |
 //! | `iogate_handler_duration_seconds` | histogram | `namespace`, `event` | time from the event's turn to its reply |
 //! | `iogate_packets_sent_total` | counter | `namespace`, `kind` | packets iogate sent to one client: `ack`, `emit`, `exception` |
-//! | `iogate_slow_clients_disconnected_total` | counter | `namespace` | clients disconnected because their outgoing queue was full |
+//! | `iogate_clients_cut_off_total` | counter | `namespace`, `reason` | clients cut off for reading too slowly: `outgoing queue full` (over `max_outgoing_bytes` or `max_outgoing_packets`) or `write timeout` |
 //! | `iogate_abusive_clients_disconnected_total` | counter | `namespace` | clients disconnected for going on past the event rate limit |
 //!
 //! Events are labelled only with the names of registered handlers, so the label set is bounded.
@@ -36,8 +36,8 @@ pub mod names {
     pub const HANDLER_DURATION: &str = "iogate_handler_duration_seconds";
     /// Packets sent to one client.
     pub const PACKETS_SENT: &str = "iogate_packets_sent_total";
-    /// Clients disconnected for not reading.
-    pub const SLOW_CLIENTS: &str = "iogate_slow_clients_disconnected_total";
+    /// Clients cut off for reading too slowly, by reason.
+    pub const CLIENTS_CUT_OFF: &str = "iogate_clients_cut_off_total";
     /// Clients disconnected for going on past the event rate limit.
     pub const ABUSIVE_CLIENTS: &str = "iogate_abusive_clients_disconnected_total";
 }
@@ -61,7 +61,6 @@ pub(crate) struct NsMetrics {
     pub(crate) acks: Counter,
     pub(crate) emits: Counter,
     pub(crate) exceptions: Counter,
-    pub(crate) slow: Counter,
     pub(crate) abusive: Counter,
 }
 
@@ -75,7 +74,6 @@ impl NsMetrics {
             acks: counter!(names::PACKETS_SENT, "namespace" => ns.clone(), "kind" => "ack"),
             emits: counter!(names::PACKETS_SENT, "namespace" => ns.clone(), "kind" => "emit"),
             exceptions: counter!(names::PACKETS_SENT, "namespace" => ns.clone(), "kind" => "exception"),
-            slow: counter!(names::SLOW_CLIENTS, "namespace" => ns.clone()),
             abusive: counter!(names::ABUSIVE_CLIENTS, "namespace" => ns.clone()),
             path: ns,
         }
@@ -85,6 +83,14 @@ impl NsMetrics {
         self.connected.decrement(1);
         counter!(names::DISCONNECTS, "namespace" => self.path.clone(), "reason" => reason.as_str())
             .increment(1);
+        if matches!(
+            reason,
+            DisconnectReason::OutgoingFull | DisconnectReason::WriteTimeout
+        ) {
+            tracing::warn!(namespace = %self.path, %reason, "client cut off for reading too slowly");
+            counter!(names::CLIENTS_CUT_OFF, "namespace" => self.path.clone(), "reason" => reason.as_str())
+                .increment(1);
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use tokio::sync::Notify;
 use serde::Serialize;
 
 use crate::client::{RESERVED_PREFIX, client_room, user_room};
-use crate::engine::{Io, OpError, Selection, Ser};
+use crate::engine::{Ser, sio};
 
 /// The server handle.
 ///
@@ -22,7 +22,7 @@ pub struct Server {
 }
 
 struct ServerInner {
-    io: Arc<dyn Io>,
+    io: sio::Io,
     state: http::Extensions,
     health: Option<Arc<crate::cluster::Health>>,
     /// Set by [`Server::close`]: no new client, no new event.
@@ -33,7 +33,7 @@ struct ServerInner {
 
 impl Server {
     pub(crate) fn new(
-        io: Arc<dyn Io>,
+        io: sio::Io,
         state: http::Extensions,
         health: Option<Arc<crate::cluster::Health>>,
     ) -> Self {
@@ -50,12 +50,11 @@ impl Server {
 
     /// How many clients of this node are in `room` of `ns`.
     pub(crate) fn local_count(&self, ns: &str, room: &str) -> usize {
-        let sel = Selection {
-            ns,
-            to: vec![room.to_owned()],
-            except: Vec::new(),
+        let opts = sio::BroadcastOptions {
+            rooms: vec![room.to_owned()],
+            ..sio::BroadcastOptions::default()
         };
-        self.inner.io.local_count(sel)
+        self.inner.io.of(ns).map_or(0, |ns| ns.count(&opts))
     }
 
     /// `None` for a single node; for a node of a cluster, whether its broker (Redis) answers
@@ -98,18 +97,17 @@ impl Server {
         let clients: Vec<_> = self
             .inner
             .io
-            .everyone()
-            .iter()
-            .filter_map(|state| state.client())
+            .namespaces()
+            .flat_map(|ns| ns.sockets())
+            .filter_map(|socket| {
+                let state = crate::engine::state(&socket)?;
+                Some(crate::Client::new(socket, state))
+            })
             .collect();
         tracing::debug!(clients = clients.len(), "closing: handling queued events");
         self.settled(&clients).await;
-        // socketioxide unmounts its namespaces before it closes the transports, so it calls
-        // no disconnect handler: the clients' disconnections are queued here instead.
+        // Closing the transports queues every client's disconnection, behind its last event.
         self.inner.io.close().await;
-        for client in &clients {
-            crate::dispatch::closed(client);
-        }
         self.settled(&clients).await;
         tracing::debug!("closed");
     }
@@ -217,33 +215,23 @@ impl Namespace {
 
     /// The rooms of the namespace that have clients (iogate's own rooms left out).
     pub async fn rooms(&self) -> Result<Vec<String>, BroadcastError> {
-        let mut rooms = self
-            .io()
-            .rooms(&self.path)
-            .await
-            .map_err(|e| self.error(e))?;
+        let all = self.sio()?.all_rooms();
+        let mut rooms = all.await.map_err(adapter_error)?;
         rooms.retain(|r| !r.starts_with(RESERVED_PREFIX));
         Ok(rooms)
     }
 
-    fn io(&self) -> &dyn Io {
-        &*self.server.inner.io
+    fn sio(&self) -> Result<std::sync::Arc<sio::Namespace>, BroadcastError> {
+        self.server
+            .inner
+            .io
+            .of(&self.path)
+            .ok_or_else(|| BroadcastError::NoNamespace(self.path.clone()))
     }
+}
 
-    fn error(&self, e: OpError) -> BroadcastError {
-        match e {
-            OpError::NoNamespace => BroadcastError::NoNamespace(self.path.clone()),
-            OpError::Adapter(e) => BroadcastError::Adapter(e),
-            OpError::Broadcast(socketioxide::BroadcastError::Socket(errors)) => {
-                tracing::warn!(namespace = %self.path, missed = errors.len(), "broadcast not delivered to every client");
-                BroadcastError::Undelivered(errors.len())
-            }
-            OpError::Broadcast(socketioxide::BroadcastError::Serialize(e)) => {
-                BroadcastError::Serialize(e.to_string())
-            }
-            OpError::Broadcast(e) => BroadcastError::Adapter(e.to_string()),
-        }
-    }
+fn adapter_error(e: sio::AdapterError) -> BroadcastError {
+    BroadcastError::Adapter(e.to_string())
 }
 
 /// A selection of clients of one namespace, and what to do to them.
@@ -295,73 +283,63 @@ impl Broadcast {
         self
     }
 
-    fn selection(&self) -> Selection<'_> {
-        Selection {
-            ns: &self.ns.path,
-            to: self.to.clone(),
+    fn options(&self) -> sio::BroadcastOptions {
+        sio::BroadcastOptions {
+            rooms: self.to.clone(),
             except: self.except.clone(),
+            local: false,
         }
     }
 
     /// Emits `data` as `event` to the selection. `data` is one argument; a tuple sends several.
     ///
-    /// The payload is encoded once for all recipients. A recipient on this node whose outgoing
-    /// queue is full (it stopped reading) is disconnected instead of silently missing it.
+    /// The payload is encoded once for all recipients. A recipient on this node that stopped
+    /// reading (its outgoing queue is over its bound) is cut off instead of silently missing it.
     pub async fn emit<T: Serialize + ?Sized>(
         self,
         event: &str,
         data: &T,
     ) -> Result<(), BroadcastError> {
-        let data = Ser(data);
-        let sent = self.ns.io().emit(self.selection(), event, &data);
-        match sent.await {
-            // Some recipients stopped reading: disconnect them rather than let them miss
-            // messages silently (they reconnect, and their client knows it missed some).
-            Err(OpError::Broadcast(socketioxide::BroadcastError::Socket(errors))) => {
-                let gone = self.ns.io().disconnect_backlogged(self.selection());
-                tracing::warn!(
-                    namespace = %self.ns.path, event, missed = errors.len(), disconnected = gone,
-                    "clients whose outgoing queue is full were disconnected"
-                );
-                metrics::counter!(crate::metrics::names::SLOW_CLIENTS, "namespace" => self.ns.path.clone())
-                    .increment(gone as u64);
-                if gone == 0 {
-                    return Err(BroadcastError::Undelivered(errors.len()));
-                }
-                Ok(())
-            }
-            other => other.map_err(|e| self.ns.error(e)),
-        }
+        let forwarded = self
+            .ns
+            .sio()?
+            .broadcast(&self.options(), event, &Ser(data))
+            .map_err(|e| BroadcastError::Serialize(e.to_string()))?;
+        forwarded.await.map_err(adapter_error)
     }
 
     /// Makes every client of the selection join `room`.
     pub async fn join(self, room: impl Into<String>) -> Result<(), BroadcastError> {
-        let done = self.ns.io().join(self.selection(), room.into());
-        done.await.map_err(|e| self.ns.error(e))
+        let done = self.ns.sio()?.add_sockets(&self.options(), &[room.into()]);
+        done.await.map_err(adapter_error)
     }
 
     /// Makes every client of the selection leave `room`.
     pub async fn leave(self, room: impl Into<String>) -> Result<(), BroadcastError> {
-        let done = self.ns.io().leave(self.selection(), room.into());
-        done.await.map_err(|e| self.ns.error(e))
+        let done = self.ns.sio()?.del_sockets(&self.options(), &[room.into()]);
+        done.await.map_err(adapter_error)
     }
 
     /// Disconnects every client of the selection; each sees `io server disconnect`.
     pub async fn disconnect(self) -> Result<(), BroadcastError> {
-        let done = self.ns.io().disconnect(self.selection());
-        done.await.map_err(|e| self.ns.error(e))
+        let done = self.ns.sio()?.disconnect_sockets(&self.options(), false);
+        done.await.map_err(adapter_error)
     }
 
     /// How many clients the selection holds, on every node of a cluster.
     pub async fn count(self) -> Result<usize, BroadcastError> {
-        let counted = self.ns.io().count(self.selection());
-        counted.await.map_err(|e| self.ns.error(e))
+        let counted = self.ns.sio()?.count_all(&self.options());
+        counted.await.map_err(adapter_error)
     }
 
     /// The public ids of the clients of the selection connected to this node.
     pub fn client_ids(self) -> Vec<String> {
-        match self.ns.io().local(self.selection()) {
-            Ok(states) => states.iter().map(|s| s.id.to_string()).collect(),
+        match self.ns.sio() {
+            Ok(ns) => ns
+                .select(&self.options())
+                .iter()
+                .map(|s| s.id().to_owned())
+                .collect(),
             Err(_) => Vec::new(),
         }
     }
@@ -373,9 +351,6 @@ pub enum BroadcastError {
     /// No gateway serves that namespace.
     #[error("no gateway serves the namespace {0}")]
     NoNamespace(String),
-    /// Some recipients' outgoing queues were full: they did not get the message.
-    #[error("{0} client(s) did not get the message: their outgoing queue is full")]
-    Undelivered(usize),
     /// The data could not be serialised.
     #[error("could not serialise the data: {0}")]
     Serialize(String),
