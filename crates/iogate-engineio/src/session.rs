@@ -434,16 +434,33 @@ enum End {
     Hard(CloseReason),
 }
 
-/// Writes frames as one batch: every frame fed, then one flush.
+/// Up to this many queued frames are written one write each; more go out as one batch.
+///
+/// A client reading a few frames that arrived in one TCP segment handles them all in one go,
+/// before code that awaits them one by one has registered its next listener (the official
+/// protocol suite does this, after CONNECT and the event its server emits on connection).
+/// Separate writes keep a connection's first packets apart, as Node's separate `send`s do;
+/// past a few frames (a flood, a slow reader catching up) one write per batch is what keeps
+/// the server's cost per frame down.
+const SEPARATE_WRITES: usize = 4;
+
+/// Writes queued frames: each with its own write when there are few, else every frame fed,
+/// then one flush.
 async fn write_batch<D>(
     ws: &mut WsConn,
     session: &Session<D>,
     frames: &VecDeque<Frame>,
 ) -> Result<(), WsError> {
+    let separate = frames.len() <= SEPARATE_WRITES;
     for frame in frames {
         ws.feed(frame).await?;
+        if separate {
+            ws.flush().await?;
+        }
     }
-    ws.flush().await?;
+    if !separate {
+        ws.flush().await?;
+    }
     session.count_out(frames.iter().map(Frame::len).sum(), frames.len());
     Ok(())
 }

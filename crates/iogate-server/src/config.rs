@@ -88,6 +88,10 @@ pub mod defaults {
     pub const MAX_PENDING_EVENTS: usize = 4096;
     /// `max_outgoing_packets`.
     pub const MAX_OUTGOING_PACKETS: usize = 4096;
+    /// `max_outgoing_bytes`.
+    pub const MAX_OUTGOING_BYTES: usize = 1 << 20;
+    /// `write_timeout`, in seconds.
+    pub const WRITE_TIMEOUT: u64 = 10;
     /// `ws_read_buffer_size`.
     pub const WS_READ_BUFFER_SIZE: usize = 1024;
     /// `max_event_name_len`.
@@ -223,6 +227,12 @@ pub struct Config {
     /// Packets that may wait to be written to one client; a client that falls further behind is cut off.
     #[arg(long, env = "MAX_OUTGOING_PACKETS", default_value_t = defaults::MAX_OUTGOING_PACKETS, global = true)]
     pub max_outgoing_packets: usize,
+    /// Bytes that may wait to be written to one client; a client that stops reading is cut off before its queue passes this.
+    #[arg(long, env = "MAX_OUTGOING_BYTES", default_value_t = defaults::MAX_OUTGOING_BYTES, global = true)]
+    pub max_outgoing_bytes: usize,
+    /// Seconds a write to a WebSocket client may take before the connection is cut off.
+    #[arg(long, env = "WRITE_TIMEOUT", default_value_t = defaults::WRITE_TIMEOUT, global = true)]
+    pub write_timeout: u64,
     /// Bytes a WebSocket connection reads at a time; every client holds a buffer this big.
     #[arg(long, env = "WS_READ_BUFFER_SIZE", default_value_t = defaults::WS_READ_BUFFER_SIZE, global = true)]
     pub ws_read_buffer_size: usize,
@@ -296,6 +306,8 @@ impl Default for Config {
             event_burst: defaults::EVENT_BURST,
             max_pending_events: defaults::MAX_PENDING_EVENTS,
             max_outgoing_packets: defaults::MAX_OUTGOING_PACKETS,
+            max_outgoing_bytes: defaults::MAX_OUTGOING_BYTES,
+            write_timeout: defaults::WRITE_TIMEOUT,
             ws_read_buffer_size: defaults::WS_READ_BUFFER_SIZE,
             max_event_name_len: defaults::MAX_EVENT_NAME_LEN,
             max_json_depth: defaults::MAX_JSON_DEPTH,
@@ -428,6 +440,16 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         key: "max_outgoing_packets",
         env: "MAX_OUTGOING_PACKETS",
+        secret: false,
+    },
+    Setting {
+        key: "max_outgoing_bytes",
+        env: "MAX_OUTGOING_BYTES",
+        secret: false,
+    },
+    Setting {
+        key: "write_timeout",
+        env: "WRITE_TIMEOUT",
         secret: false,
     },
     Setting {
@@ -886,6 +908,8 @@ impl Config {
             "event_burst" => self.event_burst = get(value)?,
             "max_pending_events" => self.max_pending_events = get(value)?,
             "max_outgoing_packets" => self.max_outgoing_packets = get(value)?,
+            "max_outgoing_bytes" => self.max_outgoing_bytes = get(value)?,
+            "write_timeout" => self.write_timeout = get(value)?,
             "ws_read_buffer_size" => self.ws_read_buffer_size = get(value)?,
             "max_event_name_len" => self.max_event_name_len = get(value)?,
             "max_json_depth" => self.max_json_depth = get(value)?,
@@ -938,6 +962,10 @@ impl Config {
             "max_pending_events" => {
                 V::Integer(i64::try_from(self.max_pending_events).unwrap_or(i64::MAX))
             }
+            "max_outgoing_bytes" => {
+                V::Integer(i64::try_from(self.max_outgoing_bytes).unwrap_or(i64::MAX))
+            }
+            "write_timeout" => V::Integer(i64::try_from(self.write_timeout).unwrap_or(i64::MAX)),
             "max_outgoing_packets" => {
                 V::Integer(i64::try_from(self.max_outgoing_packets).unwrap_or(i64::MAX))
             }

@@ -161,6 +161,8 @@ pub async fn app(config: &Config, secrets: &Secrets) -> Result<Service, StartErr
         .ping_timeout(Duration::from_secs(60))
         .max_payload(config.max_payload)
         .max_outgoing_packets(config.max_outgoing_packets)
+        .max_outgoing_bytes(config.max_outgoing_bytes)
+        .write_timeout(Duration::from_secs(config.write_timeout))
         .ws_read_buffer_size(config.ws_read_buffer_size)
         .limits(limits);
     if !config.http_compression {

@@ -470,8 +470,7 @@ async fn a_client_that_stops_reading_is_cut_off_and_memory_stays_bounded() -> an
         blobs >= 2_000,
         "the reading client got every message ({blobs})"
     );
-    // Cut off at once: it left the room. (Its transport stays open while its TCP window is
-    // closed: engineioxide's writer waits on it; see docs/security.md.)
+    // Cut off at once: its connection is closed and it left the room.
     assert_eq!(
         server.server.of("/").to("room").count().await?,
         1,
