@@ -176,20 +176,21 @@ pub struct Local {
 }
 
 impl Local {
-    fn io(&self) -> Option<Arc<IoInner>> {
-        self.io.upgrade()
+    /// Namespace `ns` of this node, while the server lives.
+    fn ns(&self, ns: &str) -> Option<Arc<crate::Namespace>> {
+        self.io.upgrade()?.namespace(ns)
     }
 
     /// Delivers another node's broadcast to this node's selected sockets of `ns`.
     pub fn broadcast(&self, ns: &str, event: &EventData, opts: &BroadcastOptions) {
-        if let Some(ns) = self.io().and_then(|io| io.namespace(ns)) {
+        if let Some(ns) = self.ns(ns) {
             ns.deliver(None, event, opts);
         }
     }
 
     /// Makes this node's selected sockets of `ns` join `rooms`.
     pub fn add_sockets(&self, ns: &str, opts: &BroadcastOptions, rooms: &[String]) {
-        if let Some(ns) = self.io().and_then(|io| io.namespace(ns)) {
+        if let Some(ns) = self.ns(ns) {
             for socket in ns.select(opts) {
                 for room in rooms {
                     socket.join(room);
@@ -200,7 +201,7 @@ impl Local {
 
     /// Makes this node's selected sockets of `ns` leave `rooms`.
     pub fn del_sockets(&self, ns: &str, opts: &BroadcastOptions, rooms: &[String]) {
-        if let Some(ns) = self.io().and_then(|io| io.namespace(ns)) {
+        if let Some(ns) = self.ns(ns) {
             for socket in ns.select(opts) {
                 for room in rooms {
                     socket.leave(room);
@@ -211,7 +212,7 @@ impl Local {
 
     /// Disconnects this node's selected sockets of `ns`.
     pub fn disconnect(&self, ns: &str, opts: &BroadcastOptions, close: bool) {
-        if let Some(ns) = self.io().and_then(|io| io.namespace(ns)) {
+        if let Some(ns) = self.ns(ns) {
             for socket in ns.select(opts) {
                 if close {
                     socket.close_connection();
@@ -224,24 +225,18 @@ impl Local {
 
     /// This node's selected sockets of `ns`.
     pub fn fetch(&self, ns: &str, opts: &BroadcastOptions) -> Vec<SocketInfo> {
-        self.io()
-            .and_then(|io| io.namespace(ns))
+        self.ns(ns)
             .map(|ns| ns.select(opts).iter().map(|s| s.info()).collect())
             .unwrap_or_default()
     }
 
     /// The rooms of this node's sockets of `ns`.
     pub fn rooms(&self, ns: &str) -> Vec<String> {
-        self.io()
-            .and_then(|io| io.namespace(ns))
-            .map(|ns| ns.room_names())
-            .unwrap_or_default()
+        self.ns(ns).map(|ns| ns.room_names()).unwrap_or_default()
     }
 
     /// How many of this node's sockets of `ns` are selected.
     pub fn count(&self, ns: &str, opts: &BroadcastOptions) -> usize {
-        self.io()
-            .and_then(|io| io.namespace(ns))
-            .map_or(0, |ns| ns.select(opts).len())
+        self.ns(ns).map_or(0, |ns| ns.count(opts))
     }
 }

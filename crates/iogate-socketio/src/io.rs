@@ -265,8 +265,7 @@ impl Handler {
             }
             PacketType::Event | PacketType::BinaryEvent => {
                 if let (Some(socket), Some(data)) = (session.data.socket(&p.ns), p.data) {
-                    let handler = socket.ns.clone();
-                    handler.handler().event(
+                    socket.ns.handler().event(
                         &socket,
                         Event {
                             data,
