@@ -51,8 +51,9 @@ pub trait NsHandler: Send + Sync + 'static {
         socket: Arc<Socket>,
         auth: Option<Str>,
     ) -> BoxFuture<'static, Result<(), ConnectError>>;
-    /// The client was admitted and CONNECT was sent. Events the client sends from now on reach
-    /// [`event`](Self::event), maybe before this future completes.
+    /// The client was admitted and CONNECT was sent: this runs in a task of its own, after the
+    /// connection had a turn to write CONNECT. Events the client sends from now on reach
+    /// [`event`](Self::event), maybe before this future starts or completes.
     fn connected(&self, socket: Arc<Socket>) -> BoxFuture<'static, ()>;
     /// An event from the client, in the order sent, in the task that read it: queue it, do not
     /// wait in it.
