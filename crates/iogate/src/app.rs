@@ -121,6 +121,9 @@ impl App {
                     namespaces.last_mut().expect("just pushed")
                 }
             };
+            if ns.filter.is_none() {
+                ns.filter = g.filter.clone();
+            }
             for (event, mut route) in g.routes {
                 let mut guards = g.guards.clone();
                 guards.append(&mut route.guards);
@@ -327,6 +330,8 @@ pub(crate) struct NsRuntime {
     pub(crate) on_disconnect: Vec<DisconnectHook>,
     pub(crate) rails: Arc<Guardrails>,
     pub(crate) room_policies: Vec<crate::gateway::RoomPolicy>,
+    /// The filter of refusals that reach no route: the first of the namespace's gateways'.
+    pub(crate) filter: Option<Arc<dyn crate::filter::ExceptionFilter>>,
     pub(crate) metrics: NsMetrics,
     server: OnceLock<Server>,
 }
@@ -342,6 +347,7 @@ impl NsRuntime {
             on_disconnect: Vec::new(),
             rails,
             room_policies: Vec::new(),
+            filter: None,
             server: OnceLock::new(),
         }
     }

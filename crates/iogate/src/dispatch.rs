@@ -15,7 +15,7 @@ use crate::app::{NsRuntime, RouteEntry};
 use crate::client::ClientState;
 use crate::context::{Body, Context, split_packet};
 use crate::engine::sio;
-use crate::exception::WsException;
+use crate::exception::{Exception, Refusal, WsException};
 use crate::filter::{BaseExceptionFilter, ExceptionFilter};
 use crate::handler::{Reply, ReplyKind};
 use crate::limits::{Limits, Verdict};
@@ -225,9 +225,10 @@ pub(crate) fn event(
         return;
     }
     let limits = &ns.rails.limits;
+    let ack_id = event.id;
     match client.state.budget.check(limits) {
         Verdict::Allowed => {}
-        Verdict::Refused => return refuse(ns, &client, None, TOO_MANY_REQUESTS),
+        Verdict::Refused => return refuse(ns, client, None, ack_id, Refusal::TooManyRequests),
         Verdict::Abusive => {
             tracing::warn!(
                 client = client.id(),
@@ -239,20 +240,13 @@ pub(crate) fn event(
     }
     let p = match split_packet(&event.data) {
         Some(p) if p.depth > limits.max_json_depth => {
-            return refuse(ns, &client, None, "Message nested too deeply");
+            return refuse(ns, client, None, ack_id, Refusal::TooDeep);
         }
         Some(p) => p,
-        None => {
-            return refuse(
-                ns,
-                &client,
-                None,
-                "Malformed event: expected [name, ...arguments]",
-            );
-        }
+        None => return refuse(ns, client, None, ack_id, Refusal::Malformed),
     };
     if p.event.len() > limits.max_event_name_len {
-        return refuse(ns, &client, None, "Event name too long");
+        return refuse(ns, client, None, ack_id, Refusal::NameTooLong);
     }
     let Some(route) = ns.routes.get(&*p.event) else {
         // As NestJS: an event without a handler is ignored.
@@ -264,7 +258,7 @@ pub(crate) fn event(
         route: route.clone(),
         packet: event.data,
         binaries: event.attachments,
-        ack_id: event.id,
+        ack_id,
         start,
         end,
         args,
@@ -276,22 +270,36 @@ pub(crate) fn event(
             "too many pending events"
         );
         route.metrics.outcome(Outcome::RateLimited);
-        refuse(ns, &client, Some(&route.event), TOO_MANY_REQUESTS);
+        refuse(ns, client, Some(route), ack_id, Refusal::TooManyRequests);
     }
 }
 
-/// What a client is told when a limit refuses its event.
-const TOO_MANY_REQUESTS: &str = "Too many requests";
-
-/// Tells the client its event was refused before reaching any handler, in the shape of the
-/// `exception` envelope (`cause.pattern` when the event is known).
-fn refuse(ns: &NsRuntime, client: &Client, event: Option<&str>, message: &str) {
+/// Tells the client its event was refused before reaching any handler: through the exception
+/// filter of the event's route, or of its gateway, as a handler's error would be.
+fn refuse(
+    ns: &NsRuntime,
+    client: Client,
+    route: Option<&RouteEntry>,
+    ack_id: Option<i64>,
+    refusal: Refusal,
+) {
     ns.metrics.exceptions.increment(1);
-    let mut payload = serde_json::json!({ "status": "error", "message": message });
-    if let Some(event) = event {
-        payload["cause"] = serde_json::json!({ "pattern": event });
+    let cx = Context {
+        server: ns.server().clone(),
+        event: route.map_or_else(|| Arc::from(""), |r| r.event.clone()),
+        client,
+        body: Body::None,
+        ack_id,
+        binaries: Vec::new(),
+    };
+    let filter = route
+        .and_then(|r| r.route.filter.as_ref())
+        .or(ns.filter.as_ref());
+    let exception = Exception::from(refusal);
+    match filter {
+        Some(filter) => filter.catch(&exception, &cx),
+        None => BaseExceptionFilter.catch(&exception, &cx),
     }
-    let _ = client.emit(crate::filter::EXCEPTION_EVENT, &payload);
 }
 
 async fn run(ns: &Arc<NsRuntime>, client: &Client, job: Job) {

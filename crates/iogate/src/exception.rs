@@ -78,6 +78,32 @@ impl fmt::Display for WsException {
 
 impl StdError for WsException {}
 
+/// Why an event was refused before any handler ran: a limit of [`Limits`](crate::Limits)
+/// or a packet that is not an event.
+///
+/// It reaches the client through the exception filters as handlers' errors do (the route's
+/// filter when the event has a route, else the gateway's, else [`BaseExceptionFilter`]
+/// (crate::BaseExceptionFilter)), with its `Display` text as the message; a filter can tell
+/// it apart with [`Exception::downcast_ref`]. [`Context::event`](crate::Context::event) is the
+/// event's name when it was read and is the name of a route, else empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// Over the client's event rate or its pending events (`events_per_second`,
+    /// `max_pending_events`, `max_pending_bytes`).
+    #[error("Too many requests")]
+    TooManyRequests,
+    /// JSON nested deeper than `max_json_depth`.
+    #[error("Message nested too deeply")]
+    TooDeep,
+    /// Not `[name, ...arguments]` with a string name.
+    #[error("Malformed event: expected [name, ...arguments]")]
+    Malformed,
+    /// An event name longer than `max_event_name_len`.
+    #[error("Event name too long")]
+    NameTooLong,
+}
+
 /// Whatever a handler, guard, pipe or connection hook failed with.
 ///
 /// Any `std::error::Error` converts into it with `?`, so a handler can return
@@ -109,6 +135,9 @@ impl Exception {
         if let Some(room) = self.downcast_ref::<crate::RoomError>() {
             return WsException::new(room.to_string());
         }
+        if let Some(refusal) = self.downcast_ref::<Refusal>() {
+            return WsException::new(refusal.to_string());
+        }
         WsException::new(INTERNAL_ERROR)
     }
 
@@ -132,7 +161,9 @@ impl Exception {
     /// Whether the client may see the detail of this error (a [`WsException`] or an iogate
     /// error about the client's own request).
     pub fn is_client_error(&self) -> bool {
-        self.as_ws().is_some() || self.downcast_ref::<crate::RoomError>().is_some()
+        self.as_ws().is_some()
+            || self.downcast_ref::<crate::RoomError>().is_some()
+            || self.downcast_ref::<Refusal>().is_some()
     }
 }
 

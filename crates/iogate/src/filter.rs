@@ -42,6 +42,10 @@ impl BaseExceptionFilter {
     pub fn payload(exception: &Exception, cx: &Context) -> Value {
         match exception.to_client().error() {
             WsError::Object(v) => v.clone(),
+            // An event refused before it was routed has no pattern, and no cause.
+            WsError::Message(m) if cx.event().is_empty() => {
+                json!({ "status": "error", "message": m })
+            }
             WsError::Message(m) => {
                 let mut cause = Map::new();
                 cause.insert("pattern".into(), cx.event().into());

@@ -113,7 +113,7 @@ pub use app::{App, Cors, Gateways, Options, Transports, serve};
 pub use args::Args;
 pub use client::{Client, DisconnectReason, EmitError, RoomError, Transport};
 pub use context::Context;
-pub use exception::{Exception, WsError, WsException};
+pub use exception::{Exception, Refusal, WsError, WsException};
 pub use extract::{Binary, Data, Event, Extension, FromContext, State};
 pub use filter::{BaseExceptionFilter, ExceptionFilter};
 pub use gateway::{Gateway, HookResult, IntoGateway, Middleware};

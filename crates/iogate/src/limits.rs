@@ -1,5 +1,8 @@
 //! Rate and size limits: on by default, each configurable.
 //!
+//! A refused event is a [`Refusal`](crate::Refusal) that goes through the exception filters
+//! as a handler's error does; the table shows what the default filter sends.
+//!
 //! | limit | default | over it, the client gets |
 //! |---|---|---|
 //! | events per client per second (token bucket) | 1,000/s, burst 4,096 | `exception` `Too many requests`; after 1,000 refusals within 10 s, a disconnect |

@@ -489,3 +489,56 @@ async fn a_client_that_stops_reading_is_cut_off_and_memory_stays_bounded() -> an
     drop(ws);
     Ok(())
 }
+
+#[tokio::test]
+async fn refusals_before_a_handler_go_through_the_gateways_exception_filter() -> anyhow::Result<()>
+{
+    // The guide's filter: every error as an `error` event, with what kind of error it was.
+    let gateway = Gateway::new("/")
+        .filter(|e: &iogate::Exception, cx: &iogate::Context| {
+            let refused = e.downcast_ref::<iogate::Refusal>().is_some();
+            let _ = cx.client().emit(
+                "error",
+                &json!({ "message": e.to_client().to_string(), "refused": refused, "event": cx.event() }),
+            );
+        })
+        .subscribe_message("echo", async |Data(v): Data<Value>| v);
+    let server = TestServer::start(
+        App::new()
+            .options(
+                Options::default().limits(
+                    Limits::default()
+                        .max_event_name_len(16)
+                        .max_json_depth(8)
+                        .events_per_second(1)
+                        .event_burst(2),
+                ),
+            )
+            .gateway(gateway),
+    )
+    .await;
+    let mut c = TestClient::connect(&server, "/").await?;
+    c.emit("e".repeat(17).as_str(), 1).await?;
+    assert_eq!(
+        c.wait_for("error").await?.data().clone(),
+        json!({"message": "Event name too long", "refused": true, "event": ""})
+    );
+    // Past the burst: refused by the rate limit, through the same filter; no `exception`.
+    for _ in 0..3 {
+        c.emit("echo", 1).await?;
+    }
+    let mut refusals = 0;
+    while let Some(event) = c.next_event_within(Duration::from_millis(300)).await? {
+        assert_eq!(
+            (event.event.as_str(), event.args),
+            (
+                "error",
+                vec![json!({"message": "Too many requests", "refused": true, "event": ""})]
+            ),
+            "every refusal through the gateway's filter, and nothing else"
+        );
+        refusals += 1;
+    }
+    assert!(refusals >= 1, "the rate limit refused nothing");
+    Ok(())
+}
