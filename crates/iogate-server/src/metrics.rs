@@ -110,6 +110,24 @@ fn describe() {
         names::CLIENTS_CUT_OFF,
         "Clients cut off for reading too slowly, by reason (outgoing queue full, write timeout)."
     );
+    describe_counter!(
+        names::PACKETS_RECEIVED,
+        "Socket.IO packets from clients, by namespace."
+    );
+    describe_counter!(
+        names::BYTES_RECEIVED,
+        Unit::Bytes,
+        "Bytes of the Socket.IO packets from clients (text and attachments), by namespace."
+    );
+    describe_counter!(
+        names::PACKETS_OUT,
+        "Socket.IO packets queued to clients, one per recipient, by namespace."
+    );
+    describe_counter!(
+        names::BYTES_OUT,
+        Unit::Bytes,
+        "Bytes of the Socket.IO packets queued to clients, once per recipient, by namespace."
+    );
     describe_gauge!(
         extra::ROOMS,
         "Rooms of the namespace that have clients, on every node; read at scrape time."

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
-use iogate_engineio::{CloseReason, Engine, Message, Session, Str};
+use iogate_engineio::{CloseReason, Engine, Frame, Message, Session, Str};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -162,7 +162,7 @@ struct ConnState {
     /// Namespaces whose CONNECT is being decided.
     connecting: Vec<Str>,
     /// A binary packet waiting for its attachments.
-    partial: Option<(Packet, Vec<Bytes>)>,
+    partial: Option<(Packet, Vec<Bytes>, usize)>,
     /// The connect-timeout entry, until a namespace is joined.
     deadline: Option<DeadlineKey>,
     closed: bool,
@@ -207,9 +207,9 @@ impl iogate_engineio::Handler for Handler {
                 }
                 match packet::parse(&text, self.io.config.max_attachments) {
                     Ok(p) if p.attachments > 0 => {
-                        session.data.lock().partial = Some((p, Vec::new()));
+                        session.data.lock().partial = Some((p, Vec::new(), text.len()));
                     }
-                    Ok(p) => self.packet(session, p, Vec::new()),
+                    Ok(p) => self.packet(session, p, Vec::new(), text.len()),
                     Err(e) => {
                         tracing::debug!(error = %e, "unparseable packet: closing the connection");
                         session.close(CloseReason::ParseError);
@@ -219,10 +219,11 @@ impl iogate_engineio::Handler for Handler {
             Message::Binary(bin) => {
                 let complete = {
                     let mut st = session.data.lock();
-                    let Some((p, bins)) = st.partial.as_mut() else {
+                    let Some((p, bins, size)) = st.partial.as_mut() else {
                         drop(st);
                         return session.close(CloseReason::ParseError);
                     };
+                    *size += bin.len();
                     bins.push(bin);
                     if bins.len() == p.attachments {
                         st.partial.take()
@@ -230,8 +231,8 @@ impl iogate_engineio::Handler for Handler {
                         None
                     }
                 };
-                if let Some((p, bins)) = complete {
-                    self.packet(session, p, bins);
+                if let Some((p, bins, size)) = complete {
+                    self.packet(session, p, bins, size);
                 }
             }
         }
@@ -255,16 +256,28 @@ impl iogate_engineio::Handler for Handler {
 }
 
 impl Handler {
-    fn packet(&self, session: &Arc<Session<Conn>>, p: Packet, attachments: Vec<Bytes>) {
+    /// A whole packet of `size` bytes (text and attachments) from the client.
+    fn packet(
+        &self,
+        session: &Arc<Session<Conn>>,
+        p: Packet,
+        attachments: Vec<Bytes>,
+        size: usize,
+    ) {
+        if p.kind == PacketType::Connect {
+            return self.connect(session, p, size);
+        }
+        let Some(socket) = session.data.socket(&p.ns) else {
+            return;
+        };
+        socket.ns.handler().received(1, size);
         match p.kind {
-            PacketType::Connect => self.connect(session, p),
+            PacketType::Connect => {}
             PacketType::Disconnect => {
-                if let Some(socket) = session.data.socket(&p.ns) {
-                    socket.gone(DisconnectReason::ClientNamespaceDisconnect);
-                }
+                socket.gone(DisconnectReason::ClientNamespaceDisconnect);
             }
             PacketType::Event | PacketType::BinaryEvent => {
-                if let (Some(socket), Some(data)) = (session.data.socket(&p.ns), p.data) {
+                if let Some(data) = p.data {
                     socket.ns.handler().event(
                         &socket,
                         Event {
@@ -276,9 +289,7 @@ impl Handler {
                 }
             }
             PacketType::Ack | PacketType::BinaryAck => {
-                if let (Some(socket), Some(id), Some(data)) =
-                    (session.data.socket(&p.ns), p.id, p.data)
-                {
+                if let (Some(id), Some(data)) = (p.id, p.data) {
                     socket.acked(id, AckData { data, attachments });
                 }
             }
@@ -289,11 +300,12 @@ impl Handler {
 
     /// A client asks to join a namespace: the layer above decides, then CONNECT or
     /// CONNECT_ERROR goes out.
-    fn connect(&self, session: &Arc<Session<Conn>>, p: Packet) {
+    fn connect(&self, session: &Arc<Session<Conn>>, p: Packet, size: usize) {
         let Some(ns) = self.io.namespace(&p.ns) else {
             let _ = session.send(packet::connect_error(&p.ns, "Invalid namespace", None));
             return;
         };
+        ns.handler().received(1, size);
         {
             let mut st = session.data.lock();
             if st.closed
@@ -325,11 +337,11 @@ impl Handler {
                 }
                 if let Err(e) = verdict {
                     drop(st);
-                    let _ = session.send(packet::connect_error(
-                        ns.path(),
-                        &e.message,
-                        e.data.as_ref(),
-                    ));
+                    send_counted(
+                        &session,
+                        &ns,
+                        packet::connect_error(ns.path(), &e.message, e.data.as_ref()),
+                    );
                     return;
                 }
                 // Connected under the connection's lock: a close from now on sees the socket.
@@ -340,15 +352,23 @@ impl Handler {
             if let Some(key) = deadline {
                 io.deadlines.remove(key);
             }
-            let _ = session.send(packet::connect(ns.path(), socket.id()));
+            send_counted(&session, &ns, packet::connect(ns.path(), socket.id()));
             // The connection hooks start a moment after CONNECT is written, so that what they
             // emit reaches the client in a read of its own (see `HOOKS_AFTER_CONNECT`); events
             // the client sends meanwhile wait for the hooks in the layer above.
             tokio::spawn(async move {
                 tokio::time::sleep(HOOKS_AFTER_CONNECT).await;
-                ns.handler().connected(socket).await;
+                socket.start_hooks().await;
             });
         });
+    }
+}
+
+/// Sends a namespace's packet outside any socket (CONNECT, CONNECT_ERROR), and counts it.
+fn send_counted(session: &Session<Conn>, ns: &Namespace, frame: Frame) {
+    let len = packet::frames_len(std::slice::from_ref(&frame));
+    if session.send(frame).is_ok() {
+        ns.handler().sent(1, len);
     }
 }
 

@@ -51,16 +51,30 @@ pub trait NsHandler: Send + Sync + 'static {
         socket: Arc<Socket>,
         auth: Option<Str>,
     ) -> BoxFuture<'static, Result<(), ConnectError>>;
-    /// The client was admitted and CONNECT was sent: this runs in a task of its own, after the
-    /// connection had a turn to write CONNECT. Events the client sends from now on reach
-    /// [`event`](Self::event), maybe before this future starts or completes.
+    /// The client was admitted and CONNECT was sent: called in a task of its own, a moment
+    /// later, so that CONNECT is written first. Events the client sends from now on reach
+    /// [`event`](Self::event), maybe before this is called or its future completes; what the
+    /// call itself does (not its future) comes before [`disconnect`](Self::disconnect).
     fn connected(&self, socket: Arc<Socket>) -> BoxFuture<'static, ()>;
     /// An event from the client, in the order sent, in the task that read it: queue it, do not
     /// wait in it.
     fn event(&self, socket: &Arc<Socket>, event: Event);
-    /// The socket left the namespace; it is out of every room already, but
+    /// The socket left the namespace, once for each socket that was sent CONNECT and after
+    /// [`connected`](Self::connected) was called (or for a socket admitted whose connection
+    /// closed before CONNECT could go out); it is out of every room already, but
     /// [`Socket::rooms`] still lists them.
     fn disconnect(&self, socket: &Arc<Socket>, reason: DisconnectReason);
+    /// `packets` of this namespace came in from clients, `bytes` in all: the packets' text and
+    /// binary attachments, without the transport's framing. Called once per packet, in the
+    /// task that read it; it must not wait.
+    fn received(&self, packets: usize, bytes: usize) {
+        let _ = (packets, bytes);
+    }
+    /// `packets` of this namespace were queued to clients, `bytes` in all (counted as in
+    /// [`received`](Self::received)); a broadcast is reported once, for all its recipients.
+    fn sent(&self, packets: usize, bytes: usize) {
+        let _ = (packets, bytes);
+    }
 }
 
 /// A namespace.
@@ -207,9 +221,14 @@ impl Namespace {
     ) -> usize {
         let frames = packet::data_frames(self.path(), false, id, &event.data, &event.attachments);
         let targets = self.select(opts);
+        let mut queued = 0;
         for socket in &targets {
             // A client over its outgoing bound is cut off by the engine: nothing else to do.
-            let _ = socket.send(&frames);
+            queued += usize::from(socket.push(&frames).is_ok());
+        }
+        if queued > 0 {
+            self.handler()
+                .sent(queued, queued * packet::frames_len(&frames));
         }
         targets.len()
     }

@@ -259,6 +259,18 @@ pub fn disconnect(ns: &str) -> Frame {
     Frame::Text(out.into())
 }
 
+/// The bytes of one packet's frames: its text (without Engine.IO's `4`) and its binary
+/// attachments, as a received packet is counted.
+pub fn frames_len(frames: &[Frame]) -> usize {
+    frames
+        .iter()
+        .map(|f| match f {
+            Frame::Text(s) => s.len().saturating_sub(1),
+            Frame::Binary(b) => b.len(),
+        })
+        .sum()
+}
+
 /// An event or acknowledgement whose JSON data (`[...]`) is already encoded: its frames, the
 /// text first, then one binary frame per attachment.
 pub fn data_frames(

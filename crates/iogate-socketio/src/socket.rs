@@ -64,6 +64,16 @@ pub enum AckError {
     Closed,
 }
 
+/// Where a connected socket is with its connection hooks, which start a moment after CONNECT.
+enum Hooks {
+    /// Not started yet.
+    Waiting,
+    /// The socket left before they started; the handler is told when they do.
+    GoneWhileWaiting(DisconnectReason),
+    /// Started: departures go to the handler at once.
+    Started,
+}
+
 /// One client in one namespace.
 pub struct Socket {
     pub(crate) id: Sid,
@@ -75,6 +85,8 @@ pub struct Socket {
     acks: Mutex<Option<HashMap<i64, oneshot::Sender<AckData>>>>,
     next_ack: AtomicI64,
     connected: AtomicBool,
+    /// Whether the connection hooks started; see [`Socket::start_hooks`].
+    hooks: Mutex<Hooks>,
     /// When the handshake was accepted (milliseconds since the epoch), for `handshake.issued`.
     issued: u64,
     /// The layer above's state for this socket.
@@ -94,6 +106,7 @@ impl Socket {
             acks: Mutex::new(None),
             next_ack: AtomicI64::new(0),
             connected: AtomicBool::new(false),
+            hooks: Mutex::new(Hooks::Waiting),
             issued,
             ext: OnceLock::new(),
         }
@@ -129,8 +142,15 @@ impl Socket {
         self.connected.load(Ordering::Acquire)
     }
 
-    /// Sends frames to this client.
+    /// Sends one packet's frames to this client, and counts it.
     pub(crate) fn send(&self, frames: &[Frame]) -> Result<(), EmitError> {
+        self.push(frames)?;
+        self.ns.handler().sent(1, packet::frames_len(frames));
+        Ok(())
+    }
+
+    /// Sends one packet's frames to this client; the caller counts it.
+    pub(crate) fn push(&self, frames: &[Frame]) -> Result<(), EmitError> {
         if !self.connected() {
             return Err(EmitError::Closed);
         }
@@ -261,7 +281,11 @@ impl Socket {
     /// and sees `io server disconnect`; its connection stays for other namespaces.
     pub fn disconnect(self: &Arc<Self>) {
         if self.gone(DisconnectReason::ServerNamespaceDisconnect) {
-            let _ = self.session.send(packet::disconnect(self.ns()));
+            let frame = packet::disconnect(self.ns());
+            let len = packet::frames_len(std::slice::from_ref(&frame));
+            if self.session.send(frame).is_ok() {
+                self.ns.handler().sent(1, len);
+            }
         }
     }
 
@@ -286,8 +310,33 @@ impl Socket {
         self.session.data.remove(self.ns());
         // Acknowledgements still awaited will not come.
         self.acks.lock().unwrap_or_else(|e| e.into_inner()).take();
+        {
+            let mut hooks = self.hooks.lock().unwrap_or_else(|e| e.into_inner());
+            if let Hooks::Waiting = *hooks {
+                // The handler hears of it once its connection hooks started.
+                *hooks = Hooks::GoneWhileWaiting(reason);
+                return true;
+            }
+        }
         self.ns.handler().disconnect(self, reason);
         true
+    }
+
+    /// Starts the connection hooks, then tells the handler of a departure that came first:
+    /// the handler always sees [`connected`](crate::NsHandler::connected) before
+    /// [`disconnect`](crate::NsHandler::disconnect) for a socket that was sent CONNECT.
+    pub(crate) async fn start_hooks(self: Arc<Self>) {
+        let ns = self.ns.clone();
+        let handler = ns.handler();
+        let hooks = handler.connected(self.clone());
+        let early = std::mem::replace(
+            &mut *self.hooks.lock().unwrap_or_else(|e| e.into_inner()),
+            Hooks::Started,
+        );
+        if let Hooks::GoneWhileWaiting(reason) = early {
+            handler.disconnect(&self, reason);
+        }
+        hooks.await;
     }
 
     /// The socket as `fetchSockets` describes it.

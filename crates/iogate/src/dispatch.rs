@@ -177,16 +177,16 @@ async fn work(ns: &Arc<NsRuntime>, client: &Client) {
 /// Starts a connected client's life: its connection hooks run first, before any event.
 ///
 /// The client's queue was made paused when it was admitted, before CONNECT went out; events
-/// that arrived since wait in it, behind the connection hooks. The queue is drained right
-/// here, in the task that admitted the client, rather than in a task of its own: one task
-/// less per connection.
-pub(crate) async fn connected(
-    ns: &Arc<NsRuntime>,
+/// that arrived since wait in it. The hooks are put first now, so a departure reported after
+/// this call runs after them; the returned future drains the queue in the task the protocol
+/// layer runs the hooks in, rather than in a task of its own.
+pub(crate) fn connected(
+    ns: Arc<NsRuntime>,
     socket: Arc<sio::Socket>,
     state: Arc<ClientState>,
-) {
+) -> impl Future<Output = ()> + Send + 'static {
     state.queue.start(Job::Connected);
-    work(ns, &Client::new(socket, state)).await;
+    async move { work(&ns, &Client::new(socket, state)).await }
 }
 
 /// The client left: its disconnection is queued behind its last event, so its hooks run after

@@ -47,12 +47,11 @@ impl sio::NsHandler for Mount {
     }
 
     fn connected(&self, socket: Arc<sio::Socket>) -> BoxFuture<()> {
-        let ns = self.0.clone();
-        Box::pin(async move {
-            if let Some(state) = state(&socket) {
-                crate::dispatch::connected(&ns, socket, state).await;
-            }
-        })
+        match state(&socket) {
+            // The hooks are queued now, before any departure is reported; they run in the future.
+            Some(state) => Box::pin(crate::dispatch::connected(self.0.clone(), socket, state)),
+            None => Box::pin(std::future::ready(())),
+        }
     }
 
     fn event(&self, socket: &Arc<sio::Socket>, event: sio::Event) {
@@ -65,5 +64,17 @@ impl sio::NsHandler for Mount {
         if let Some(state) = state(socket) {
             crate::dispatch::disconnected(&self.0, socket, state, reason.into());
         }
+    }
+
+    fn received(&self, packets: usize, bytes: usize) {
+        let m = &self.0.metrics;
+        m.packets_in.increment(packets as u64);
+        m.bytes_in.increment(bytes as u64);
+    }
+
+    fn sent(&self, packets: usize, bytes: usize) {
+        let m = &self.0.metrics;
+        m.packets_out.increment(packets as u64);
+        m.bytes_out.increment(bytes as u64);
     }
 }

@@ -13,6 +13,10 @@
 //! | `iogate_packets_sent_total` | counter | `namespace`, `kind` | packets iogate sent to one client: `ack`, `emit`, `exception` |
 //! | `iogate_clients_cut_off_total` | counter | `namespace`, `reason` | clients cut off for reading too slowly: `outgoing queue full` (over `max_outgoing_bytes` or `max_outgoing_packets`) or `write timeout` |
 //! | `iogate_abusive_clients_disconnected_total` | counter | `namespace` | clients disconnected for going on past the event rate limit |
+//! | `iogate_socketio_packets_received_total` | counter | `namespace` | Socket.IO packets from clients (CONNECT, events, acks, DISCONNECT), whatever became of them |
+//! | `iogate_socketio_bytes_received_total` | counter | `namespace` | their bytes: packet text and binary attachments, without the transport's framing |
+//! | `iogate_socketio_packets_sent_total` | counter | `namespace` | Socket.IO packets queued to clients; a broadcast counts once per recipient |
+//! | `iogate_socketio_bytes_sent_total` | counter | `namespace` | their bytes, counted as those received (a broadcast's bytes once per recipient) |
 //!
 //! Events are labelled only with the names of registered handlers, so the label set is bounded.
 
@@ -40,6 +44,14 @@ pub mod names {
     pub const CLIENTS_CUT_OFF: &str = "iogate_clients_cut_off_total";
     /// Clients disconnected for going on past the event rate limit.
     pub const ABUSIVE_CLIENTS: &str = "iogate_abusive_clients_disconnected_total";
+    /// Socket.IO packets from clients.
+    pub const PACKETS_RECEIVED: &str = "iogate_socketio_packets_received_total";
+    /// Bytes of the Socket.IO packets from clients.
+    pub const BYTES_RECEIVED: &str = "iogate_socketio_bytes_received_total";
+    /// Socket.IO packets queued to clients, one per recipient.
+    pub const PACKETS_OUT: &str = "iogate_socketio_packets_sent_total";
+    /// Bytes of the Socket.IO packets queued to clients.
+    pub const BYTES_OUT: &str = "iogate_socketio_bytes_sent_total";
 }
 
 /// What happened to one event.
@@ -62,6 +74,10 @@ pub(crate) struct NsMetrics {
     pub(crate) emits: Counter,
     pub(crate) exceptions: Counter,
     pub(crate) abusive: Counter,
+    pub(crate) packets_in: Counter,
+    pub(crate) bytes_in: Counter,
+    pub(crate) packets_out: Counter,
+    pub(crate) bytes_out: Counter,
 }
 
 impl NsMetrics {
@@ -75,6 +91,10 @@ impl NsMetrics {
             emits: counter!(names::PACKETS_SENT, "namespace" => ns.clone(), "kind" => "emit"),
             exceptions: counter!(names::PACKETS_SENT, "namespace" => ns.clone(), "kind" => "exception"),
             abusive: counter!(names::ABUSIVE_CLIENTS, "namespace" => ns.clone()),
+            packets_in: counter!(names::PACKETS_RECEIVED, "namespace" => ns.clone()),
+            bytes_in: counter!(names::BYTES_RECEIVED, "namespace" => ns.clone()),
+            packets_out: counter!(names::PACKETS_OUT, "namespace" => ns.clone()),
+            bytes_out: counter!(names::BYTES_OUT, "namespace" => ns.clone()),
             path: ns,
         }
     }

@@ -93,6 +93,55 @@ describe('/metrics', { skip: MODE === 'reference' && 'iogate only' }, () => {
   });
 });
 
+describe('/metrics: Socket.IO bytes and packets per namespace', { skip: MODE === 'reference' && 'iogate only' }, () => {
+  let server;
+  before(async () => { server = await startIogate(); });
+  after(async () => { await server?.stop(); });
+
+  it('counts each packet in and out with its text, a broadcast once per recipient', async (t) => {
+    // On `/events` the exact packets are known: CONNECT each way, one event and its ack. Sizes
+    // are of Socket.IO packets (`0/events,...`), without Engine.IO's `4`.
+    const jwt = token(server.secret);
+    const c = track(t, await connect(server.url, '/events', { auth: { token: jwt } }));
+    assert.deepEqual(await emitWithAck(c, 'events', 1), 1);
+    // On `/`, two clients in a room get one message each.
+    const room = uniqueRoom();
+    const [a, b] = [track(t, await connect(server.url, '/')), track(t, await connect(server.url, '/'))];
+    a.emit('joinRoom', room);
+    await once(a, 'joinedRoom');
+    const joined = once(a, 'userJoined');
+    b.emit('joinRoom', room);
+    await joined;
+    await sleep(100);
+    const before = await scrape(server);
+    const got = Promise.all([once(a, 'message'), once(b, 'message')]);
+    a.emit('messageToRoom', { room, message: 'hi' });
+    await got;
+    await sleep(100);
+    const after = await scrape(server);
+
+    const size = (s) => Buffer.byteLength(s);
+    const ev = { namespace: '/events' };
+    assert.equal(value(after, 'iogate_socketio_packets_received_total', ev), 2);
+    assert.equal(value(after, 'iogate_socketio_bytes_received_total', ev),
+      size(`0/events,${JSON.stringify({ token: jwt })}`) + size('2/events,0["events",1]'));
+    assert.equal(value(after, 'iogate_socketio_packets_sent_total', ev), 2);
+    assert.equal(value(after, 'iogate_socketio_bytes_sent_total', ev),
+      size(`0/events,{"sid":"${c.id}"}`) + size('3/events,0[1]'));
+
+    const root = { namespace: '/' };
+    const delta = (name) => value(after, name, root) - value(before, name, root);
+    assert.equal(delta('iogate_socketio_packets_received_total'), 1);
+    assert.equal(delta('iogate_socketio_bytes_received_total'),
+      size(`2${JSON.stringify(['messageToRoom', { room, message: 'hi' }])}`));
+    assert.equal(delta('iogate_socketio_packets_sent_total'), 2, 'a broadcast counts once per recipient');
+    assert.equal(delta('iogate_socketio_bytes_sent_total'),
+      2 * size(`2${JSON.stringify(['message', { userId: a.id, message: 'hi' }])}`));
+    assert.equal(after.type.get('iogate_socketio_bytes_sent_total'), 'counter');
+    assert.ok(after.help.has('iogate_socketio_bytes_received_total'));
+  });
+});
+
 describe('/metrics with metrics_key', { skip: MODE === 'reference' && 'iogate only' }, () => {
   const KEY = 'metrics-key-0123456789';
   let server;
