@@ -4,7 +4,7 @@
 //! Needs Node.js and the packages of `tests/interop/package.json`, so it is ignored by default:
 //!
 //! ```sh
-//! (cd crates/iogate-redis/tests/interop && npm install)
+//! (cd crates/iogate-redis/tests/interop && npm ci)
 //! cargo test -p iogate-redis --test interop -- --ignored
 //! ```
 
@@ -14,12 +14,12 @@ use common::{Node, RedisServer};
 use iogate_redis::Redis;
 
 #[tokio::test]
-#[ignore = "needs node and `npm install` in tests/interop"]
+#[ignore = "needs node and `npm ci` in tests/interop (scripts/test runs it)"]
 async fn node_socket_io_and_the_emitter_share_rooms_with_iogate() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
     assert!(
         dir.join("node_modules").exists(),
-        "run `npm install` in {} first",
+        "run `npm ci` in {} first",
         dir.display()
     );
     // Node answering on the shared response channel (its default), then on ours.
