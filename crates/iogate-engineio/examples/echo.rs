@@ -3,12 +3,24 @@
 //! Configured like the official protocol test suite expects
 //! (pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1e6), at
 //! `http://127.0.0.1:$PORT/engine.io/` (PORT defaults to 3000).
+//!
+//! `PING_INTERVAL_MS` and `PING_TIMEOUT_MS` change the heartbeat (e.g. to
+//! Node's 25000 and 20000 when holding thousands of idle connections).
+//! `DEFLATE=1` enables permessage-deflate with the defaults of
+//! [`Deflate`]; `DEFLATE=takeover` also keeps the compression context
+//! between messages in both directions (more memory per connection);
+//! `DEFLATE_LEVEL` sets the zlib level (0 to 9).
+//!
+//! ```text
+//! cargo run --release -p iogate-engineio --example echo
+//! DEFLATE=1 PORT=3001 cargo run --release -p iogate-engineio --example echo
+//! ```
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use iogate_engineio::{CloseReason, Config, Engine, Frame, Handler, Message, Session};
+use iogate_engineio::{CloseReason, Config, Deflate, Engine, Frame, Handler, Message, Session};
 use tower_http::cors::CorsLayer;
 
 struct Echo;
@@ -39,10 +51,31 @@ async fn main() -> std::io::Result<()> {
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(3000);
+    let level = std::env::var("DEFLATE_LEVEL")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let deflate = Deflate {
+        level: level.unwrap_or(Deflate::default().level),
+        ..Deflate::default()
+    };
+    let per_message_deflate = match std::env::var("DEFLATE").as_deref() {
+        Ok("takeover") => Some(Deflate {
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            ..deflate
+        }),
+        Ok("1" | "true") => Some(deflate),
+        _ => None,
+    };
+    let millis = |name, default| {
+        let ms = std::env::var(name).ok().and_then(|v| v.parse().ok());
+        Duration::from_millis(ms.unwrap_or(default))
+    };
     let config = Config {
-        ping_interval: Duration::from_millis(300),
-        ping_timeout: Duration::from_millis(200),
+        ping_interval: millis("PING_INTERVAL_MS", 300),
+        ping_timeout: millis("PING_TIMEOUT_MS", 200),
         max_payload: 1_000_000,
+        per_message_deflate,
         ..Config::default()
     };
     let engine = Engine::new(config, Echo);

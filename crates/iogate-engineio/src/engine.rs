@@ -170,6 +170,14 @@ fn copy_head(parts: &http::request::Parts) -> http::request::Parts {
     head
 }
 
+/// The client's address, when the server was served with `ConnectInfo`.
+fn peer(parts: &http::request::Parts) -> Option<SocketAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| *addr)
+}
+
 /// 15 random bytes from the thread's CSPRNG, as 20 base64url characters.
 fn generate_sid() -> Box<str> {
     let mut bytes = [0u8; 15];
@@ -300,17 +308,19 @@ impl<H: Handler> Engine<H> {
         match transport {
             TransportKind::Websocket => self.accept_websocket(&mut parts, None),
             TransportKind::Polling => {
-                let session = self.open(&parts, TransportKind::Polling);
+                let session = self.open(copy_head(&parts), peer(&parts), TransportKind::Polling);
                 tokio::spawn(session::drive_polling(self.shared.clone(), session.clone()));
                 crate::polling::get(&session).await
             }
         }
     }
 
-    /// Creates a session, registers it and calls `on_open`; OPEN is queued first.
+    /// Creates a session with `head` (a [`copy_head`]), registers it and calls `on_open`;
+    /// OPEN is queued first.
     fn open(
         &self,
-        parts: &http::request::Parts,
+        head: http::request::Parts,
+        peer: Option<SocketAddr>,
         transport: TransportKind,
     ) -> Arc<Session<H::Data>> {
         let config = &self.shared.config;
@@ -326,14 +336,10 @@ impl<H: Handler> Engine<H> {
             config.ping_timeout.as_millis(),
             config.max_payload,
         ));
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| *addr);
         let session = Arc::new(Session::new(
             H::Data::default(),
             sid.clone(),
-            copy_head(parts),
+            head,
             peer,
             transport,
             config,
@@ -353,7 +359,9 @@ impl<H: Handler> Engine<H> {
         parts: &mut http::request::Parts,
         existing: Option<Arc<Session<H::Data>>>,
     ) -> Response<Body> {
-        let Some(res) = websocket::accept_response::<Body>(&parts.headers) else {
+        let Some((res, accepted)) =
+            websocket::accept_response::<Body>(&parts.headers, &self.shared.config)
+        else {
             return error_response(ErrorCode::BadRequest);
         };
         let Some(on_upgrade) = parts.extensions.remove::<OnUpgrade>() else {
@@ -361,23 +369,19 @@ impl<H: Handler> Engine<H> {
             return error_response(ErrorCode::BadRequest);
         };
         let engine = self.clone();
-        // Only what the task needs, copied: not the request's buffers.
-        let parts_for_session = copy_head(parts);
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().cloned();
+        // Only what the task needs, copied: not the request's buffers; an upgrade needs none.
+        let head = existing.is_none().then(|| (copy_head(parts), peer(parts)));
         tokio::spawn(async move {
-            let Ok(ws) = WsConn::accept(on_upgrade, &engine.shared.config).await else {
+            let Ok(ws) = WsConn::accept(on_upgrade, &engine.shared.config, accepted).await else {
                 return;
             };
-            match existing {
-                Some(session) => session::upgrade(engine.shared.clone(), session, ws).await,
-                None => {
-                    let mut parts = parts_for_session;
-                    if let Some(peer) = peer {
-                        parts.extensions.insert(peer);
-                    }
-                    let session = engine.open(&parts, TransportKind::Websocket);
+            match (existing, head) {
+                (Some(session), _) => session::upgrade(engine.shared.clone(), session, ws).await,
+                (None, Some((head, peer))) => {
+                    let session = engine.open(head, peer, TransportKind::Websocket);
                     session::drive_websocket(engine.shared.clone(), session, ws).await;
                 }
+                (None, None) => {}
             }
         });
         res

@@ -10,9 +10,16 @@
 //! incoming data capped by [`Config::max_payload`], and at most one task per
 //! connection.
 //!
+//! WebSocket messages can be compressed with permessage-deflate (RFC 7692):
+//! off by default as in socket.io, on with [`Config::per_message_deflate`]
+//! (see [`Deflate`] for what it costs). A decompressed message is bounded by
+//! `max_payload` like any other.
+//!
 //! Modules, each owning one thing: `packet` (encoding, no I/O), `polling` and
-//! `websocket` (one transport each and its buffers), `session` (the queue, the
-//! heartbeat and the task driving a session), `engine` (routing requests).
+//! `websocket` (one transport each and its buffers; `websocket::frame` and
+//! `websocket::deflate` hold the frame bytes and the extension, no I/O),
+//! `session` (the queue, the heartbeat and the task driving a session),
+//! `engine` (routing requests).
 
 mod config;
 mod engine;
@@ -24,7 +31,7 @@ mod websocket;
 
 use std::sync::Arc;
 
-pub use config::{Config, Transports};
+pub use config::{Config, Deflate, Transports};
 pub use engine::Engine;
 pub use packet::{Frame, Message};
 pub use session::Session;

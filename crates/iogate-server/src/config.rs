@@ -233,6 +233,10 @@ pub struct Config {
     /// Seconds a write to a WebSocket client may take before the connection is cut off.
     #[arg(long, env = "WRITE_TIMEOUT", default_value_t = defaults::WRITE_TIMEOUT, global = true)]
     pub write_timeout: u64,
+    /// Compress WebSocket messages of 1 KiB and more with permessage-deflate for clients that
+    /// offer it (socket.io's `perMessageDeflate`, off by default as there).
+    #[arg(long, env = "PER_MESSAGE_DEFLATE", value_parser = BoolishValueParser::new(), global = true)]
+    pub per_message_deflate: bool,
     /// Bytes a WebSocket connection reads at a time; every client holds a buffer this big.
     #[arg(long, env = "WS_READ_BUFFER_SIZE", default_value_t = defaults::WS_READ_BUFFER_SIZE, global = true)]
     pub ws_read_buffer_size: usize,
@@ -308,6 +312,7 @@ impl Default for Config {
             max_outgoing_packets: defaults::MAX_OUTGOING_PACKETS,
             max_outgoing_bytes: defaults::MAX_OUTGOING_BYTES,
             write_timeout: defaults::WRITE_TIMEOUT,
+            per_message_deflate: false,
             ws_read_buffer_size: defaults::WS_READ_BUFFER_SIZE,
             max_event_name_len: defaults::MAX_EVENT_NAME_LEN,
             max_json_depth: defaults::MAX_JSON_DEPTH,
@@ -450,6 +455,11 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         key: "write_timeout",
         env: "WRITE_TIMEOUT",
+        secret: false,
+    },
+    Setting {
+        key: "per_message_deflate",
+        env: "PER_MESSAGE_DEFLATE",
         secret: false,
     },
     Setting {
@@ -910,6 +920,7 @@ impl Config {
             "max_outgoing_packets" => self.max_outgoing_packets = get(value)?,
             "max_outgoing_bytes" => self.max_outgoing_bytes = get(value)?,
             "write_timeout" => self.write_timeout = get(value)?,
+            "per_message_deflate" => self.per_message_deflate = get(value)?,
             "ws_read_buffer_size" => self.ws_read_buffer_size = get(value)?,
             "max_event_name_len" => self.max_event_name_len = get(value)?,
             "max_json_depth" => self.max_json_depth = get(value)?,
@@ -966,6 +977,7 @@ impl Config {
                 V::Integer(i64::try_from(self.max_outgoing_bytes).unwrap_or(i64::MAX))
             }
             "write_timeout" => V::Integer(i64::try_from(self.write_timeout).unwrap_or(i64::MAX)),
+            "per_message_deflate" => V::Boolean(self.per_message_deflate),
             "max_outgoing_packets" => {
                 V::Integer(i64::try_from(self.max_outgoing_packets).unwrap_or(i64::MAX))
             }

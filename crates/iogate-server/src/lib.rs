@@ -163,6 +163,7 @@ pub async fn app(config: &Config, secrets: &Secrets) -> Result<Service, StartErr
         .max_outgoing_packets(config.max_outgoing_packets)
         .max_outgoing_bytes(config.max_outgoing_bytes)
         .write_timeout(Duration::from_secs(config.write_timeout))
+        .per_message_deflate(config.per_message_deflate)
         .ws_read_buffer_size(config.ws_read_buffer_size)
         .limits(limits);
     if !config.http_compression {

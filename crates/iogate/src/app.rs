@@ -441,6 +441,7 @@ pub struct Options {
     max_outgoing_bytes: usize,
     write_timeout: Duration,
     ws_read_buffer: usize,
+    per_message_deflate: bool,
     http_compression: Option<u16>,
     limits: Limits,
 }
@@ -460,6 +461,7 @@ impl Default for Options {
             max_outgoing_bytes: 1 << 20,
             write_timeout: Duration::from_secs(10),
             ws_read_buffer: 1024,
+            per_message_deflate: false,
             http_compression: Some(1024),
             limits: Limits::default(),
         }
@@ -481,6 +483,9 @@ impl Options {
             max_outgoing_packets: self.max_outgoing_packets,
             write_timeout: self.write_timeout,
             ws_read_buffer: self.ws_read_buffer,
+            per_message_deflate: self
+                .per_message_deflate
+                .then(sio::engineio::Deflate::default),
             ..sio::engineio::Config::default()
         };
         sio::Config {
@@ -547,10 +552,20 @@ impl Options {
         self.ws_read_buffer = bytes.max(64);
         self
     }
+    /// Compresses WebSocket messages of at least 1 KiB with permessage-deflate (RFC 7692) for
+    /// clients that offer it, as socket.io's `perMessageDeflate` does; off by default, as in
+    /// socket.io. Browsers and Node's `ws` offer it. It costs CPU on every large message and
+    /// saves bandwidth on text that repeats (JSON). Memory stays flat: each message is
+    /// compressed on its own (no context takeover either way), with a compressor borrowed
+    /// per thread, so an idle client costs no more than without it.
+    pub fn per_message_deflate(mut self, on: bool) -> Self {
+        self.per_message_deflate = on;
+        self
+    }
     /// Compresses long-polling responses of at least `threshold` bytes (gzip or deflate, as
     /// the client's `Accept-Encoding` asks), as socket.io's `httpCompression` does; on by
-    /// default with its threshold, 1 KiB. WebSocket messages are not compressed (see
-    /// `docs/benchmarks.md` for what permessage-deflate would save and cost).
+    /// default with its threshold, 1 KiB. WebSocket messages are compressed only with
+    /// [`Options::per_message_deflate`].
     pub fn http_compression(mut self, threshold: u16) -> Self {
         self.http_compression = Some(threshold);
         self
