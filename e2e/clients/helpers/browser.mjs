@@ -1,14 +1,21 @@
 // Debian's Chromium driven by playwright-core (Playwright's own browser download does not work
 // here), one browser per suite, and the folder where suites keep their screenshots.
-import { mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { startIogate } from '../../js/helpers/process.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 /** Where screenshots go (gitignored). */
 export const ARTIFACTS = path.resolve(HERE, '../artifacts');
+
+const require = createRequire(import.meta.url);
+/** socket.io-client's browser bundle (its `exports` hide dist/, so found from package.json). */
+const BUNDLE = path.join(path.dirname(require.resolve('socket.io-client/package.json')), 'dist/socket.io.min.js');
 
 /** The browser: CHROMIUM, or Debian's /usr/bin/chromium. */
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
@@ -45,4 +52,26 @@ export async function newPage(browser) {
   page.on('pageerror', (err) => page.problems.push(`pageerror: ${err.message}`));
   page.on('console', (msg) => { if (msg.type() === 'error') page.problems.push(`console: ${msg.text()}`); });
   return page;
+}
+
+/**
+ * iogate with `env`, serving a temporary static folder (STATIC_DIR) that holds the socket.io
+ * client bundle from the npm package (as docs/operations.md tells a person to do) and `files`
+ * (`{ name: content }`), and Chromium: `{ server, browser, stop }`.
+ */
+export async function startWithBundle(env = {}, files = {}) {
+  const staticDir = mkdtempSync(path.join(tmpdir(), 'iogate-static-'));
+  copyFileSync(BUNDLE, path.join(staticDir, 'socket.io.min.js'));
+  for (const [name, content] of Object.entries(files)) writeFileSync(path.join(staticDir, name), content);
+  const server = await startIogate({ ...env, STATIC_DIR: staticDir });
+  const browser = await launch();
+  return {
+    server,
+    browser,
+    async stop() {
+      await browser.close();
+      await server.stop();
+      rmSync(staticDir, { recursive: true, force: true });
+    },
+  };
 }

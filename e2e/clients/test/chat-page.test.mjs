@@ -3,17 +3,10 @@
 // the right one. The socket.io client bundle comes from the npm package, copied into a static
 // folder that iogate serves (STATIC_DIR), as docs/operations.md tells a person to do.
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { request, startIogate } from '../../js/helpers/process.mjs';
-import { artifact, launch, newPage } from '../helpers/browser.mjs';
+import { artifact, launch, newPage, startWithBundle } from '../helpers/browser.mjs';
 
-const require = createRequire(import.meta.url);
-/** socket.io-client's browser bundle (its `exports` hide dist/, so found from package.json). */
-const BUNDLE = path.join(path.dirname(require.resolve('socket.io-client/package.json')), 'dist/socket.io.min.js');
 const WAIT = { timeout: 5_000 };
 
 /** Opens the page, joins `room` as `user`; resolves once the page shows the room. */
@@ -35,20 +28,14 @@ const seen = (page, list, text) => page.locator(`#${list} li`, { hasText: text }
 const texts = (page, list) => page.locator(`#${list} li`).allTextContents();
 
 describe('the demo chat page in Chromium', () => {
-  let staticDir;
   let server;
   let browser;
+  let served;
   before(async () => {
-    staticDir = mkdtempSync(path.join(tmpdir(), 'iogate-static-'));
-    copyFileSync(BUNDLE, path.join(staticDir, 'socket.io.min.js'));
-    server = await startIogate({ DEMO: 'true', STATIC_DIR: staticDir });
-    browser = await launch();
+    served = await startWithBundle({ DEMO: 'true' });
+    ({ server, browser } = served);
   });
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-    rmSync(staticDir, { recursive: true, force: true });
-  });
+  after(async () => { await served?.stop(); });
 
   it('two users talk in a room, and REST notifications reach the right one', async () => {
     const room = `lobby-${Date.now() % 100000}`;

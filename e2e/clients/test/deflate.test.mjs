@@ -3,35 +3,21 @@
 // message through '/' 'events', and the handshake (seen through the DevTools protocol) shows
 // Chromium's offer and iogate's answer.
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startIogate } from '../../js/helpers/process.mjs';
-import { launch, newPage } from '../helpers/browser.mjs';
-
-const require = createRequire(import.meta.url);
-const BUNDLE = path.join(path.dirname(require.resolve('socket.io-client/package.json')), 'dist/socket.io.min.js');
+import { newPage, startWithBundle } from '../helpers/browser.mjs';
 
 describe('permessage-deflate in Chromium', () => {
-  let staticDir;
   let server;
   let browser;
+  let served;
   before(async () => {
-    staticDir = mkdtempSync(path.join(tmpdir(), 'iogate-static-'));
-    copyFileSync(BUNDLE, path.join(staticDir, 'socket.io.min.js'));
     // The icon link keeps Chromium from asking for a favicon iogate does not serve.
-    writeFileSync(path.join(staticDir, 'index.html'),
-      '<!doctype html><link rel="icon" href="data:,"><script src="/socket.io.min.js"></script>');
-    server = await startIogate({ PER_MESSAGE_DEFLATE: 'true', STATIC_DIR: staticDir });
-    browser = await launch();
+    served = await startWithBundle({ PER_MESSAGE_DEFLATE: 'true' }, {
+      'index.html': '<!doctype html><link rel="icon" href="data:,"><script src="/socket.io.min.js"></script>',
+    });
+    ({ server, browser } = served);
   });
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-    rmSync(staticDir, { recursive: true, force: true });
-  });
+  after(async () => { await served?.stop(); });
 
   it('is negotiated and a 64 KiB message round-trips', async () => {
     const page = await newPage(browser);
