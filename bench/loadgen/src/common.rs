@@ -58,6 +58,7 @@ impl Target {
         Route {
             server: self.addr,
             source,
+            recv_buffer: None,
         }
     }
 
@@ -66,6 +67,7 @@ impl Target {
         Route {
             server: self.publisher_addr.unwrap_or(self.addr),
             source: None,
+            recv_buffer: None,
         }
     }
 
@@ -123,12 +125,13 @@ impl Gate {
     }
 }
 
-/// Failures, by kind, with the first message kept.
+/// Failures, by kind, with the first message kept, and the first of each kind.
 #[derive(Debug, Default)]
 pub struct Errors {
     kinds: Map<String, Value>,
     total: u64,
     first: Option<String>,
+    first_of_kind: Map<String, Value>,
 }
 
 impl Errors {
@@ -139,6 +142,10 @@ impl Errors {
         self.kinds.insert(kind.to_string(), json!(n + 1));
         if self.first.is_none() {
             self.first = Some(format!("{kind}: {detail}"));
+        }
+        if !self.first_of_kind.contains_key(kind) {
+            self.first_of_kind
+                .insert(kind.to_string(), json!(detail.to_string()));
         }
     }
 
@@ -310,6 +317,12 @@ impl Report {
             .insert("error_kinds".into(), Value::Object(e.kinds.clone()));
         if let Some(first) = &e.first {
             self.fields.insert("first_error".into(), json!(first));
+        }
+        if e.kinds.len() > 1 {
+            self.fields.insert(
+                "first_error_of_kind".into(),
+                Value::Object(e.first_of_kind.clone()),
+            );
         }
         self
     }

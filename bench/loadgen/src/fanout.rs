@@ -305,42 +305,8 @@ async fn subscriber(
         if a.join_delay_ms > 0 {
             tokio::time::sleep(Duration::from_millis(a.join_delay_ms)).await;
         }
-        let room = serde_json::to_string(&a.room).unwrap_or_default();
-        sio::send(&mut ws, sio::event(None, "joinRoom", &room)).await?;
-        let frames = Cell::new(0u64);
-        let others_joined = Cell::new(0u64);
-        let odd = RefCell::new(String::new());
-        let wait = async {
-            loop {
-                let text = sio::recv(&mut ws).await?;
-                frames.set(frames.get() + 1);
-                match sio::parse(&text) {
-                    Packet::Event { data, .. } => match sio::event_name(data) {
-                        Some("joinedRoom") => return Ok(()),
-                        Some("userJoined") => {
-                            others_joined.set(others_joined.get() + 1);
-                            stats.user_joined.set(stats.user_joined.get() + 1);
-                        }
-                        _ => *odd.borrow_mut() = text.chars().take(120).collect(),
-                    },
-                    Packet::Ping => sio::send(&mut ws, "3").await?,
-                    Packet::Close | Packet::Disconnect { .. } => return Err(sio::Error::Closed),
-                    _ => *odd.borrow_mut() = text.chars().take(120).collect(),
-                }
-            }
-        };
-        tokio::time::timeout(Duration::from_secs_f64(a.join_timeout), wait)
-            .await
-            .unwrap_or_else(|_| {
-                Err(sio::Error::NoAnswer(format!(
-                    "no joinedRoom within {} s of joinRoom; {} frames came meanwhile, {} of \
-                     them userJoined; the last other: {:?}",
-                    a.join_timeout,
-                    frames.get(),
-                    others_joined.get(),
-                    odd.borrow()
-                )))
-            })?;
+        let limit = Duration::from_secs_f64(a.join_timeout);
+        join_room(&mut ws, &a.room, limit, &stats.user_joined).await?;
         Ok::<_, sio::Error>(ws)
     }
     .await;
@@ -391,4 +357,49 @@ async fn subscriber(
             stats.user_joined.set(stats.user_joined.get() + 1);
         }
     }
+}
+
+/// Sends `joinRoom` for `room` and waits, at most `limit`, for the client's `joinedRoom`,
+/// counting in `user_joined` the `userJoined` broadcasts that come meanwhile (each join is
+/// broadcast to the room as it then is).
+pub async fn join_room(
+    ws: &mut sio::Ws,
+    room: &str,
+    limit: Duration,
+    user_joined: &Cell<u64>,
+) -> Result<(), sio::Error> {
+    let room_json = serde_json::to_string(room).unwrap_or_default();
+    sio::send(ws, sio::event(None, "joinRoom", &room_json)).await?;
+    let frames = Cell::new(0u64);
+    let others_joined = Cell::new(0u64);
+    let odd = RefCell::new(String::new());
+    let wait = async {
+        loop {
+            let text = sio::recv(ws).await?;
+            frames.set(frames.get() + 1);
+            match sio::parse(&text) {
+                Packet::Event { data, .. } => match sio::event_name(data) {
+                    Some("joinedRoom") => return Ok(()),
+                    Some("userJoined") => {
+                        others_joined.set(others_joined.get() + 1);
+                        user_joined.set(user_joined.get() + 1);
+                    }
+                    _ => *odd.borrow_mut() = text.chars().take(120).collect(),
+                },
+                Packet::Ping => sio::send(ws, "3").await?,
+                Packet::Close | Packet::Disconnect { .. } => return Err(sio::Error::Closed),
+                _ => *odd.borrow_mut() = text.chars().take(120).collect(),
+            }
+        }
+    };
+    tokio::time::timeout(limit, wait).await.unwrap_or_else(|_| {
+        Err(sio::Error::NoAnswer(format!(
+            "no joinedRoom within {} s of joinRoom; {} frames came meanwhile, {} of them \
+             userJoined; the last other: {:?}",
+            limit.as_secs_f64(),
+            frames.get(),
+            others_joined.get(),
+            odd.borrow()
+        )))
+    })
 }

@@ -11,6 +11,11 @@
 //! - `conns`: open and hold clients (on `/events` with a JWT with `--jwt`); connects/s,
 //!   handshake latency, the server's RSS per client.
 //! - `notify`: `POST /notifications/send` throughput and delivery latency to the user.
+//! - `soak`: clients held in rooms under a paced publisher while others connect and leave
+//!   (a share of them with bad tokens) for minutes; the server's RSS, deliveries/s and delivery
+//!   latency per interval, deliveries lost, refusals.
+//! - `stall`: a client that stops reading in a room flooded with large messages; the server's
+//!   RSS growth, whether and when it cut that client off, what the reading clients lost.
 //! - `compression`: the bytes gzip saves on long-polling responses, and what permessage-deflate
 //!   would save over websocket, on the guide's payloads.
 //!
@@ -26,6 +31,8 @@ mod hist;
 mod http;
 mod notify;
 mod sio;
+mod soak;
+mod stall;
 mod sys;
 mod table;
 
@@ -59,10 +66,15 @@ enum Command {
     Conns(conns::ConnsArgs),
     /// REST notifications to connected users.
     Notify(notify::NotifyArgs),
+    /// Minutes of rooms, a paced publisher and connect churn; the server's memory over time.
+    Soak(soak::SoakArgs),
+    /// A client that stops reading in a flooded room; what it costs the server.
+    Stall(stall::StallArgs),
     /// Bytes saved by compressing long-polling responses, and what permessage-deflate would
     /// save, on the guide's payloads.
     Compression(compression::CompressionArgs),
-    /// The markdown table of JSON lines (files, or standard input).
+    /// The markdown table of JSON lines (files, or standard input), and the series of the
+    /// runs that have one (the soak's).
     Table {
         /// Files of JSON lines.
         files: Vec<PathBuf>,
@@ -81,6 +93,8 @@ fn main() -> anyhow::Result<()> {
         Command::Fanout(a) => a.limit(),
         Command::Conns(a) => a.limit(),
         Command::Notify(a) => a.limit(),
+        Command::Soak(a) => a.limit(),
+        Command::Stall(a) => a.limit(),
         Command::Compression(a) => a.limit(),
         Command::Table { files, notes } => return table(files, *notes),
         Command::FreePort => {
@@ -107,6 +121,8 @@ fn main() -> anyhow::Result<()> {
             Command::Fanout(a) => Ok(fanout::run(a).await),
             Command::Conns(a) => conns::run(a).await,
             Command::Notify(a) => notify::run(a).await,
+            Command::Soak(a) => soak::run(a).await,
+            Command::Stall(a) => stall::run(a).await,
             Command::Table { .. } | Command::FreePort | Command::Compression(_) => {
                 unreachable!("handled above")
             }
@@ -140,6 +156,7 @@ fn table(files: &[PathBuf], notes: bool) -> anyhow::Result<()> {
         input.push('\n');
     }
     print!("{}", table::render(&input));
+    print!("{}", table::series(&input));
     if notes {
         let n = table::notes(&input);
         if !n.is_empty() {

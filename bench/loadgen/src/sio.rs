@@ -181,6 +181,10 @@ pub struct Route {
     /// The local address to connect from (any of 127.0.0.0/8 on loopback); the system's
     /// choice when `None`.
     pub source: Option<IpAddr>,
+    /// `SO_RCVBUF` in bytes, set before connecting (the window is settled in the handshake);
+    /// the system's default when `None`. A small one keeps what the kernel takes in for a
+    /// client that stops reading small (the server's own send buffer still fills).
+    pub recv_buffer: Option<u32>,
 }
 
 /// Opens an Engine.IO session over websocket and joins namespace `ns` (`"/"` or `"/events"`)
@@ -197,14 +201,19 @@ pub async fn connect(
 }
 
 async fn tcp_connect(route: Route) -> std::io::Result<TcpStream> {
-    let Some(source) = route.source else {
+    if route.source.is_none() && route.recv_buffer.is_none() {
         return TcpStream::connect(route.server).await;
+    }
+    let socket = match route.server {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
     };
-    let socket = match source {
-        IpAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
-        IpAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
-    };
-    socket.bind(SocketAddr::new(source, 0))?;
+    if let Some(bytes) = route.recv_buffer {
+        socket.set_recv_buffer_size(bytes)?;
+    }
+    if let Some(source) = route.source {
+        socket.bind(SocketAddr::new(source, 0))?;
+    }
     socket.connect(route.server).await
 }
 
@@ -237,6 +246,20 @@ async fn connect_inner(route: Route, ns: &str, auth: Option<&str>) -> Result<Ws,
             Packet::Close | Packet::Disconnect { .. } => return Err(Error::Closed),
             _ => {}
         }
+    }
+}
+
+/// What a publishing client does with a frame the server sent it: answers a ping; a close, a
+/// namespace DISCONNECT or an `exception` event (the server refused what it sent, such as over
+/// its event rate) is an error, as the messages would then be lost without a word.
+pub async fn publisher_frame(ws: &mut Ws, text: &str) -> Result<(), Error> {
+    match parse(text) {
+        Packet::Ping => send(ws, "3").await,
+        Packet::Close | Packet::Disconnect { .. } => Err(Error::Closed),
+        Packet::Event { data, .. } if event_name(data) == Some("exception") => {
+            Err(Error::Unexpected(data.chars().take(200).collect()))
+        }
+        _ => Ok(()),
     }
 }
 

@@ -29,6 +29,50 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// One TCP connection as the kernel sees it from one end (a line of `/proc/net/tcp`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpEnd {
+    /// The state (`01` ESTABLISHED, `04` FIN_WAIT1, `07` CLOSE, ...).
+    pub state: u8,
+    /// Bytes sent and not yet acknowledged by the peer (`tx_queue`).
+    pub tx_queue: u64,
+}
+
+/// How `/proc/net/tcp` writes an IPv4 socket address: the address as a little-endian 32-bit
+/// word in hex, then the port in hex.
+fn proc_net_addr(a: std::net::SocketAddrV4) -> String {
+    format!(
+        "{:08X}:{:04X}",
+        u32::from_le_bytes(a.ip().octets()),
+        a.port()
+    )
+}
+
+/// The end of the IPv4 TCP connection `local` ↔ `remote` whose local address is `local`, as
+/// `/proc/net/tcp` has it (this network namespace's connections, whatever their process);
+/// `None` when there is none (closed and gone, or reset) or the table cannot be read.
+pub fn tcp_end(local: std::net::SocketAddr, remote: std::net::SocketAddr) -> Option<TcpEnd> {
+    let (std::net::SocketAddr::V4(local), std::net::SocketAddr::V4(remote)) = (local, remote)
+    else {
+        return None;
+    };
+    let (local, remote) = (proc_net_addr(local), proc_net_addr(remote));
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    table.lines().skip(1).find_map(|l| {
+        let mut f = l.split_whitespace().skip(1);
+        if f.next()? != local || f.next()? != remote {
+            return None;
+        }
+        let state = u8::from_str_radix(f.next()?, 16).ok()?;
+        let tx = f.next()?.split(':').next()?;
+        let tx_queue = u64::from_str_radix(tx, 16).ok()?;
+        Some(TcpEnd { state, tx_queue })
+    })
+}
+
+/// The state of an established connection in [`TcpEnd::state`].
+pub const TCP_ESTABLISHED: u8 = 1;
+
 /// Jiffies spent in tasks, and in all, of each CPU, from `/proc/stat`.
 fn cpu_jiffies() -> Vec<(u64, u64)> {
     let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
@@ -142,5 +186,23 @@ mod tests {
     fn own_figures_are_readable() {
         assert!(cpu_time(None).is_some());
         assert!(rss_kib(std::process::id()).unwrap() > 0);
+    }
+
+    #[test]
+    fn a_loopback_connection_is_found_from_both_ends() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let (c, s) = (client.local_addr().unwrap(), server.local_addr().unwrap());
+        assert_eq!(tcp_end(s, c).unwrap().state, TCP_ESTABLISHED);
+        assert_eq!(tcp_end(c, s).unwrap().state, TCP_ESTABLISHED);
+        drop(server);
+        assert_ne!(tcp_end(s, c).map(|e| e.state), Some(TCP_ESTABLISHED));
+    }
+
+    #[test]
+    fn addresses_are_written_as_the_kernel_does() {
+        let a = "127.0.0.1:3000".parse().unwrap();
+        assert_eq!(proc_net_addr(a), "0100007F:0BB8");
     }
 }

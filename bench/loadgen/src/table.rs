@@ -1,6 +1,7 @@
 //! `table`: the markdown table of a set of runs (the JSON lines the scenarios print): one row
 //! per case and metric, the median over runs for each server, iogate's ratios to the anchors,
 //! and the load generator's and the servers' CPU use, so a row the generator limited shows.
+//! Runs that carry a series (the soak) also get a table of it, one row per interval.
 
 use std::fmt::Write as _;
 
@@ -120,7 +121,7 @@ pub fn render(input: &str) -> String {
             };
             // Undelivered when the drain ran out of time is not known to be lost.
             let mark = |col: usize, text: String| {
-                let cut = metric == "lost"
+                let cut = metric.starts_with("lost")
                     && by_server(SERVERS[col].0)
                         .iter()
                         .any(|r| r["drained"] == "limit");
@@ -181,6 +182,15 @@ fn median_spread(mut values: Vec<f64>) -> Option<(f64, f64)> {
     Some((median, spread))
 }
 
+/// A count for a person: rounded, thousands grouped.
+fn whole(v: f64) -> String {
+    if v.abs() >= 1000.0 {
+        number(v)
+    } else {
+        format!("{v:.0}")
+    }
+}
+
 /// A figure for a person: thousands grouped, precision by size.
 fn number(v: f64) -> String {
     let a = v.abs();
@@ -209,6 +219,86 @@ fn number(v: f64) -> String {
     }
 }
 
+/// The series of each run that has one (the soak's): a row per interval, then what the
+/// series says about memory, losses and latency.
+pub fn series(input: &str) -> String {
+    let mut out = String::new();
+    let runs = input
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|r| r["series"].is_array());
+    for r in runs {
+        let _ = writeln!(
+            out,
+            "\n{} — {} run {}:\n",
+            r["case"].as_str().unwrap_or(""),
+            r["server"].as_str().unwrap_or(""),
+            r["run"]
+        );
+        out.push_str(
+            "| t s | RSS MiB | deliveries/s | p50 ms | p99 ms | connects | refused \
+             | handshake p99 ms | errors | lost so far | clients | generator CPU % \
+             | server CPU % |\n",
+        );
+        out.push_str("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+        let cell = |v: &Value| v.as_f64().map_or("–".to_string(), number);
+        let count = |v: &Value| v.as_f64().map_or("–".to_string(), whole);
+        for p in r["series"].as_array().into_iter().flatten() {
+            let t = count(&p["t_s"]);
+            let t = if p["warmup"] == true {
+                format!("{t} (warm-up)")
+            } else {
+                t
+            };
+            let mib = p["rss_kib"]
+                .as_f64()
+                .map_or("–".into(), |k| number(k / 1024.0));
+            let _ = writeln!(
+                out,
+                "| {t} | {mib} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                cell(&p["deliveries_per_s"]),
+                cell(&p["p50_ms"]),
+                cell(&p["p99_ms"]),
+                count(&p["connects_ok"]),
+                count(&p["refused"]),
+                cell(&p["handshake_p99_ms"]),
+                count(&p["errors"]),
+                count(&p["lost_so_far"]),
+                count(&p["clients"]),
+                count(&p["gen_cpu_pct"]),
+                count(&p["server_cpu_pct"]),
+            );
+        }
+        let m = &r["metrics"];
+        let flat = match r["rss_flat"].as_bool() {
+            Some(true) => "flat within 5%",
+            Some(false) => "**not** flat within 5%",
+            None => "not measured",
+        };
+        let _ = writeln!(
+            out,
+            "\nAfter the warm-up: RSS {}–{} MiB, spread {}% ({flat}); {} deliveries/s, p50 {} ms, \
+             p99 {} ms (the worst interval's {} ms); lost {} of {} (drain: {}); {} connects/s \
+             accepted, {} bad tokens refused, {} errors; generator CPU {}%.",
+            cell(&m["RSS min MiB"]),
+            cell(&m["RSS max MiB"]),
+            cell(&m["RSS spread %"]),
+            cell(&m["deliveries/s"]),
+            cell(&m["p50 ms"]),
+            cell(&m["p99 ms"]),
+            cell(&m["worst interval p99 ms"]),
+            count(&m["lost"]),
+            count(&r["expected"]),
+            r["drained"].as_str().unwrap_or("–"),
+            cell(&m["connects/s"]),
+            count(&m["refused"]),
+            count(&m["errors"]),
+            count(&r["gen_cpu_pct"]),
+        );
+    }
+    out
+}
+
 /// A line for each run that had failures, losses or a drain cut short, for under the table.
 pub fn notes(input: &str) -> String {
     let mut out = String::new();
@@ -225,8 +315,11 @@ pub fn notes(input: &str) -> String {
                 r["first_error"].as_str().unwrap_or("")
             ));
         }
-        if let Some(lost) = r["metrics"]["lost"].as_f64().filter(|l| *l > 0.0) {
-            bits.push(format!("{lost:.0} lost"));
+        let lost = r["metrics"].as_object().into_iter().flatten();
+        for (metric, v) in lost.filter(|(k, _)| k.starts_with("lost")) {
+            if let Some(n) = v.as_f64().filter(|n| *n > 0.0) {
+                bits.push(format!("{n:.0} {metric}"));
+            }
         }
         if r["drained"] == "limit" {
             bits.push("the drain ran out of time while deliveries still arrived".into());
@@ -251,12 +344,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_series_has_a_row_per_interval_and_a_summary() {
+        let line = r#"{"case":"soak 10 clients","server":"iogate","run":1,"expected":100,"drained":"complete","gen_cpu_pct":40,"rss_flat":true,
+            "metrics":{"RSS min MiB":10,"RSS max MiB":10.2,"RSS spread %":2,"lost":0},
+            "series":[{"t_s":10,"warmup":true,"rss_kib":10240,"deliveries_per_s":1000,"p50_ms":1,"p99_ms":2},
+                      {"t_s":20,"warmup":false,"rss_kib":10444,"deliveries_per_s":1000,"p50_ms":1,"p99_ms":3}]}"#
+            .replace('\n', "");
+        let t = series(&line);
+        assert!(
+            t.contains("| 10 (warm-up) | 10.0 | 1,000 | 1.00 | 2.00 |"),
+            "{t}"
+        );
+        assert!(t.contains("| 20 | 10.2 |"), "{t}");
+        assert!(t.contains("spread 2.00% (flat within 5%)"), "{t}");
+        assert!(series(r#"{"case":"echo","metrics":{}}"#).is_empty());
+    }
+
+    #[test]
     fn numbers_read_well() {
         assert_eq!(number(1234567.8), "1,234,568");
         assert_eq!(number(123.4), "123");
         assert_eq!(number(12.34), "12.3");
         assert_eq!(number(1.234), "1.23");
         assert_eq!(number(0.0), "0");
+        assert_eq!(whole(49.0), "49");
+        assert_eq!(whole(12345.6), "12,346");
     }
 
     #[test]
