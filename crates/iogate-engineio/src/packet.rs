@@ -87,6 +87,17 @@ pub(crate) enum Packet {
     Noop,
 }
 
+impl Packet {
+    /// The bytes of its message, if it carries one.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Packet::Message(Message::Text(s)) => s.len(),
+            Packet::Message(Message::Binary(b)) => b.len(),
+            _ => 0,
+        }
+    }
+}
+
 /// The client sent bytes that are not an Engine.IO packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ParseError;

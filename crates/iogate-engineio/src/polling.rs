@@ -175,11 +175,14 @@ pub(crate) async fn post<H: Handler>(
         }
     };
     session.count_in(0, packets.len());
+    let mut input = session::InputTurn::default();
     for p in packets {
+        let len = p.len();
         if let Err(reason) = session::receive(shared, session, p) {
             session.fail(reason);
             break;
         }
+        input.spend(len).await;
     }
     text_response(StatusCode::OK, "text/html", Bytes::from_static(b"ok"))
 }

@@ -354,6 +354,28 @@ impl<D> Session<D> {
     }
 }
 
+/// The input a task handles before it lets other tasks run: the writers of the clients it
+/// delivers to among them. A burst read at once (a client's many messages in one read, a
+/// long-polling POST of up to `max_payload`) is handled a slice at a time, so that what it
+/// sends to other clients is written as it goes rather than all queued first: a room's
+/// readers are not cut off for a burst bigger than `max_outgoing_bytes`.
+const INPUT_TURN: usize = 64 * 1024;
+
+/// Counts input handled since the task last let others run.
+#[derive(Default)]
+pub(crate) struct InputTurn(usize);
+
+impl InputTurn {
+    /// Counts `len` bytes handled; past [`INPUT_TURN`], lets other tasks run first.
+    pub(crate) async fn spend(&mut self, len: usize) {
+        self.0 += len;
+        if self.0 >= INPUT_TURN {
+            self.0 = 0;
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
 /// Handles one packet from the client; `Err` closes the session.
 pub(crate) fn receive<H: Handler>(
     shared: &Shared<H>,
@@ -474,6 +496,7 @@ pub(crate) async fn drive_websocket<H: Handler>(
     let config = &shared.config;
     // Whether a close frame may still be sent (not after a write was cut short).
     let mut polite = true;
+    let mut input = InputTurn::default();
     let end = loop {
         let now = Instant::now();
         let (frames, wake_at) = {
@@ -521,21 +544,23 @@ pub(crate) async fn drive_websocket<H: Handler>(
         }
         tokio::select! {
             read = ws.recv() => match read {
-                Ok(input) => {
-                    let result = match input {
+                Ok(read) => {
+                    let (result, len) = match read {
                         WsIn::Text(text) => {
-                            session.count_in(text.len(), 1);
-                            packet::decode_text(text).map_err(|_| CloseReason::ParseError)
+                            let len = text.len();
+                            (packet::decode_text(text).map_err(|_| CloseReason::ParseError), len)
                         }
                         // v4: a binary frame is a binary message, no type byte.
                         WsIn::Binary(bytes) => {
-                            session.count_in(bytes.len(), 1);
-                            Ok(Packet::Message(Message::Binary(bytes)))
+                            let len = bytes.len();
+                            (Ok(Packet::Message(Message::Binary(bytes))), len)
                         }
                     };
+                    session.count_in(len, 1);
                     if let Err(reason) = result.and_then(|p| receive(&shared, &session, p)) {
                         session.fail(reason);
                     }
+                    input.spend(len).await;
                 }
                 Err(WsError::Closed) => session.fail(CloseReason::TransportClose),
                 Err(WsError::TooLarge | WsError::Other) => session.fail(CloseReason::TransportError),

@@ -542,3 +542,63 @@ async fn refusals_before_a_handler_go_through_the_gateways_exception_filter() ->
     assert!(refusals >= 1, "the rate limit refused nothing");
     Ok(())
 }
+
+/// One thread, as a server pinned to one core: the writers of a room's readers run only when
+/// the task reading a burst lets them.
+#[tokio::test(flavor = "current_thread")]
+async fn a_burst_bigger_than_the_outgoing_bound_reaches_a_rooms_readers() -> anyhow::Result<()> {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    const MESSAGES: usize = 40;
+    let gateway = Gateway::new("/")
+        .subscribe_message("join", async |Data(room): Data<String>, client: Client| {
+            client.join(room).map(|()| "joined")
+        })
+        .subscribe_message(
+            "shout",
+            async |Data(text): Data<String>, ns: iogate::Namespace| {
+                ns.to("room").emit("msg", &text).await
+            },
+        );
+    // 40 x 16 KiB arrive in one write: five times what one reader may have queued.
+    let options = Options::default().max_outgoing_bytes(128 * 1024);
+    let server = TestServer::start(App::new().options(options).gateway(gateway)).await;
+    let mut readers = Vec::new();
+    for _ in 0..2 {
+        let mut reader = TestClient::connect(&server, "/").await?;
+        assert_eq!(
+            reader
+                .emit_args_with_ack("join", Args::new().arg("room"))
+                .await?,
+            Args::new().arg("joined")
+        );
+        readers.push(reader);
+    }
+
+    let (mut publisher, _) = tokio_tungstenite::connect_async(format!(
+        "ws://{}/socket.io/?EIO=4&transport=websocket",
+        server.addr
+    ))
+    .await?;
+    publisher.next().await.unwrap()?;
+    publisher.send(Message::text("40")).await?;
+    publisher.next().await.unwrap()?;
+    let text = "x".repeat(16 * 1024);
+    for _ in 0..MESSAGES {
+        publisher
+            .feed(Message::text(format!(r#"42["shout","{text}"]"#)))
+            .await?;
+    }
+    publisher.flush().await?;
+
+    for reader in &mut readers {
+        for i in 0..MESSAGES {
+            let event = reader.next_event().await.map_err(|e| {
+                anyhow::anyhow!("the reader got {i} of {MESSAGES} messages, then {e:?}")
+            })?;
+            assert_eq!(event.event, "msg");
+        }
+        assert_eq!(reader.disconnected(), None, "a reading client was cut off");
+    }
+    Ok(())
+}
