@@ -407,9 +407,6 @@ impl Adapter for RedisAdapter {
         event: &EventData,
         opts: &BroadcastOptions,
     ) -> BoxFuture<'static, Result<(), AdapterError>> {
-        if opts.local {
-            return Box::pin(std::future::ready(Ok(())));
-        }
         let driver = self.inner.driver.clone();
         let channel = wire::broadcast_channel(&self.inner.config.prefix, ns, opts);
         let msg = wire::encode_broadcast(&self.inner.uid, ns, event, opts);
@@ -425,9 +422,6 @@ impl Adapter for RedisAdapter {
         opts: &BroadcastOptions,
         rooms: &[String],
     ) -> BoxFuture<'static, Result<(), AdapterError>> {
-        if opts.local {
-            return Box::pin(std::future::ready(Ok(())));
-        }
         self.publish_request(ns, wire::rooms_request(&self.inner.uid, true, opts, rooms))
     }
 
@@ -437,9 +431,6 @@ impl Adapter for RedisAdapter {
         opts: &BroadcastOptions,
         rooms: &[String],
     ) -> BoxFuture<'static, Result<(), AdapterError>> {
-        if opts.local {
-            return Box::pin(std::future::ready(Ok(())));
-        }
         self.publish_request(ns, wire::rooms_request(&self.inner.uid, false, opts, rooms))
     }
 
@@ -449,9 +440,6 @@ impl Adapter for RedisAdapter {
         opts: &BroadcastOptions,
         close: bool,
     ) -> BoxFuture<'static, Result<(), AdapterError>> {
-        if opts.local {
-            return Box::pin(std::future::ready(Ok(())));
-        }
         self.publish_request(ns, wire::disconnect_request(&self.inner.uid, opts, close))
     }
 
@@ -460,9 +448,6 @@ impl Adapter for RedisAdapter {
         ns: &str,
         opts: &BroadcastOptions,
     ) -> BoxFuture<'static, Result<Vec<SocketInfo>, AdapterError>> {
-        if opts.local {
-            return Box::pin(std::future::ready(Ok(Vec::new())));
-        }
         let ask = self.ask(ns, Collected::Sockets(Vec::new()), |uid, id| {
             wire::fetch_request(uid, id, opts)
         });

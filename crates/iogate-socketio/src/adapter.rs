@@ -64,7 +64,7 @@ pub enum AdapterError {
 /// Forwards operations to the other nodes of a cluster and brings theirs to this node.
 ///
 /// Each method is called after the operation was carried out on this node, and says nothing
-/// of this node's sockets.
+/// of this node's sockets; an operation for this node only (`opts.local`) never reaches it.
 pub trait Adapter: Send + Sync + 'static {
     /// Starts serving namespace `ns` (subscribing to its channels); `local` carries the other
     /// nodes' operations to this node.
@@ -113,7 +113,8 @@ pub trait Adapter: Send + Sync + 'static {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Single;
 
-fn done<T: Send + 'static>(value: T) -> BoxFuture<'static, T> {
+/// A future that is ready with `value`.
+pub(crate) fn done<T: Send + 'static>(value: T) -> BoxFuture<'static, T> {
     Box::pin(std::future::ready(value))
 }
 

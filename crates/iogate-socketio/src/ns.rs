@@ -7,7 +7,7 @@ use bytes::Bytes;
 use iogate_engineio::Str;
 use serde::Serialize;
 
-use crate::adapter::{Adapter, AdapterError, BroadcastOptions, EventData};
+use crate::adapter::{Adapter, AdapterError, BroadcastOptions, EventData, done};
 use crate::socket::{EmitError, Sid, Socket};
 use crate::{BoxFuture, DisconnectReason, packet, ser};
 
@@ -247,11 +247,7 @@ impl Namespace {
             attachments,
         };
         self.deliver(None, &event, opts);
-        Ok(if opts.local {
-            Box::pin(std::future::ready(Ok(())))
-        } else {
-            self.adapter.broadcast(self.path(), &event, opts)
-        })
+        Ok(self.forward(opts, |a, ns| a.broadcast(ns, &event, opts)))
     }
 
     /// Makes the selected sockets of every node join `rooms`.
@@ -305,7 +301,7 @@ impl Namespace {
     ) -> BoxFuture<'static, Result<Vec<crate::SocketInfo>, AdapterError>> {
         let mine: Vec<_> = self.select(opts).iter().map(|s| s.info()).collect();
         if opts.local {
-            return Box::pin(std::future::ready(Ok(mine)));
+            return done(Ok(mine));
         }
         let theirs = self.adapter.fetch_sockets(self.path(), opts);
         Box::pin(async move {
@@ -322,7 +318,7 @@ impl Namespace {
     ) -> BoxFuture<'static, Result<usize, AdapterError>> {
         let mine = self.count(opts);
         if opts.local {
-            return Box::pin(std::future::ready(Ok(mine)));
+            return done(Ok(mine));
         }
         let theirs = self.adapter.fetch_sockets(self.path(), opts);
         Box::pin(async move { Ok(mine + theirs.await?.len()) })
@@ -345,7 +341,7 @@ impl Namespace {
         op: impl FnOnce(&dyn Adapter, &str) -> BoxFuture<'static, Result<(), AdapterError>>,
     ) -> BoxFuture<'static, Result<(), AdapterError>> {
         if opts.local {
-            Box::pin(std::future::ready(Ok(())))
+            done(Ok(()))
         } else {
             op(&*self.adapter, self.path())
         }
