@@ -185,7 +185,7 @@ impl Local {
     /// Delivers another node's broadcast to this node's selected sockets of `ns`.
     pub fn broadcast(&self, ns: &str, event: &EventData, opts: &BroadcastOptions) {
         if let Some(ns) = self.ns(ns) {
-            ns.deliver(None, event, opts);
+            ns.deliver(event, opts);
         }
     }
 

@@ -15,7 +15,8 @@ use tokio::time::Instant;
 use crate::adapter::{Adapter, AdapterError, Local, Single};
 use crate::ns::{Event, Namespace, NsHandler};
 use crate::packet::{self, Packet, PacketType};
-use crate::socket::{AckData, Socket};
+use crate::recovery::{self, Recovery, RecoveryStats, Store};
+use crate::socket::{AckData, Sid, Socket};
 use crate::{BoxFuture, DisconnectReason};
 
 /// The settings of the Socket.IO layer, with the Engine.IO layer's beneath.
@@ -29,6 +30,8 @@ pub struct Config {
     /// The most binary attachments one packet may announce (16): each is a message of up to
     /// `max_payload` bytes that the server holds until the packet is complete.
     pub max_attachments: usize,
+    /// Connection state recovery, when on (off by default, as in socket.io).
+    pub recovery: Option<Recovery>,
 }
 
 impl Default for Config {
@@ -37,6 +40,7 @@ impl Default for Config {
             engine: iogate_engineio::Config::default(),
             connect_timeout: Duration::from_secs(45),
             max_attachments: 16,
+            recovery: None,
         }
     }
 }
@@ -67,19 +71,33 @@ impl Builder {
 
     /// The server, and one future per namespace that starts its adapter (subscribes).
     pub fn build(self) -> (Io, Vec<AdapterInit>) {
+        let engine = &self.config.engine;
+        let store = self.config.recovery.clone().map(|recovery| {
+            // A replay goes into the client's outgoing queue: one that would not fit it is
+            // not attempted.
+            Arc::new(Store::new(
+                recovery,
+                engine.max_outgoing_bytes,
+                engine.max_outgoing_packets,
+            ))
+        });
         let namespaces = self
             .namespaces
             .into_iter()
             .map(|(path, handler)| {
-                let ns = Arc::new(Namespace::new(&path, handler, self.adapter.clone()));
-                (path, ns)
+                let ns = Namespace::new(&path, handler, self.adapter.clone(), store.clone());
+                (path, Arc::new(ns))
             })
             .collect();
         let inner = Arc::new(IoInner {
             config: self.config.clone(),
             namespaces,
             adapter: self.adapter.clone(),
-            deadlines: Arc::default(),
+            deadlines: Arc::new(Deadlines {
+                store: store.clone(),
+                ..Deadlines::default()
+            }),
+            store,
         });
         let inits = inner
             .namespaces
@@ -128,6 +146,13 @@ impl Io {
         &self.engine
     }
 
+    /// How many sessions connection state recovery keeps now, and its counts so far; `None`
+    /// when recovery is off.
+    pub fn recovery(&self) -> Option<(usize, &RecoveryStats)> {
+        let store = self.inner.store.as_ref()?;
+        Some((store.sessions(), &store.stats))
+    }
+
     /// Closes every connection (`server shutting down`) and stops the adapter; completes once
     /// every socket's disconnection was handled.
     pub async fn close(&self) {
@@ -141,6 +166,7 @@ pub(crate) struct IoInner {
     namespaces: HashMap<String, Arc<Namespace>>,
     adapter: Arc<dyn Adapter>,
     deadlines: Arc<Deadlines>,
+    store: Option<Arc<Store>>,
 }
 
 impl IoInner {
@@ -299,7 +325,8 @@ impl Handler {
     }
 
     /// A client asks to join a namespace: the layer above decides, then CONNECT or
-    /// CONNECT_ERROR goes out.
+    /// CONNECT_ERROR goes out. With recovery on, a client that names a kept session and the
+    /// last offset it read gets that session back, and what it missed.
     fn connect(&self, session: &Arc<Session<Conn>>, p: Packet, size: usize) {
         let Some(ns) = self.io.namespace(&p.ns) else {
             let _ = session.send(packet::connect_error(&p.ns, "Invalid namespace", None));
@@ -316,12 +343,45 @@ impl Handler {
             }
             st.connecting.push(p.ns.clone());
         }
-        let socket = Arc::new(Socket::new(new_id(), ns.clone(), session.clone()));
+        let restored = self.io.store.as_ref().and_then(|store| {
+            let (pid, offset) = recovery::credentials(p.data.as_deref()?)?;
+            store
+                .take(&p.ns, &pid, &offset)
+                .map(|r| (Sid::from(pid), r))
+        });
+        let socket = match &restored {
+            Some((pid, restored)) => {
+                let kept = &restored.kept;
+                let socket = Socket::new(
+                    kept.sid.clone(),
+                    Some(pid.clone()),
+                    Some(kept.ext.clone().unwrap_or_else(|| Arc::new(()))),
+                    ns.clone(),
+                    session.clone(),
+                );
+                let socket = Arc::new(socket);
+                for room in &kept.rooms {
+                    socket.join(room);
+                }
+                socket
+            }
+            None => {
+                let pid = self.io.store.is_some().then(new_id);
+                Arc::new(Socket::new(
+                    new_id(),
+                    pid,
+                    None,
+                    ns.clone(),
+                    session.clone(),
+                ))
+            }
+        };
         let decided = ns.handler().connect(socket.clone(), p.data);
         let io = self.io.clone();
         let session = session.clone();
         run_here(async move {
             let verdict = decided.await;
+            let connect = packet::connect(ns.path(), socket.id(), socket.pid.as_deref());
             let deadline = {
                 let mut st = session.data.lock();
                 st.connecting.retain(|n| **n != *ns.path());
@@ -345,14 +405,34 @@ impl Handler {
                     return;
                 }
                 // Connected under the connection's lock: a close from now on sees the socket.
-                socket.connect();
+                match (&restored, &io.store) {
+                    (Some((_, restored)), Some(store)) => store.replay(
+                        restored,
+                        || {
+                            socket.connect();
+                            send_counted(&session, &ns, connect.clone());
+                        },
+                        |missed| {
+                            let _ = socket.send(&packet::data_frames(
+                                ns.path(),
+                                false,
+                                None,
+                                &missed.data,
+                                &missed.attachments,
+                            ));
+                        },
+                    ),
+                    _ => socket.connect(),
+                }
                 st.sockets.push(socket.clone());
                 st.deadline.take()
             };
             if let Some(key) = deadline {
                 io.deadlines.remove(key);
             }
-            send_counted(&session, &ns, packet::connect(ns.path(), socket.id()));
+            if restored.is_none() {
+                send_counted(&session, &ns, connect);
+            }
             // The connection hooks start a moment after CONNECT is written, so that what they
             // emit reaches the client in a read of its own (see `HOOKS_AFTER_CONNECT`); events
             // the client sends meanwhile wait for the hooks in the layer above.
@@ -431,6 +511,8 @@ struct Deadlines {
     /// Wakes the watcher when an entry earlier than all others is added.
     wake: Notify,
     started: std::sync::OnceLock<()>,
+    /// The recovery store, swept on the same beat.
+    store: Option<Arc<Store>>,
 }
 
 impl Deadlines {
@@ -459,6 +541,9 @@ impl Deadlines {
 
     /// Closes the connections past their deadline; returns the next deadline.
     fn expire(&self, now: Instant) -> Option<Instant> {
+        if let Some(store) = &self.store {
+            store.sweep();
+        }
         let mut expired = Vec::new();
         let next = {
             let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());

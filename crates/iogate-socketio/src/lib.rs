@@ -13,6 +13,7 @@
 //! | [`ns`] | a namespace: its sockets and rooms, broadcasts |
 //! | [`socket`] | one client in one namespace: emit, acknowledgements, rooms, disconnect |
 //! | [`adapter`] | forwarding operations to the other nodes of a cluster |
+//! | [`recovery`] | the sessions of broken connections and the events they missed |
 //!
 //! A socket's id is public (it is the client's `socket.id`, sent in CONNECT as socket.io
 //! does); the Engine.IO session id, which authorizes a long-polling client's requests, never
@@ -22,6 +23,7 @@ pub mod adapter;
 pub mod io;
 pub mod ns;
 pub mod packet;
+pub mod recovery;
 pub mod ser;
 pub mod socket;
 
@@ -30,7 +32,15 @@ pub use io::{AdapterInit, Builder, Config, Io};
 pub use iogate_engineio as engineio;
 pub use iogate_engineio::{Str, TransportKind};
 pub use ns::{ConnectError, Event, Namespace, NsHandler};
+pub use recovery::{Recovery, RecoveryStats};
 pub use socket::{AckData, AckError, EmitError, Sid, Socket};
+
+/// Milliseconds since the Unix epoch, as JavaScript's `Date.now()`.
+pub(crate) fn unix_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
 
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -75,6 +85,22 @@ impl DisconnectReason {
             Self::OutgoingFull => "outgoing queue full",
             Self::WriteTimeout => "write timeout",
         }
+    }
+}
+
+impl DisconnectReason {
+    /// Whether the client may get its state back after this (the connection broke, or the
+    /// server went down): not after a disconnection either side asked for.
+    pub fn is_recoverable(self) -> bool {
+        matches!(
+            self,
+            Self::TransportClose
+                | Self::TransportError
+                | Self::PingTimeout
+                | Self::ServerShuttingDown
+                | Self::OutgoingFull
+                | Self::WriteTimeout
+        )
     }
 }
 

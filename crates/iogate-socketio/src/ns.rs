@@ -8,6 +8,7 @@ use iogate_engineio::Str;
 use serde::Serialize;
 
 use crate::adapter::{Adapter, AdapterError, BroadcastOptions, EventData, done};
+use crate::recovery::Store;
 use crate::socket::{EmitError, Sid, Socket};
 use crate::{BoxFuture, DisconnectReason, packet, ser};
 
@@ -82,6 +83,8 @@ pub struct Namespace {
     path: Str,
     handler: Arc<dyn NsHandler>,
     adapter: Arc<dyn Adapter>,
+    /// The server's recovery log and sessions, when recovery is on.
+    store: Option<Arc<Store>>,
     sockets: RwLock<HashMap<Sid, Arc<Socket>>>,
     rooms: RwLock<HashMap<Arc<str>, Members>>,
 }
@@ -90,11 +93,17 @@ pub struct Namespace {
 type Members = HashMap<Sid, Arc<Socket>>;
 
 impl Namespace {
-    pub(crate) fn new(path: &str, handler: Arc<dyn NsHandler>, adapter: Arc<dyn Adapter>) -> Self {
+    pub(crate) fn new(
+        path: &str,
+        handler: Arc<dyn NsHandler>,
+        adapter: Arc<dyn Adapter>,
+        store: Option<Arc<Store>>,
+    ) -> Self {
         Self {
             path: Str::from(path.to_owned()),
             handler,
             adapter,
+            store,
             sockets: RwLock::new(HashMap::new()),
             rooms: RwLock::new(HashMap::new()),
         }
@@ -105,8 +114,16 @@ impl Namespace {
         &self.path
     }
 
+    pub(crate) fn path_str(&self) -> &Str {
+        &self.path
+    }
+
     pub(crate) fn handler(&self) -> &dyn NsHandler {
         &*self.handler
+    }
+
+    pub(crate) fn store(&self) -> Option<&Store> {
+        self.store.as_deref()
     }
 
     pub(crate) fn insert(&self, socket: Arc<Socket>) {
@@ -213,13 +230,16 @@ impl Namespace {
     }
 
     /// Delivers an encoded event to this node's selected sockets; returns how many there were.
-    pub(crate) fn deliver(
-        &self,
-        id: Option<i64>,
-        event: &EventData,
-        opts: &BroadcastOptions,
-    ) -> usize {
-        let frames = packet::data_frames(self.path(), false, id, &event.data, &event.attachments);
+    /// With recovery on, the event gets its offset and is kept first.
+    pub(crate) fn deliver(&self, event: &EventData, opts: &BroadcastOptions) -> usize {
+        match self.store() {
+            Some(store) => store.record(&self.path, event, opts, |event| self.push_to(event, opts)),
+            None => self.push_to(event, opts),
+        }
+    }
+
+    fn push_to(&self, event: &EventData, opts: &BroadcastOptions) -> usize {
+        let frames = packet::data_frames(self.path(), false, None, &event.data, &event.attachments);
         let targets = self.select(opts);
         let mut queued = 0;
         for socket in &targets {
@@ -246,7 +266,7 @@ impl Namespace {
             data: Str::from(text),
             attachments,
         };
-        self.deliver(None, &event, opts);
+        self.deliver(&event, opts);
         Ok(self.forward(opts, |a, ns| a.broadcast(ns, &event, opts)))
     }
 

@@ -228,12 +228,17 @@ fn prefix(out: &mut String, kind: u8, attachments: usize, ns: &str, id: Option<i
     }
 }
 
-/// The server's answer to CONNECT: `0[/ns,]{"sid":"<socket id>"}`.
-pub fn connect(ns: &str, sid: &str) -> Frame {
-    let mut out = String::with_capacity(16 + ns.len() + sid.len());
+/// The server's answer to CONNECT: `0[/ns,]{"sid":"<socket id>"}`, with the session's
+/// `"pid"` when its state can be recovered.
+pub fn connect(ns: &str, sid: &str, pid: Option<&str>) -> Frame {
+    let mut out = String::with_capacity(48 + ns.len() + sid.len());
     prefix(&mut out, b'0', 0, ns, None);
     out.push_str("{\"sid\":");
     push_json_str(&mut out, sid);
+    if let Some(pid) = pid {
+        out.push_str(",\"pid\":");
+        push_json_str(&mut out, pid);
+    }
     out.push('}');
     Frame::Text(out.into())
 }
@@ -360,8 +365,11 @@ mod tests {
             Frame::Text(s) => s.to_string(),
             Frame::Binary(_) => unreachable!(),
         };
-        assert_eq!(text(connect("/", "abc")), "40{\"sid\":\"abc\"}");
-        assert_eq!(text(connect("/chat", "abc")), "40/chat,{\"sid\":\"abc\"}");
+        assert_eq!(text(connect("/", "abc", None)), "40{\"sid\":\"abc\"}");
+        assert_eq!(
+            text(connect("/chat", "abc", Some("p"))),
+            "40/chat,{\"sid\":\"abc\",\"pid\":\"p\"}"
+        );
         assert_eq!(
             text(connect_error(
                 "/x",

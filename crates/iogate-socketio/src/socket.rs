@@ -10,9 +10,10 @@ use iogate_engineio::{CloseReason, Frame, SendError, Session, Str, TransportKind
 use serde::Serialize;
 use tokio::sync::oneshot;
 
-use crate::adapter::SocketInfo;
+use crate::adapter::{BroadcastOptions, EventData, SocketInfo};
 use crate::io::Conn;
 use crate::ns::Namespace;
+use crate::recovery::Kept;
 use crate::{DisconnectReason, packet, ser};
 
 /// A socket's id: public, sent in CONNECT, safe to share.
@@ -77,6 +78,11 @@ enum Hooks {
 /// One client in one namespace.
 pub struct Socket {
     pub(crate) id: Sid,
+    /// The private id of its session, with which a client whose connection broke gets its
+    /// state back; `None` when recovery is off.
+    pub(crate) pid: Option<Sid>,
+    /// The layer above's state of the session this socket recovered, if it did.
+    previous: Option<Arc<dyn Any + Send + Sync>>,
     pub(crate) ns: Arc<Namespace>,
     pub(crate) session: Arc<Session<Conn>>,
     /// The rooms joined by name (its own id is implied). Few per socket, so a list.
@@ -94,12 +100,18 @@ pub struct Socket {
 }
 
 impl Socket {
-    pub(crate) fn new(id: Sid, ns: Arc<Namespace>, session: Arc<Session<Conn>>) -> Self {
-        let issued = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
+    pub(crate) fn new(
+        id: Sid,
+        pid: Option<Sid>,
+        previous: Option<Arc<dyn Any + Send + Sync>>,
+        ns: Arc<Namespace>,
+        session: Arc<Session<Conn>>,
+    ) -> Self {
+        let issued = crate::unix_millis();
         Self {
             id,
+            pid,
+            previous,
             ns,
             session,
             rooms: Mutex::new(Vec::new()),
@@ -115,6 +127,18 @@ impl Socket {
     /// The socket's id (what the client's `socket.id` is).
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// Whether this socket is a client's recovered session (socket.io's `socket.recovered`):
+    /// same id, same rooms, and the events it missed replayed.
+    pub fn recovered(&self) -> bool {
+        self.previous.is_some()
+    }
+
+    /// The layer above's state of the recovered session, as its socket's
+    /// [`ext`](Self::ext) held it.
+    pub fn previous_ext(&self) -> Option<&Arc<dyn Any + Send + Sync>> {
+        self.previous.as_ref()
     }
 
     /// The namespace's path.
@@ -158,9 +182,30 @@ impl Socket {
     }
 
     /// Emits `event` with `data` (a tuple is several arguments; bytes are attachments).
+    /// With recovery on, the event gets an offset and is kept, as a broadcast to the socket's
+    /// own room, so that it is replayed if the connection breaks before it is read.
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
         let (text, bins) = ser::args(Some(event), data)?;
-        self.send(&packet::data_frames(self.ns(), false, None, &text, &bins))
+        let Some(store) = self.ns.store() else {
+            return self.send(&packet::data_frames(self.ns(), false, None, &text, &bins));
+        };
+        let event = EventData {
+            data: Str::from(text),
+            attachments: bins,
+        };
+        let own = BroadcastOptions {
+            rooms: vec![self.id.to_string()],
+            ..BroadcastOptions::default()
+        };
+        store.record(self.ns.path_str(), &event, &own, |event| {
+            self.send(&packet::data_frames(
+                self.ns(),
+                false,
+                None,
+                &event.data,
+                &event.attachments,
+            ))
+        })
     }
 
     /// Answers the client's acknowledgement request `id` with `data`.
@@ -308,6 +353,18 @@ impl Socket {
         }
         self.ns.remove(&self.id);
         self.session.data.remove(self.ns());
+        if let (Some(store), Some(pid)) = (self.ns.store(), &self.pid)
+            && reason.is_recoverable()
+        {
+            let rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let kept = Kept::new(
+                self.id.clone(),
+                self.ns.path_str().clone(),
+                rooms,
+                self.ext.get().cloned(),
+            );
+            store.persist(pid.clone(), kept);
+        }
         // Acknowledgements still awaited will not come.
         self.acks.lock().unwrap_or_else(|e| e.into_inner()).take();
         {

@@ -117,7 +117,12 @@ impl App {
             let ns = match namespaces.iter_mut().position(|n| n.path == g.namespace) {
                 Some(i) => &mut namespaces[i],
                 None => {
-                    namespaces.push(NsRuntime::new(g.namespace.clone(), rails.clone()));
+                    let skip = self
+                        .options
+                        .recovery
+                        .as_ref()
+                        .is_some_and(Recovery::skips_middlewares);
+                    namespaces.push(NsRuntime::new(g.namespace.clone(), rails.clone(), skip));
                     namespaces.last_mut().expect("just pushed")
                 }
             };
@@ -300,10 +305,20 @@ pub(crate) async fn admit(
     let auth = auth
         .and_then(|text| serde_json::from_str(&text).ok())
         .unwrap_or(Value::Null);
-    let state = Arc::new(ClientState::new(socket.id().into(), auth, &ns));
+    // A recovered client carries on with its data and user; the rest is new.
+    let previous = socket
+        .previous_ext()
+        .and_then(|ext| ext.clone().downcast::<ClientState>().ok());
+    // Unless the token it authenticated with expired meanwhile: then every middleware checks
+    // the handshake it came back with, as a new client's.
+    let skip = ns.skip_middlewares && previous.as_deref().is_some_and(|p| !token_expired(p));
+    let state = Arc::new(match &previous {
+        Some(previous) => ClientState::recovered(previous, auth, &ns),
+        None => ClientState::new(socket.id().into(), auth, &ns),
+    });
     socket.join(&crate::client::client_room(&state.id));
     let client = Client::new(socket.clone(), state.clone());
-    for m in &ns.middleware {
+    for m in ns.middleware.iter().filter(|_| !skip) {
         if let Err(e) = m.call(client.clone()).await {
             ns.metrics.refused.increment(1);
             if !e.is_client_error() {
@@ -321,6 +336,24 @@ pub(crate) async fn admit(
     Ok(())
 }
 
+/// Whether the JWT a client authenticated with (its stored [`Claims`](crate::auth::Claims))
+/// has expired.
+#[cfg(feature = "jwt")]
+fn token_expired(state: &ClientState) -> bool {
+    let exp = state
+        .get::<crate::auth::Claims>()
+        .and_then(|c| c.get("exp").and_then(Value::as_u64));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    exp.is_some_and(|exp| exp <= now)
+}
+
+#[cfg(not(feature = "jwt"))]
+fn token_expired(_: &ClientState) -> bool {
+    false
+}
+
 /// One namespace, merged from every gateway that serves it.
 pub(crate) struct NsRuntime {
     pub(crate) path: String,
@@ -333,12 +366,15 @@ pub(crate) struct NsRuntime {
     /// The filter of refusals that reach no route: the first of the namespace's gateways'.
     pub(crate) filter: Option<Arc<dyn crate::filter::ExceptionFilter>>,
     pub(crate) metrics: NsMetrics,
+    /// Whether a recovered client skips the middlewares that do not run on recovery.
+    skip_middlewares: bool,
     server: OnceLock<Server>,
 }
 
 impl NsRuntime {
-    fn new(path: String, rails: Arc<Guardrails>) -> Self {
+    fn new(path: String, rails: Arc<Guardrails>, skip_middlewares: bool) -> Self {
         Self {
+            skip_middlewares,
             metrics: NsMetrics::new(&path),
             path,
             routes: HashMap::new(),
@@ -443,6 +479,7 @@ pub struct Options {
     ws_read_buffer: usize,
     per_message_deflate: bool,
     http_compression: Option<u16>,
+    recovery: Option<Recovery>,
     limits: Limits,
 }
 
@@ -463,6 +500,7 @@ impl Default for Options {
             ws_read_buffer: 1024,
             per_message_deflate: false,
             http_compression: Some(1024),
+            recovery: None,
             limits: Limits::default(),
         }
     }
@@ -491,6 +529,7 @@ impl Options {
         sio::Config {
             engine,
             connect_timeout: self.connect_timeout,
+            recovery: self.recovery.clone().map(|r| r.0),
             ..sio::Config::default()
         }
     }
@@ -575,6 +614,23 @@ impl Options {
         self.http_compression = None;
         self
     }
+    /// Connection state recovery (socket.io's `connectionStateRecovery`; off by default, as in
+    /// socket.io): a client whose connection broke (not one that left, or that the server
+    /// disconnected) and that comes back within
+    /// [`max_disconnection_duration`](Recovery::max_disconnection_duration) keeps its id, its
+    /// rooms and its data, gets the events it missed, in order, and
+    /// [`Client::recovered`](crate::Client::recovered) is true in its connection hooks.
+    ///
+    /// With it on, every event sent without an acknowledgement carries an offset as its last
+    /// argument, as socket.io's does. When
+    /// [`skip_middlewares`](Recovery::skip_middlewares) is on, a recovered client skips the
+    /// connection middlewares, unless the JWT it authenticated with has expired meanwhile:
+    /// then they all run on the handshake it came back with, so an expired token is refused as
+    /// for a new client, and a fresh one for the same user lets it back into its session.
+    pub fn connection_state_recovery(mut self, recovery: Recovery) -> Self {
+        self.recovery = Some(recovery);
+        self
+    }
     /// The rate and size limits ([`Limits`]).
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
@@ -586,6 +642,59 @@ impl Options {
     pub fn max_pending_events(mut self, n: usize) -> Self {
         self.limits = self.limits.max_pending_events(n);
         self
+    }
+}
+
+/// The settings of connection state recovery ([`Options::connection_state_recovery`]), with
+/// socket.io's defaults and iogate's bounds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recovery(sio::Recovery);
+
+impl Recovery {
+    /// How long a client's session and the events it misses are kept after its connection
+    /// broke (default 2 minutes, socket.io's `maxDisconnectionDuration`).
+    pub fn max_disconnection_duration(mut self, d: Duration) -> Self {
+        self.0.max_disconnection_duration = d;
+        self
+    }
+    /// Whether a recovered client skips the connection middlewares (default true, socket.io's
+    /// `skipMiddlewares`); never when the JWT it authenticated with expired meanwhile.
+    pub fn skip_middlewares(mut self, skip: bool) -> Self {
+        self.0.skip_middlewares = skip;
+        self
+    }
+    /// The most sessions kept at once, on this server (default 10,000); past it, the session
+    /// whose connection broke first is forgotten.
+    pub fn max_sessions(mut self, n: usize) -> Self {
+        self.0.max_sessions = n;
+        self
+    }
+    /// The most events kept for replay, on this server (default 10,000).
+    pub fn max_packets(mut self, n: usize) -> Self {
+        self.0.max_packets = n;
+        self
+    }
+    /// The most bytes of events kept for replay, on this server (default 16 MiB).
+    pub fn max_bytes(mut self, n: usize) -> Self {
+        self.0.max_bytes = n;
+        self
+    }
+    /// The window ([`max_disconnection_duration`](Self::max_disconnection_duration)).
+    pub fn window(&self) -> Duration {
+        self.0.max_disconnection_duration
+    }
+    /// Whether middlewares are skipped ([`skip_middlewares`](Self::skip_middlewares)).
+    pub fn skips_middlewares(&self) -> bool {
+        self.0.skip_middlewares
+    }
+    /// The session bound ([`max_sessions`](Self::max_sessions)).
+    pub fn sessions_bound(&self) -> usize {
+        self.0.max_sessions
+    }
+    /// The log's bounds in events and bytes ([`max_packets`](Self::max_packets),
+    /// [`max_bytes`](Self::max_bytes)).
+    pub fn log_bounds(&self) -> (usize, usize) {
+        (self.0.max_packets, self.0.max_bytes)
     }
 }
 

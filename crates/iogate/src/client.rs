@@ -38,8 +38,9 @@ pub(crate) struct ClientState {
     user: OnceLock<Box<str>>,
     /// The `auth` payload of the handshake (`io(url, { auth })`).
     auth: Value,
-    /// Typed data of this client (`client.data` in socket.io), e.g. verified claims.
-    data: RwLock<Vec<Box<dyn Any + Send + Sync>>>,
+    /// Typed data of this client (`client.data` in socket.io), e.g. verified claims; shared
+    /// with the client's next session when its connection state is recovered.
+    data: Arc<RwLock<Vec<Box<dyn Any + Send + Sync>>>>,
     /// Events waiting for their turn, so that they run in the order they were sent.
     pub(crate) queue: Queue,
     /// The client's event rate limit.
@@ -65,7 +66,7 @@ impl ClientState {
             id,
             user: OnceLock::new(),
             auth,
-            data: RwLock::new(Vec::new()),
+            data: Arc::default(),
             queue: Queue::paused(),
             budget: EventBudget::new(&ns.rails.limits, &ns.rails.clock),
             ns: ns.clone(),
@@ -73,6 +74,19 @@ impl ClientState {
             #[cfg(feature = "jwt")]
             expiry: std::sync::Mutex::new(None),
         }
+    }
+
+    /// The state of a client whose session `previous` was recovered: the same id, user and
+    /// data; the handshake's `auth`, its queue and its budget are new.
+    pub(crate) fn recovered(previous: &ClientState, auth: Value, ns: &Arc<NsRuntime>) -> Self {
+        let state = Self {
+            data: previous.data.clone(),
+            ..Self::new(previous.id.clone(), auth, ns)
+        };
+        if let Some(user) = previous.user.get() {
+            let _ = state.user.set(user.clone());
+        }
+        state
     }
 
     /// Notes where the client's token expiry is watched.
@@ -290,6 +304,14 @@ impl Client {
     /// Whether the client is still connected.
     pub fn connected(&self) -> bool {
         self.socket.connected()
+    }
+
+    /// Whether this client came back within the recovery window after its connection broke
+    /// (socket.io's `socket.recovered`): it has its old id, rooms and data, and the events it
+    /// missed were sent to it, in order, before any new one. Always false unless
+    /// [`Options::connection_state_recovery`](crate::Options::connection_state_recovery) is on.
+    pub fn recovered(&self) -> bool {
+        self.socket.recovered()
     }
 }
 

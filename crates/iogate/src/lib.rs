@@ -109,7 +109,7 @@ pub mod server;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use app::{App, Cors, Gateways, Options, Transports, serve};
+pub use app::{App, Cors, Gateways, Options, Recovery, Transports, serve};
 pub use args::Args;
 pub use client::{Client, DisconnectReason, EmitError, RoomError, Transport};
 pub use context::Context;
@@ -123,7 +123,7 @@ pub use handler::{
 };
 pub use limits::Limits;
 pub use pipe::Pipe;
-pub use server::{Broadcast, BroadcastError, Namespace, Server};
+pub use server::{Broadcast, BroadcastError, Namespace, RecoveryCounts, Server};
 
 #[cfg(feature = "macros")]
 pub use iogate_macros::{

@@ -31,6 +31,20 @@ struct ServerInner {
     settled: Notify,
 }
 
+/// What connection state recovery holds now and did so far, on this server
+/// ([`Server::recovery`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecoveryCounts {
+    /// Sessions kept now, waiting for their client.
+    pub sessions: usize,
+    /// Sessions kept since the start, one per broken connection.
+    pub kept: u64,
+    /// Sessions handed back to their client.
+    pub recovered: u64,
+    /// Sessions let go: past the window or a bound, or unrecoverable when their client came.
+    pub expired: u64,
+}
+
 impl Server {
     pub(crate) fn new(
         io: sio::Io,
@@ -55,6 +69,18 @@ impl Server {
             ..sio::BroadcastOptions::default()
         };
         self.inner.io.of(ns).map_or(0, |ns| ns.count(&opts))
+    }
+
+    /// What connection state recovery keeps and did; `None` when it is off.
+    pub fn recovery(&self) -> Option<RecoveryCounts> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let (sessions, stats) = self.inner.io.recovery()?;
+        Some(RecoveryCounts {
+            sessions,
+            kept: stats.kept.load(Relaxed),
+            recovered: stats.recovered.load(Relaxed),
+            expired: stats.expired.load(Relaxed),
+        })
     }
 
     /// `None` for a single node; for a node of a cluster, whether its broker (Redis) answers

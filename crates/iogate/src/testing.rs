@@ -539,8 +539,8 @@ impl Connect {
             .run(stream),
         );
 
-        let id = match inbox.recv().await {
-            Some(Incoming::Connected(id)) => id,
+        let (id, pid) = match inbox.recv().await {
+            Some(Incoming::Connected(id, pid)) => (id, pid),
             Some(Incoming::ConnectError { message, data }) => {
                 return Err(ConnectError::Refused { message, data });
             }
@@ -555,6 +555,7 @@ impl Connect {
         Ok(TestClient {
             namespace: self.namespace,
             id,
+            pid,
             handshake,
             timeout: self.timeout,
             out,
@@ -587,6 +588,7 @@ impl IntoFuture for Connect {
 pub struct TestClient {
     namespace: String,
     id: String,
+    pid: Option<String>,
     handshake: Handshake,
     timeout: Duration,
     out: mpsc::UnboundedSender<Vec<Message>>,
@@ -649,6 +651,13 @@ impl TestClient {
     /// handler can return: [`Client::id`](crate::Client::id).)
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// The private id of its session, which the server sends when connection state recovery is
+    /// on: connect again with `auth` `{"pid": .., "offset": <the last event's last argument>}`
+    /// to recover it.
+    pub fn pid(&self) -> Option<&str> {
+        self.pid.as_deref()
     }
 
     /// The namespace this client is connected to.
@@ -978,7 +987,7 @@ impl TestClient {
                 self.disconnected.get_or_insert(reason);
             }
             // A second CONNECT answer: nothing to do.
-            Some(Incoming::Connected(_) | Incoming::ConnectError { .. }) => {}
+            Some(Incoming::Connected(..) | Incoming::ConnectError { .. }) => {}
             None => {
                 self.disconnected.get_or_insert(Disconnect::TransportClose);
             }
@@ -1003,7 +1012,7 @@ struct Shared {
 /// What the reader hands the client.
 #[derive(Debug)]
 enum Incoming {
-    Connected(String),
+    Connected(String, Option<String>),
     ConnectError {
         message: String,
         data: Option<Value>,
@@ -1124,8 +1133,8 @@ impl Reader {
         let incoming = match packet.kind {
             0 => {
                 let body = json(&packet.payload)?;
-                let sid = body.get("sid").and_then(Value::as_str).unwrap_or_default();
-                Incoming::Connected(sid.to_owned())
+                let field = |name| body.get(name).and_then(Value::as_str).map(str::to_owned);
+                Incoming::Connected(field("sid").unwrap_or_default(), field("pid"))
             }
             // As socket.io-client's manager, close the connection once its only socket left.
             1 => return Err(Stop::Done(Disconnect::ServerNamespace)),

@@ -1,0 +1,574 @@
+//! Connection state recovery: the sessions of clients whose connection broke, and the events
+//! they may have missed, so that a client back within the window keeps its id, its rooms and
+//! its data, and gets what it missed, in order (socket.io's `connectionStateRecovery`).
+//!
+//! Every event sent without an acknowledgement, to a room, a namespace or one client, gets an
+//! offset as its last argument (`["news", {...}, "1764680000000-42"]`) and is kept in one log
+//! for the whole server. A client that reconnects sends its session's `pid` and the last offset
+//! it read; the [`Store`] hands back the session and replays, under the same lock that orders
+//! every recorded event, what came after that offset for the session's rooms.
+//!
+//! Everything kept is bounded: the log by packets, bytes and age; the sessions by count (the
+//! oldest goes first) and age; and a session is recoverable only if what it missed fits its
+//! client's outgoing queue.
+
+use std::any::Any;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use iogate_engineio::Str;
+use tokio::time::Instant;
+
+use crate::adapter::{BroadcastOptions, EventData};
+use crate::socket::Sid;
+
+/// The settings of connection state recovery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovery {
+    /// How long a session and the events it may miss are kept after its connection broke
+    /// (socket.io's `maxDisconnectionDuration`, 2 minutes).
+    pub max_disconnection_duration: Duration,
+    /// Whether the connection middlewares are skipped for a recovered client (socket.io's
+    /// `skipMiddlewares`, true). The layer above decides what that means for its own checks.
+    pub skip_middlewares: bool,
+    /// The most sessions kept at once (10,000): past it, the oldest is forgotten.
+    pub max_sessions: usize,
+    /// The most events kept in the log (10,000, as the Redis streams adapter's `maxLen`).
+    pub max_packets: usize,
+    /// The most bytes of events kept in the log (16 MiB).
+    pub max_bytes: usize,
+}
+
+impl Default for Recovery {
+    fn default() -> Self {
+        Self {
+            max_disconnection_duration: Duration::from_secs(120),
+            skip_middlewares: true,
+            max_sessions: 10_000,
+            max_packets: 10_000,
+            max_bytes: 16 << 20,
+        }
+    }
+}
+
+/// A session kept for a client whose connection broke.
+pub(crate) struct Kept {
+    /// The socket's id, given back to the client.
+    pub(crate) sid: Sid,
+    /// Its namespace.
+    pub(crate) ns: Str,
+    /// The rooms it had joined by name.
+    pub(crate) rooms: Vec<Arc<str>>,
+    /// The layer above's state for the socket.
+    pub(crate) ext: Option<Arc<dyn Any + Send + Sync>>,
+    /// When its connection broke.
+    at: Instant,
+}
+
+impl Kept {
+    pub(crate) fn new(
+        sid: Sid,
+        ns: Str,
+        rooms: Vec<Arc<str>>,
+        ext: Option<Arc<dyn Any + Send + Sync>>,
+    ) -> Self {
+        Self {
+            sid,
+            ns,
+            rooms,
+            ext,
+            at: Instant::now(),
+        }
+    }
+
+    /// Whether an event sent with `opts` in its namespace was for this session.
+    fn wants(&self, opts: &Targets) -> bool {
+        let ids = || std::iter::once(&*self.sid).chain(self.rooms.iter().map(|r| &**r));
+        let included = opts.rooms.is_empty() || ids().any(|r| opts.rooms.iter().any(|o| o == r));
+        included && !ids().any(|r| opts.except.iter().any(|o| o == r))
+    }
+}
+
+/// A session handed back to its client: where to replay from.
+pub(crate) struct Restored {
+    pub(crate) kept: Kept,
+    /// The sequence number of the last event the client read.
+    after: u64,
+}
+
+/// Whom a recorded event was for.
+struct Targets {
+    rooms: Vec<String>,
+    except: Vec<String>,
+}
+
+/// An event in the log.
+struct Logged {
+    seq: u64,
+    at: Instant,
+    ns: Str,
+    targets: Targets,
+    /// The arguments with the offset appended.
+    event: EventData,
+    /// Its bytes, text and attachments.
+    size: usize,
+}
+
+/// How many sessions were kept, recovered, and let go, since the server started.
+#[derive(Debug, Default)]
+pub struct RecoveryStats {
+    /// Sessions kept when a connection broke.
+    pub kept: AtomicU64,
+    /// Sessions handed back to their client.
+    pub recovered: AtomicU64,
+    /// Sessions forgotten: past the window, past the session bound, or whose events left the
+    /// log before their client came back.
+    pub expired: AtomicU64,
+}
+
+/// The log and the sessions of one server.
+pub(crate) struct Store {
+    config: Recovery,
+    /// The largest replay one client can take (its outgoing queue's bounds).
+    max_replay: (usize, usize),
+    /// Offsets are `<epoch>-<seq>`: the epoch (the store's start, in ms) tells this server's
+    /// offsets from another's or an earlier run's.
+    epoch: u64,
+    inner: Mutex<Inner>,
+    pub(crate) stats: RecoveryStats,
+}
+
+#[derive(Default)]
+struct Inner {
+    next: u64,
+    log: VecDeque<Logged>,
+    bytes: usize,
+    sessions: HashMap<Sid, Kept>,
+    /// The kept sessions' pids in the order their connections broke (an entry whose session
+    /// was taken back is skipped when it comes up).
+    order: VecDeque<(Instant, Sid)>,
+}
+
+impl Store {
+    pub(crate) fn new(
+        config: Recovery,
+        max_replay_bytes: usize,
+        max_replay_packets: usize,
+    ) -> Self {
+        let epoch = crate::unix_millis();
+        Self {
+            config,
+            max_replay: (max_replay_bytes, max_replay_packets),
+            epoch,
+            inner: Mutex::default(),
+            stats: RecoveryStats::default(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records an event sent to `opts` in namespace `ns` and gives it its offset; `deliver`
+    /// then sends it under the log's lock, so that every client reads recorded events in the
+    /// order of their offsets, and a client being restored sees each one exactly once.
+    pub(crate) fn record<R>(
+        &self,
+        ns: &Str,
+        event: &EventData,
+        opts: &BroadcastOptions,
+        deliver: impl FnOnce(&EventData) -> R,
+    ) -> R {
+        let mut inner = self.lock();
+        let seq = inner.next;
+        inner.next += 1;
+        let event = with_offset(event, &self.offset(seq));
+        let result = deliver(&event);
+        let size = event.data.len() + event.attachments.iter().map(Bytes::len).sum::<usize>();
+        let now = Instant::now();
+        inner.log.push_back(Logged {
+            seq,
+            at: now,
+            ns: ns.clone(),
+            targets: Targets {
+                rooms: opts.rooms.clone(),
+                except: opts.except.clone(),
+            },
+            event,
+            size,
+        });
+        inner.bytes += size;
+        self.trim(&mut inner, now);
+        result
+    }
+
+    /// Keeps the session `pid` of a client whose connection broke.
+    pub(crate) fn persist(&self, pid: Sid, kept: Kept) {
+        let mut inner = self.lock();
+        let now = kept.at;
+        inner.order.push_back((now, pid.clone()));
+        if inner.sessions.insert(pid, kept).is_none() {
+            self.stats.kept.fetch_add(1, Ordering::Relaxed);
+        }
+        while inner.sessions.len() > self.config.max_sessions {
+            let Some((_, oldest)) = inner.order.pop_front() else {
+                break;
+            };
+            if inner.sessions.remove(&oldest).is_some() {
+                self.stats.expired.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.trim(&mut inner, now);
+    }
+
+    /// Takes back session `pid` of namespace `ns` for a client that read up to `offset`, if it
+    /// is still kept and everything it missed is still in the log and fits its queue. A session
+    /// taken is gone, recovered or not.
+    pub(crate) fn take(&self, ns: &str, pid: &str, offset: &str) -> Option<Restored> {
+        let mut inner = self.lock();
+        self.trim(&mut inner, Instant::now());
+        let kept = inner.sessions.remove(pid)?;
+        let restored = self.replayable(&inner, &kept, offset);
+        if restored.is_none() || *kept.ns != *ns {
+            // A wrong namespace is a forged pid: the session is forgotten all the same.
+            self.stats.expired.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(Restored {
+            kept,
+            after: restored?,
+        })
+    }
+
+    /// The sequence number to replay after, when the log still holds every event after
+    /// `offset` and those for `kept` fit its client's queue.
+    fn replayable(&self, inner: &Inner, kept: &Kept, offset: &str) -> Option<u64> {
+        let (epoch, seq) = offset.split_once('-')?;
+        if epoch.parse::<u64>().ok()? != self.epoch {
+            return None;
+        }
+        let after: u64 = seq.parse().ok()?;
+        if after >= inner.next {
+            return None;
+        }
+        let first = inner.log.front().map_or(inner.next, |l| l.seq);
+        if after + 1 < first {
+            // Events it missed already left the log.
+            return None;
+        }
+        let (mut bytes, mut packets) = (0, 0);
+        for logged in missed(inner, after, kept) {
+            bytes += logged.size;
+            packets += 1 + logged.event.attachments.len();
+        }
+        (bytes <= self.max_replay.0 && packets <= self.max_replay.1).then_some(after)
+    }
+
+    /// Replays to a restored session, under the log's lock: `connect` puts the socket back in
+    /// its rooms and sends CONNECT; `send` then gets each missed event, in order. An event
+    /// recorded after this call reaches the socket through its rooms.
+    pub(crate) fn replay(
+        &self,
+        restored: &Restored,
+        connect: impl FnOnce(),
+        mut send: impl FnMut(&EventData),
+    ) {
+        let inner = self.lock();
+        connect();
+        for logged in missed(&inner, restored.after, &restored.kept) {
+            send(&logged.event);
+        }
+        self.stats.recovered.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many sessions are kept now.
+    pub(crate) fn sessions(&self) -> usize {
+        self.lock().sessions.len()
+    }
+
+    /// Forgets what is past the window or over the log's bounds.
+    pub(crate) fn sweep(&self) {
+        self.trim(&mut self.lock(), Instant::now());
+    }
+
+    fn trim(&self, inner: &mut Inner, now: Instant) {
+        let window = self.config.max_disconnection_duration;
+        let too_old = |at: Instant| now.saturating_duration_since(at) > window;
+        while let Some(front) = inner.log.front() {
+            if inner.log.len() > self.config.max_packets
+                || inner.bytes > self.config.max_bytes
+                || too_old(front.at)
+            {
+                inner.bytes -= front.size;
+                inner.log.pop_front();
+            } else {
+                break;
+            }
+        }
+        while let Some(&(at, _)) = inner.order.front() {
+            if !too_old(at) {
+                break;
+            }
+            let Some((_, pid)) = inner.order.pop_front() else {
+                break;
+            };
+            // The entry may be of a session taken back, or kept again since.
+            if inner.sessions.get(&pid).is_some_and(|k| k.at == at) {
+                inner.sessions.remove(&pid);
+                self.stats.expired.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        if inner.log.capacity() > 64 && inner.log.len() < inner.log.capacity() / 4 {
+            inner.log.shrink_to_fit();
+        }
+        if inner.order.capacity() > 64 && inner.order.len() < inner.order.capacity() / 4 {
+            inner.order.shrink_to_fit();
+            inner.sessions.shrink_to_fit();
+        }
+    }
+
+    fn offset(&self, seq: u64) -> String {
+        format!("{}-{seq}", self.epoch)
+    }
+}
+
+/// The logged events after `after` that were for `kept`.
+fn missed<'a>(inner: &'a Inner, after: u64, kept: &'a Kept) -> impl Iterator<Item = &'a Logged> {
+    let start = inner.log.partition_point(|l| l.seq <= after);
+    inner
+        .log
+        .range(start..)
+        .filter(move |l| *l.ns == *kept.ns && kept.wants(&l.targets))
+}
+
+/// The event with `offset` appended to its arguments: `["e",1]` → `["e",1,"<offset>"]`.
+fn with_offset(event: &EventData, offset: &str) -> EventData {
+    let text = event.data.trim_end();
+    let body = text.strip_suffix(']').unwrap_or(text);
+    let mut out = String::with_capacity(body.len() + offset.len() + 4);
+    out.push_str(body);
+    if !body.trim_end().ends_with('[') {
+        out.push(',');
+    }
+    out.push('"');
+    out.push_str(offset);
+    out.push_str("\"]");
+    EventData {
+        data: Str::from(out),
+        attachments: event.attachments.clone(),
+    }
+}
+
+/// Where the recovery fields of a CONNECT payload are: `{"pid": "...", "offset": "..."}`.
+pub(crate) fn credentials(auth: &str) -> Option<(String, String)> {
+    #[derive(serde::Deserialize)]
+    struct Fields {
+        pid: Option<String>,
+        offset: Option<String>,
+    }
+    let fields: Fields = serde_json::from_str(auth).ok()?;
+    Some((fields.pid?, fields.offset?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(text: &str) -> EventData {
+        EventData {
+            data: Str::from(text.to_owned()),
+            attachments: Vec::new(),
+        }
+    }
+
+    fn store(config: Recovery) -> Store {
+        Store::new(config, 1 << 20, 4096)
+    }
+
+    fn to(rooms: &[&str]) -> BroadcastOptions {
+        BroadcastOptions {
+            rooms: rooms.iter().map(|r| r.to_string()).collect(),
+            ..BroadcastOptions::default()
+        }
+    }
+
+    /// Records `text` for `opts` in `/` and returns its offset.
+    fn send(store: &Store, text: &str, opts: &BroadcastOptions) -> String {
+        let ns = Str::from("/");
+        store.record(&ns, &event(text), opts, |e| {
+            let args: Vec<serde_json::Value> = serde_json::from_str(&e.data).unwrap();
+            args.last().unwrap().as_str().unwrap().to_owned()
+        })
+    }
+
+    fn kept(sid: &str, rooms: &[&str]) -> Kept {
+        Kept::new(
+            sid.into(),
+            Str::from("/"),
+            rooms.iter().map(|r| Arc::from(*r)).collect(),
+            None,
+        )
+    }
+
+    fn replayed(store: &Store, restored: &Restored) -> Vec<String> {
+        let mut out = Vec::new();
+        store.replay(restored, || {}, |e| out.push(e.data.to_string()));
+        out
+    }
+
+    #[test]
+    fn the_offset_is_the_last_argument() {
+        let e = with_offset(&event("[\"news\",{\"a\":[1]}]"), "7-3");
+        assert_eq!(&*e.data, "[\"news\",{\"a\":[1]},\"7-3\"]");
+        assert_eq!(&*with_offset(&event("[]"), "7-3").data, "[\"7-3\"]");
+    }
+
+    #[test]
+    fn a_session_gets_what_its_rooms_missed_in_order() {
+        let store = store(Recovery::default());
+        let read = send(&store, "[\"a\"]", &to(&[]));
+        store.persist("p1".into(), kept("s1", &["room"]));
+        send(&store, "[\"b\"]", &to(&["room"]));
+        send(&store, "[\"c\"]", &to(&["other"]));
+        send(&store, "[\"d\"]", &to(&["s1"]));
+        send(
+            &store,
+            "[\"e\"]",
+            &BroadcastOptions {
+                except: vec!["room".into()],
+                ..BroadcastOptions::default()
+            },
+        );
+        send(&store, "[\"f\"]", &to(&[]));
+        let restored = store.take("/", "p1", &read).expect("recoverable");
+        assert_eq!(&*restored.kept.sid, "s1");
+        let names: Vec<String> = replayed(&store, &restored)
+            .iter()
+            .map(|t| serde_json::from_str::<Vec<String>>(t).unwrap()[0].clone())
+            .collect();
+        assert_eq!(names, ["b", "d", "f"]);
+        assert!(store.take("/", "p1", &read).is_none(), "taken once");
+        assert_eq!(store.stats.recovered.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn no_session_for_unknown_pids_offsets_or_namespaces() {
+        let store = store(Recovery::default());
+        let read = send(&store, "[\"a\"]", &to(&[]));
+        assert!(store.take("/", "nobody", &read).is_none());
+        for bad in ["", "x", "1-1", "0-0-0", &format!("{}-99", store.epoch)] {
+            store.persist("p".into(), kept("s", &[]));
+            assert!(store.take("/", "p", bad).is_none(), "{bad:?}");
+        }
+        store.persist("p".into(), kept("s", &[]));
+        assert!(store.take("/chat", "p", &read).is_none());
+        assert!(
+            store.take("/", "p", &read).is_none(),
+            "a wrong guess costs it"
+        );
+    }
+
+    #[test]
+    fn events_that_left_the_log_make_a_session_unrecoverable() {
+        let store = store(Recovery {
+            max_packets: 3,
+            ..Recovery::default()
+        });
+        let read = send(&store, "[\"a\"]", &to(&[]));
+        store.persist("p".into(), kept("s", &[]));
+        for _ in 0..3 {
+            send(&store, "[\"b\"]", &to(&[]));
+        }
+        assert!(store.take("/", "p", &read).is_some(), "3 missed, 3 kept");
+        let read = send(&store, "[\"a\"]", &to(&[]));
+        store.persist("p".into(), kept("s", &[]));
+        for _ in 0..4 {
+            send(&store, "[\"b\"]", &to(&[]));
+        }
+        assert!(
+            store.take("/", "p", &read).is_none(),
+            "the first missed is gone"
+        );
+    }
+
+    #[test]
+    fn a_session_that_missed_more_than_its_queue_holds_is_not_recoverable() {
+        let store = Store::new(Recovery::default(), 1 << 20, 5);
+        let read = send(&store, "[\"a\"]", &to(&[]));
+        store.persist("p".into(), kept("s", &["r"]));
+        for _ in 0..5 {
+            send(&store, "[\"b\"]", &to(&["r"]));
+        }
+        // Not for it: does not count.
+        send(&store, "[\"c\"]", &to(&["elsewhere"]));
+        assert!(store.take("/", "p", &read).is_some());
+        store.persist("p".into(), kept("s", &["r"]));
+        for _ in 0..6 {
+            send(&store, "[\"b\"]", &to(&["r"]));
+        }
+        assert!(store.take("/", "p", &read).is_none());
+    }
+
+    #[test]
+    fn sessions_are_bounded_oldest_first() {
+        let store = store(Recovery {
+            max_sessions: 2,
+            ..Recovery::default()
+        });
+        let read = send(&store, "[\"a\"]", &to(&[]));
+        for pid in ["p1", "p2", "p3"] {
+            store.persist(pid.into(), kept("s", &[]));
+        }
+        assert_eq!(store.sessions(), 2);
+        assert!(store.take("/", "p1", &read).is_none());
+        assert!(store.take("/", "p3", &read).is_some());
+        assert_eq!(store.stats.expired.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn the_log_is_bounded_in_bytes() {
+        let store = store(Recovery {
+            max_bytes: 100,
+            ..Recovery::default()
+        });
+        for _ in 0..50 {
+            send(&store, "[\"0123456789\"]", &to(&[]));
+        }
+        let inner = store.lock();
+        assert!(
+            inner.bytes <= 100 && inner.log.len() == 3,
+            "{}",
+            inner.bytes
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sessions_and_events_expire_with_the_window() {
+        let store = store(Recovery {
+            max_disconnection_duration: Duration::from_secs(10),
+            ..Recovery::default()
+        });
+        let read = send(&store, "[\"a\"]", &to(&[]));
+        store.persist("p".into(), kept("s", &[]));
+        send(&store, "[\"b\"]", &to(&[]));
+        tokio::time::advance(Duration::from_secs(11)).await;
+        store.sweep();
+        assert_eq!(store.sessions(), 0);
+        assert!(store.lock().log.is_empty());
+        assert!(store.take("/", "p", &read).is_none());
+        assert_eq!(store.stats.expired.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn credentials_are_read_from_the_connect_payload() {
+        assert_eq!(
+            credentials("{\"token\":\"t\",\"pid\":\"p\",\"offset\":\"1-2\"}"),
+            Some(("p".into(), "1-2".into()))
+        );
+        assert_eq!(credentials("{\"pid\":\"p\"}"), None);
+        assert_eq!(credentials("{\"pid\":1,\"offset\":\"x\"}"), None);
+    }
+}
