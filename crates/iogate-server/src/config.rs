@@ -94,6 +94,14 @@ pub mod defaults {
     pub const WRITE_TIMEOUT: u64 = 10;
     /// `ws_read_buffer_size`.
     pub const WS_READ_BUFFER_SIZE: usize = 1024;
+    /// `max_disconnection_duration`, in seconds.
+    pub const MAX_DISCONNECTION_DURATION: u64 = 120;
+    /// `recovery_max_sessions`.
+    pub const RECOVERY_MAX_SESSIONS: usize = 10_000;
+    /// `recovery_max_packets`.
+    pub const RECOVERY_MAX_PACKETS: usize = 10_000;
+    /// `recovery_max_bytes`.
+    pub const RECOVERY_MAX_BYTES: usize = 16 << 20;
     /// `max_event_name_len`.
     pub const MAX_EVENT_NAME_LEN: usize = 128;
     /// `max_json_depth`.
@@ -237,6 +245,27 @@ pub struct Config {
     /// offer it (socket.io's `perMessageDeflate`, off by default as there).
     #[arg(long, env = "PER_MESSAGE_DEFLATE", value_parser = BoolishValueParser::new(), global = true)]
     pub per_message_deflate: bool,
+    /// Connection state recovery (socket.io's `connectionStateRecovery`): a client whose
+    /// connection broke and that comes back in time keeps its id, rooms and data, and gets
+    /// the events it missed; every event sent without an ack carries an offset as its last
+    /// argument.
+    #[arg(long, env = "CONNECTION_STATE_RECOVERY", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set, default_value_t = true, global = true)]
+    pub connection_state_recovery: bool,
+    /// Seconds a broken connection's session and the events it misses are kept.
+    #[arg(long, env = "MAX_DISCONNECTION_DURATION", default_value_t = defaults::MAX_DISCONNECTION_DURATION, global = true)]
+    pub max_disconnection_duration: u64,
+    /// Whether a recovered client skips the connection middlewares (its JWT is checked all the same).
+    #[arg(long, env = "SKIP_MIDDLEWARES", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set, default_value_t = true, global = true)]
+    pub skip_middlewares: bool,
+    /// Most sessions kept for recovery at once; past it, the oldest is forgotten.
+    #[arg(long, env = "RECOVERY_MAX_SESSIONS", default_value_t = defaults::RECOVERY_MAX_SESSIONS, global = true)]
+    pub recovery_max_sessions: usize,
+    /// Most events kept for replay.
+    #[arg(long, env = "RECOVERY_MAX_PACKETS", default_value_t = defaults::RECOVERY_MAX_PACKETS, global = true)]
+    pub recovery_max_packets: usize,
+    /// Most bytes of events kept for replay.
+    #[arg(long, env = "RECOVERY_MAX_BYTES", default_value_t = defaults::RECOVERY_MAX_BYTES, global = true)]
+    pub recovery_max_bytes: usize,
     /// Bytes a WebSocket connection reads at a time; every client holds a buffer this big.
     #[arg(long, env = "WS_READ_BUFFER_SIZE", default_value_t = defaults::WS_READ_BUFFER_SIZE, global = true)]
     pub ws_read_buffer_size: usize,
@@ -313,6 +342,12 @@ impl Default for Config {
             max_outgoing_bytes: defaults::MAX_OUTGOING_BYTES,
             write_timeout: defaults::WRITE_TIMEOUT,
             per_message_deflate: false,
+            connection_state_recovery: true,
+            max_disconnection_duration: defaults::MAX_DISCONNECTION_DURATION,
+            skip_middlewares: true,
+            recovery_max_sessions: defaults::RECOVERY_MAX_SESSIONS,
+            recovery_max_packets: defaults::RECOVERY_MAX_PACKETS,
+            recovery_max_bytes: defaults::RECOVERY_MAX_BYTES,
             ws_read_buffer_size: defaults::WS_READ_BUFFER_SIZE,
             max_event_name_len: defaults::MAX_EVENT_NAME_LEN,
             max_json_depth: defaults::MAX_JSON_DEPTH,
@@ -460,6 +495,36 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         key: "per_message_deflate",
         env: "PER_MESSAGE_DEFLATE",
+        secret: false,
+    },
+    Setting {
+        key: "connection_state_recovery",
+        env: "CONNECTION_STATE_RECOVERY",
+        secret: false,
+    },
+    Setting {
+        key: "max_disconnection_duration",
+        env: "MAX_DISCONNECTION_DURATION",
+        secret: false,
+    },
+    Setting {
+        key: "skip_middlewares",
+        env: "SKIP_MIDDLEWARES",
+        secret: false,
+    },
+    Setting {
+        key: "recovery_max_sessions",
+        env: "RECOVERY_MAX_SESSIONS",
+        secret: false,
+    },
+    Setting {
+        key: "recovery_max_packets",
+        env: "RECOVERY_MAX_PACKETS",
+        secret: false,
+    },
+    Setting {
+        key: "recovery_max_bytes",
+        env: "RECOVERY_MAX_BYTES",
         secret: false,
     },
     Setting {
@@ -921,6 +986,12 @@ impl Config {
             "max_outgoing_bytes" => self.max_outgoing_bytes = get(value)?,
             "write_timeout" => self.write_timeout = get(value)?,
             "per_message_deflate" => self.per_message_deflate = get(value)?,
+            "connection_state_recovery" => self.connection_state_recovery = get(value)?,
+            "max_disconnection_duration" => self.max_disconnection_duration = get(value)?,
+            "skip_middlewares" => self.skip_middlewares = get(value)?,
+            "recovery_max_sessions" => self.recovery_max_sessions = get(value)?,
+            "recovery_max_packets" => self.recovery_max_packets = get(value)?,
+            "recovery_max_bytes" => self.recovery_max_bytes = get(value)?,
             "ws_read_buffer_size" => self.ws_read_buffer_size = get(value)?,
             "max_event_name_len" => self.max_event_name_len = get(value)?,
             "max_json_depth" => self.max_json_depth = get(value)?,
@@ -980,6 +1051,20 @@ impl Config {
             "per_message_deflate" => V::Boolean(self.per_message_deflate),
             "max_outgoing_packets" => {
                 V::Integer(i64::try_from(self.max_outgoing_packets).unwrap_or(i64::MAX))
+            }
+            "connection_state_recovery" => V::Boolean(self.connection_state_recovery),
+            "skip_middlewares" => V::Boolean(self.skip_middlewares),
+            "max_disconnection_duration" => {
+                V::Integer(i64::try_from(self.max_disconnection_duration).unwrap_or(i64::MAX))
+            }
+            "recovery_max_sessions" => {
+                V::Integer(i64::try_from(self.recovery_max_sessions).unwrap_or(i64::MAX))
+            }
+            "recovery_max_packets" => {
+                V::Integer(i64::try_from(self.recovery_max_packets).unwrap_or(i64::MAX))
+            }
+            "recovery_max_bytes" => {
+                V::Integer(i64::try_from(self.recovery_max_bytes).unwrap_or(i64::MAX))
             }
             "ws_read_buffer_size" => {
                 V::Integer(i64::try_from(self.ws_read_buffer_size).unwrap_or(i64::MAX))

@@ -5,7 +5,8 @@
 //! module installs `metrics-exporter-prometheus`'s recorder (before the app is built, or those
 //! handles would go nowhere) and renders it on each request, on the server's own port: no
 //! second listener. At scrape time it also sets what the framework does not count itself:
-//! the rooms of each namespace and, on a node of a cluster, whether Redis answers.
+//! the rooms of each namespace, what connection state recovery keeps and did, and, on a node
+//! of a cluster, whether Redis answers.
 //!
 //! `/metrics` is open unless `metrics_key` is set; then it takes `Authorization: Bearer <key>`.
 //! The key is a separate one from the REST API's: a scraper should hold a credential that can
@@ -22,7 +23,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use iogate::Server;
 use iogate::metrics::names;
-use metrics::{Unit, describe_counter, describe_gauge, describe_histogram, gauge};
+use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::api::{ApiError, bearer_matches};
@@ -35,6 +36,12 @@ pub mod extra {
     pub const CLUSTER_UP: &str = "iogate_cluster_up";
     /// Always 1, labelled with the server's version.
     pub const BUILD_INFO: &str = "iogate_build_info";
+    /// Sessions kept now for clients whose connection broke; read at scrape time.
+    pub const RECOVERY_SESSIONS: &str = "iogate_recovery_sessions_kept";
+    /// Sessions handed back to their client; read at scrape time.
+    pub const RECOVERY_RECOVERED: &str = "iogate_recovery_recovered_total";
+    /// Sessions let go unrecovered; read at scrape time.
+    pub const RECOVERY_EXPIRED: &str = "iogate_recovery_expired_total";
 }
 
 /// The upper bounds of the handler-latency histogram's buckets, in seconds: 100 µs to 10 s.
@@ -136,6 +143,18 @@ fn describe() {
         extra::CLUSTER_UP,
         "1 while the cluster's Redis answers, 0 while it does not."
     );
+    describe_gauge!(
+        extra::RECOVERY_SESSIONS,
+        "Sessions kept for clients whose connection broke, waiting for them to come back."
+    );
+    describe_counter!(
+        extra::RECOVERY_RECOVERED,
+        "Clients that came back in time and got their session and missed events back."
+    );
+    describe_counter!(
+        extra::RECOVERY_EXPIRED,
+        "Sessions let go: past max_disconnection_duration, over a bound, or unrecoverable."
+    );
     describe_gauge!(extra::BUILD_INFO, "Always 1; the version is a label.");
     gauge!(extra::BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
 }
@@ -196,6 +215,11 @@ pub(crate) async fn scrape(_: MetricsKey, State(state): State<MetricsState>) -> 
             Err(_) => f64::NAN,
         };
         gauge!(extra::ROOMS, "namespace" => ns.clone()).set(rooms);
+    }
+    if let Some(r) = state.server.recovery() {
+        gauge!(extra::RECOVERY_SESSIONS).set(r.sessions as f64);
+        counter!(extra::RECOVERY_RECOVERED).absolute(r.recovered);
+        counter!(extra::RECOVERY_EXPIRED).absolute(r.expired);
     }
     if let Some(up) = state.server.cluster_healthy() {
         gauge!(extra::CLUSTER_UP).set(if up { 1.0 } else { 0.0 });

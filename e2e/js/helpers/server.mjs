@@ -238,15 +238,26 @@ export async function emitWithAck(socket, event, ...args) {
   }
 }
 
+/** The offset of connection state recovery, as iogate writes it (`<epoch ms>-<seq>`) and as the
+ *  Redis streams adapter does (a stream entry id). */
+export const OFFSET = /^\d+-\d+$/;
+
+/** An event's arguments without the recovery offset the server appends when connection state
+ *  recovery is on (the client then holds a `pid`): what the application sent. */
+export function withoutOffset(socket, args) {
+  return socket._pid && args.length > 0 && OFFSET.test(args.at(-1)) ? args.slice(0, -1) : args;
+}
+
 /**
- * Records every event `socket` receives: `rec.all` is `[event, ...args][]`,
- * `rec.of(event)` the first arguments of one event, `rec.waitFor(event, n)` waits for n of them.
+ * Records every event `socket` receives: `rec.all` is `[event, ...args][]` (recovery offsets
+ * left out), `rec.of(event)` the first arguments of one event, `rec.waitFor(event, n)` waits
+ * for n of them.
  */
 export function record(socket) {
   const all = [];
   const waiters = new Set();
   socket.onAny((event, ...args) => {
-    all.push([event, ...args]);
+    all.push([event, ...withoutOffset(socket, args)]);
     for (const w of waiters) w();
   });
   const of = (event) => all.filter(([e]) => e === event).map(([, first]) => first);
