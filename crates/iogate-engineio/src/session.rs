@@ -359,7 +359,7 @@ impl<D> Session<D> {
 /// long-polling POST of up to `max_payload`) is handled a slice at a time, so that what it
 /// sends to other clients is written as it goes rather than all queued first: a room's
 /// readers are not cut off for a burst bigger than `max_outgoing_bytes`.
-const INPUT_TURN: usize = 64 * 1024;
+const INPUT_TURN: usize = 16 * 1024;
 
 /// Counts input handled since the task last let others run.
 #[derive(Default)]
