@@ -8,9 +8,10 @@
 //! ([`EventData`]), so each direction swaps one for the other.
 
 use bytes::Bytes;
+use iogate_socketio::msgpack::{MissingAttachment, json_to_mp, mp_to_json, placeholder_num};
 use iogate_socketio::{BroadcastOptions, EventData, SocketInfo};
 use rmpv::Value as Mp;
-use serde_json::{Map, Value as Json, json};
+use serde_json::{Value as Json, json};
 
 /// The kinds of requests between nodes (`RequestType` of the Node adapter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,157 +72,9 @@ const EVENT: u64 = 2;
 /// `BINARY_EVENT`: never sent by socket.io 4 through the adapter, accepted for old publishers.
 const BINARY_EVENT: u64 = 5;
 
-// ---------------------------------------------------------------------------------------------
-// JSON with placeholders <-> msgpack with bins
-// ---------------------------------------------------------------------------------------------
-
-/// `Some(n)` when `v` is exactly a placeholder `{"_placeholder":true,"num":n}`.
-fn placeholder_num(v: &Map<String, Json>) -> Option<usize> {
-    if v.len() != 2 || v.get("_placeholder") != Some(&Json::Bool(true)) {
-        return None;
-    }
-    v.get("num")?.as_u64().map(|n| n as usize)
-}
-
-/// JSON to msgpack, placeholders replaced by their attachment as `bin`.
-fn json_to_mp(v: &Json, attachments: &[Bytes]) -> Result<Mp, WireError> {
-    Ok(match v {
-        Json::Null => Mp::Nil,
-        Json::Bool(b) => Mp::Boolean(*b),
-        Json::Number(n) => number_to_mp(n),
-        Json::String(s) => Mp::from(s.as_str()),
-        Json::Array(items) => Mp::Array(
-            items
-                .iter()
-                .map(|i| json_to_mp(i, attachments))
-                .collect::<Result<_, _>>()?,
-        ),
-        Json::Object(map) => match placeholder_num(map) {
-            Some(n) => {
-                let bin = attachments
-                    .get(n)
-                    .ok_or_else(|| bad(format!("placeholder {n} has no attachment")))?;
-                Mp::Binary(bin.to_vec())
-            }
-            None => Mp::Map(
-                map.iter()
-                    .map(|(k, v)| Ok((Mp::from(k.as_str()), json_to_mp(v, attachments)?)))
-                    .collect::<Result<_, WireError>>()?,
-            ),
-        },
-    })
-}
-
-/// A JSON number as notepack writes a JavaScript number: integers (of a safe size) as msgpack
-/// integers, anything else as a float64. JSON text from JavaScript never says `1.0`, but a
-/// Rust serializer may, and Node would have written that number as the integer 1.
-fn number_to_mp(n: &serde_json::Number) -> Mp {
-    if let Some(u) = n.as_u64() {
-        Mp::from(u)
-    } else if let Some(i) = n.as_i64() {
-        Mp::from(i)
-    } else {
-        let f = n.as_f64().unwrap_or(f64::NAN);
-        const SAFE: f64 = 9_007_199_254_740_991.0;
-        if f.fract() == 0.0 && f.abs() <= SAFE {
-            Mp::from(f as i64)
-        } else {
-            Mp::F64(f)
-        }
-    }
-}
-
-/// msgpack to JSON, each `bin` replaced by a placeholder numbered in the order met and pushed on
-/// `attachments`.
-fn mp_to_json(v: Mp, attachments: &mut Vec<Bytes>) -> Json {
-    match v {
-        Mp::Nil => Json::Null,
-        Mp::Boolean(b) => Json::Bool(b),
-        Mp::Integer(i) => match (i.as_u64(), i.as_i64()) {
-            (Some(u), _) => Json::from(u),
-            (None, Some(i)) => Json::from(i),
-            (None, None) => Json::Null,
-        },
-        // JSON has no NaN nor infinities: JavaScript's JSON.stringify writes them as null too.
-        Mp::F32(f) => serde_json::Number::from_f64(f64::from(f)).map_or(Json::Null, Json::Number),
-        Mp::F64(f) => serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number),
-        Mp::String(s) => Json::String(String::from_utf8_lossy(s.as_bytes()).into_owned()),
-        Mp::Binary(b) => {
-            let num = attachments.len();
-            attachments.push(Bytes::from(b));
-            json!({"_placeholder": true, "num": num})
-        }
-        Mp::Array(items) => Json::Array(
-            items
-                .into_iter()
-                .map(|i| mp_to_json(i, attachments))
-                .collect(),
-        ),
-        Mp::Map(entries) => Json::Object(
-            entries
-                .into_iter()
-                // notepack writes `undefined` as an ext; JSON.stringify drops such keys.
-                .filter(|(_, v)| !is_undefined(v))
-                .map(|(k, v)| (map_key(k), mp_to_json(v, attachments)))
-                .collect(),
-        ),
-        Mp::Ext(kind, data) => ext_to_json(kind, &data),
-    }
-}
-
-/// notepack 2's `undefined`: fixext 1 of type 0 (notepack 3 writes nil).
-fn is_undefined(v: &Mp) -> bool {
-    matches!(v, Mp::Ext(0, data) if data.len() == 1)
-}
-
-/// Extensions: a msgpack timestamp (type -1, how notepack 3 writes a `Date`) becomes the text
-/// JSON.stringify gives a `Date`, what socket.io's JSON parser would have sent; anything else
-/// null.
-fn ext_to_json(kind: i8, data: &[u8]) -> Json {
-    let (secs, nanos): (i64, u32) = match (kind, data.len()) {
-        (-1, 4) => (
-            i64::from(u32::from_be_bytes(data.try_into().unwrap_or_default())),
-            0,
-        ),
-        (-1, 8) => {
-            let v = u64::from_be_bytes(data.try_into().unwrap_or_default());
-            ((v & 0x3_ffff_ffff) as i64, (v >> 34) as u32)
-        }
-        (-1, 12) => (
-            i64::from_be_bytes(data[4..].try_into().unwrap_or_default()),
-            u32::from_be_bytes(data[..4].try_into().unwrap_or_default()),
-        ),
-        _ => return Json::Null,
-    };
-    Json::String(iso_date(secs, nanos / 1_000_000))
-}
-
-/// `YYYY-MM-DDTHH:MM:SS.sssZ` of a Unix time, as JavaScript's `Date.prototype.toISOString`.
-fn iso_date(secs: i64, millis: u32) -> String {
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date of a day count (Howard Hinnant's days_from_civil, inverted).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
-}
-
-/// JSON object keys are text; msgpack's may be anything (JavaScript's are text too).
-fn map_key(k: Mp) -> String {
-    match k {
-        Mp::String(s) => s.into_str().unwrap_or_default(),
-        other => other.to_string(),
+impl From<MissingAttachment> for WireError {
+    fn from(e: MissingAttachment) -> Self {
+        bad(e.to_string())
     }
 }
 
@@ -777,8 +630,6 @@ mod tests {
             json(&msg.event),
             json!(["date", "2024-01-02T03:04:05.678Z"])
         );
-        assert_eq!(iso_date(0, 0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(iso_date(951_782_400, 1), "2000-02-29T00:00:00.001Z");
     }
 
     #[test]

@@ -94,6 +94,8 @@ pub mod defaults {
     pub const WRITE_TIMEOUT: u64 = 10;
     /// `ws_read_buffer_size`.
     pub const WS_READ_BUFFER_SIZE: usize = 1024;
+    /// `parser`.
+    pub const PARSER: &str = "json";
     /// `max_disconnection_duration`, in seconds.
     pub const MAX_DISCONNECTION_DURATION: u64 = 120;
     /// `recovery_max_sessions`.
@@ -245,6 +247,10 @@ pub struct Config {
     /// offer it (socket.io's `perMessageDeflate`, off by default as there).
     #[arg(long, env = "PER_MESSAGE_DEFLATE", value_parser = BoolishValueParser::new(), global = true)]
     pub per_message_deflate: bool,
+    /// How packets are written: `json` (socket.io's default parser) or `msgpack`
+    /// (`socket.io-msgpack-parser`); clients must use the same one.
+    #[arg(long, env = "PARSER", default_value = defaults::PARSER, value_parser = ["json", "msgpack"], global = true)]
+    pub parser: String,
     /// Connection state recovery (socket.io's `connectionStateRecovery`): a client whose
     /// connection broke and that comes back in time keeps its id, rooms and data, and gets
     /// the events it missed; every event sent without an ack carries an offset as its last
@@ -342,6 +348,7 @@ impl Default for Config {
             max_outgoing_bytes: defaults::MAX_OUTGOING_BYTES,
             write_timeout: defaults::WRITE_TIMEOUT,
             per_message_deflate: false,
+            parser: defaults::PARSER.to_owned(),
             connection_state_recovery: true,
             max_disconnection_duration: defaults::MAX_DISCONNECTION_DURATION,
             skip_middlewares: true,
@@ -495,6 +502,11 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         key: "per_message_deflate",
         env: "PER_MESSAGE_DEFLATE",
+        secret: false,
+    },
+    Setting {
+        key: "parser",
+        env: "PARSER",
         secret: false,
     },
     Setting {
@@ -986,6 +998,7 @@ impl Config {
             "max_outgoing_bytes" => self.max_outgoing_bytes = get(value)?,
             "write_timeout" => self.write_timeout = get(value)?,
             "per_message_deflate" => self.per_message_deflate = get(value)?,
+            "parser" => self.parser = get(value)?,
             "connection_state_recovery" => self.connection_state_recovery = get(value)?,
             "max_disconnection_duration" => self.max_disconnection_duration = get(value)?,
             "skip_middlewares" => self.skip_middlewares = get(value)?,
@@ -1052,6 +1065,7 @@ impl Config {
             "max_outgoing_packets" => {
                 V::Integer(i64::try_from(self.max_outgoing_packets).unwrap_or(i64::MAX))
             }
+            "parser" => V::String(self.parser.clone()),
             "connection_state_recovery" => V::Boolean(self.connection_state_recovery),
             "skip_middlewares" => V::Boolean(self.skip_middlewares),
             "max_disconnection_duration" => {
@@ -1108,6 +1122,12 @@ impl Config {
             problem,
             source: None,
         };
+        if !["json", "msgpack"].contains(&self.parser.as_str()) {
+            return Err(fail(
+                "parser",
+                format!("must be json or msgpack (got {:?})", self.parser),
+            ));
+        }
         if let Some(s) = &self.jwt_secret
             && s.len() < Self::MIN_SECRET_LEN
         {

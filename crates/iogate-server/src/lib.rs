@@ -30,7 +30,7 @@ use axum::http::{HeaderValue, Request, Response, header};
 use gateways::{ChatGateway, EventsGateway, NotificationsGateway, RootGateway};
 use iogate::auth::JwtAuth;
 use iogate::cluster::Redis;
-use iogate::{App, Cors, IntoGateway, Limits, Options, Recovery, Server};
+use iogate::{App, Cors, IntoGateway, Limits, Options, Parser, Recovery, Server};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -168,6 +168,9 @@ pub async fn app(config: &Config, secrets: &Secrets) -> Result<Service, StartErr
         .limits(limits);
     if !config.http_compression {
         options = options.no_http_compression();
+    }
+    if config.parser == "msgpack" {
+        options = options.parser(Parser::Msgpack);
     }
     if config.connection_state_recovery {
         options = options.connection_state_recovery(

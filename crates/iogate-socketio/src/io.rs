@@ -13,8 +13,9 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::adapter::{Adapter, AdapterError, Local, Single};
+use crate::msgpack;
 use crate::ns::{Event, Namespace, NsHandler};
-use crate::packet::{self, Packet, PacketType};
+use crate::packet::{self, Packet, PacketType, Parser};
 use crate::recovery::{self, Recovery, RecoveryStats, Store};
 use crate::socket::{AckData, Sid, Socket};
 use crate::{BoxFuture, DisconnectReason};
@@ -32,6 +33,8 @@ pub struct Config {
     pub max_attachments: usize,
     /// Connection state recovery, when on (off by default, as in socket.io).
     pub recovery: Option<Recovery>,
+    /// How packets are written: socket.io's default parser, or `socket.io-msgpack-parser`.
+    pub parser: Parser,
 }
 
 impl Default for Config {
@@ -41,6 +44,7 @@ impl Default for Config {
             connect_timeout: Duration::from_secs(45),
             max_attachments: 16,
             recovery: None,
+            parser: Parser::Json,
         }
     }
 }
@@ -85,7 +89,13 @@ impl Builder {
             .namespaces
             .into_iter()
             .map(|(path, handler)| {
-                let ns = Namespace::new(&path, handler, self.adapter.clone(), store.clone());
+                let ns = Namespace::new(
+                    &path,
+                    handler,
+                    self.adapter.clone(),
+                    store.clone(),
+                    self.config.parser,
+                );
                 (path, Arc::new(ns))
             })
             .collect();
@@ -225,29 +235,30 @@ impl iogate_engineio::Handler for Handler {
     }
 
     fn on_message(&self, session: &Arc<Session<Conn>>, msg: Message) {
-        match msg {
-            Message::Text(text) => {
+        let max_attachments = self.io.config.max_attachments;
+        match (self.io.config.parser, msg) {
+            (Parser::Json, Message::Text(text)) => {
                 if session.data.lock().partial.is_some() {
                     // Text while attachments are awaited: not the protocol.
                     return session.close(CloseReason::ParseError);
                 }
-                match packet::parse(&text, self.io.config.max_attachments) {
+                match packet::parse(&text, max_attachments) {
                     Ok(p) if p.attachments > 0 => {
                         session.data.lock().partial = Some((p, Vec::new(), text.len()));
                     }
                     Ok(p) => self.packet(session, p, Vec::new(), text.len()),
-                    Err(e) => {
-                        tracing::debug!(error = %e, "unparseable packet: closing the connection");
-                        session.close(CloseReason::ParseError);
-                    }
+                    Err(e) => unparseable(session, &e),
                 }
             }
-            Message::Binary(bin) => {
+            (Parser::Json, Message::Binary(bin)) => {
                 let complete = {
                     let mut st = session.data.lock();
                     let Some((p, bins, size)) = st.partial.as_mut() else {
                         drop(st);
-                        return session.close(CloseReason::ParseError);
+                        return match msgpack::connect_ns(&bin) {
+                            Some(ns) => wrong_parser(session, Parser::Msgpack, &ns),
+                            None => session.close(CloseReason::ParseError),
+                        };
                     };
                     *size += bin.len();
                     bins.push(bin);
@@ -261,6 +272,18 @@ impl iogate_engineio::Handler for Handler {
                     self.packet(session, p, bins, size);
                 }
             }
+            (Parser::Msgpack, Message::Binary(bin)) => {
+                match msgpack::parse(&bin, max_attachments) {
+                    Ok((p, bins)) => self.packet(session, p, bins, bin.len()),
+                    Err(e) => unparseable(session, &e),
+                }
+            }
+            (Parser::Msgpack, Message::Text(text)) => match packet::parse(&text, 0) {
+                Ok(p) if p.kind == PacketType::Connect => {
+                    wrong_parser(session, Parser::Json, &p.ns);
+                }
+                _ => session.close(CloseReason::ParseError),
+            },
         }
     }
 
@@ -329,7 +352,12 @@ impl Handler {
     /// last offset it read gets that session back, and what it missed.
     fn connect(&self, session: &Arc<Session<Conn>>, p: Packet, size: usize) {
         let Some(ns) = self.io.namespace(&p.ns) else {
-            let _ = session.send(packet::connect_error(&p.ns, "Invalid namespace", None));
+            let frame = self
+                .io
+                .config
+                .parser
+                .connect_error(&p.ns, "Invalid namespace", None);
+            let _ = session.send(frame);
             return;
         };
         ns.handler().received(1, size);
@@ -381,7 +409,8 @@ impl Handler {
         let session = session.clone();
         run_here(async move {
             let verdict = decided.await;
-            let connect = packet::connect(ns.path(), socket.id(), socket.pid.as_deref());
+            let parser = ns.parser();
+            let connect = parser.connect(ns.path(), socket.id(), socket.pid.as_deref());
             let deadline = {
                 let mut st = session.data.lock();
                 st.connecting.retain(|n| **n != *ns.path());
@@ -400,7 +429,7 @@ impl Handler {
                     send_counted(
                         &session,
                         &ns,
-                        packet::connect_error(ns.path(), &e.message, e.data.as_ref()),
+                        parser.connect_error(ns.path(), &e.message, e.data.as_ref()),
                     );
                     return;
                 }
@@ -413,7 +442,7 @@ impl Handler {
                             send_counted(&session, &ns, connect.clone());
                         },
                         |missed| {
-                            let _ = socket.send(&packet::data_frames(
+                            let _ = socket.send(&parser.data_frames(
                                 ns.path(),
                                 false,
                                 None,
@@ -442,6 +471,26 @@ impl Handler {
             });
         });
     }
+}
+
+/// Closes the connection of a client that does not speak the protocol (`parse error`).
+fn unparseable(session: &Session<Conn>, e: &packet::ParseError) {
+    tracing::debug!(error = %e, "unparseable packet: closing the connection");
+    session.close(CloseReason::ParseError);
+}
+
+/// A client whose CONNECT came in `theirs`, which is not the server's parser: it is told so, in
+/// its own parser, with `connect_error`, and its connection closed; it would read nothing else.
+fn wrong_parser(session: &Session<Conn>, theirs: Parser, ns: &str) {
+    let message = match theirs {
+        Parser::Json => "This server uses the msgpack parser (socket.io-msgpack-parser)",
+        Parser::Msgpack => {
+            "This server uses socket.io's default parser, not socket.io-msgpack-parser"
+        }
+    };
+    tracing::debug!(message, "a client with the other parser: refusing it");
+    let _ = session.send(theirs.connect_error(ns, message, None));
+    session.close(CloseReason::ParseError);
 }
 
 /// Sends a namespace's packet outside any socket (CONNECT, CONNECT_ERROR), and counts it.

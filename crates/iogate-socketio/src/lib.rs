@@ -7,7 +7,8 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`packet`] | the text of a packet: parse and encode, no I/O |
+//! | [`packet`] | the text of a packet: parse and encode, no I/O; which [`Parser`] the wire speaks |
+//! | [`msgpack`] | `socket.io-msgpack-parser`'s packets, and msgpack values to JSON with placeholders and back |
 //! | [`ser`] | event data to JSON arguments, bytes to binary attachments |
 //! | [`io`] | the server: one Engine.IO connection's packets, CONNECT, binary reassembly, the connect timeout |
 //! | [`ns`] | a namespace: its sockets and rooms, broadcasts |
@@ -21,6 +22,7 @@
 
 pub mod adapter;
 pub mod io;
+pub mod msgpack;
 pub mod ns;
 pub mod packet;
 pub mod recovery;
@@ -32,6 +34,7 @@ pub use io::{AdapterInit, Builder, Config, Io};
 pub use iogate_engineio as engineio;
 pub use iogate_engineio::{Str, TransportKind};
 pub use ns::{ConnectError, Event, Namespace, NsHandler};
+pub use packet::Parser;
 pub use recovery::{Recovery, RecoveryStats};
 pub use socket::{AckData, AckError, EmitError, Sid, Socket};
 

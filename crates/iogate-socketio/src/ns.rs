@@ -8,6 +8,7 @@ use iogate_engineio::Str;
 use serde::Serialize;
 
 use crate::adapter::{Adapter, AdapterError, BroadcastOptions, EventData, done};
+use crate::packet::Parser;
 use crate::recovery::Store;
 use crate::socket::{EmitError, Sid, Socket};
 use crate::{BoxFuture, DisconnectReason, packet, ser};
@@ -85,6 +86,8 @@ pub struct Namespace {
     adapter: Arc<dyn Adapter>,
     /// The server's recovery log and sessions, when recovery is on.
     store: Option<Arc<Store>>,
+    /// How packets are written.
+    parser: Parser,
     sockets: RwLock<HashMap<Sid, Arc<Socket>>>,
     rooms: RwLock<HashMap<Arc<str>, Members>>,
 }
@@ -98,12 +101,14 @@ impl Namespace {
         handler: Arc<dyn NsHandler>,
         adapter: Arc<dyn Adapter>,
         store: Option<Arc<Store>>,
+        parser: Parser,
     ) -> Self {
         Self {
             path: Str::from(path.to_owned()),
             handler,
             adapter,
             store,
+            parser,
             sockets: RwLock::new(HashMap::new()),
             rooms: RwLock::new(HashMap::new()),
         }
@@ -120,6 +125,11 @@ impl Namespace {
 
     pub(crate) fn handler(&self) -> &dyn NsHandler {
         &*self.handler
+    }
+
+    /// How this namespace's packets are written.
+    pub fn parser(&self) -> Parser {
+        self.parser
     }
 
     pub(crate) fn store(&self) -> Option<&Store> {
@@ -239,7 +249,9 @@ impl Namespace {
     }
 
     fn push_to(&self, event: &EventData, opts: &BroadcastOptions) -> usize {
-        let frames = packet::data_frames(self.path(), false, None, &event.data, &event.attachments);
+        let frames =
+            self.parser
+                .data_frames(self.path(), false, None, &event.data, &event.attachments);
         let targets = self.select(opts);
         let mut queued = 0;
         for socket in &targets {

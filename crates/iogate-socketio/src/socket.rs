@@ -187,7 +187,12 @@ impl Socket {
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
         let (text, bins) = ser::args(Some(event), data)?;
         let Some(store) = self.ns.store() else {
-            return self.send(&packet::data_frames(self.ns(), false, None, &text, &bins));
+            return self.send(
+                &self
+                    .ns
+                    .parser()
+                    .data_frames(self.ns(), false, None, &text, &bins),
+            );
         };
         let event = EventData {
             data: Str::from(text),
@@ -198,7 +203,7 @@ impl Socket {
             ..BroadcastOptions::default()
         };
         store.record(self.ns.path_str(), &event, &own, |event| {
-            self.send(&packet::data_frames(
+            self.send(&self.ns.parser().data_frames(
                 self.ns(),
                 false,
                 None,
@@ -211,13 +216,12 @@ impl Socket {
     /// Answers the client's acknowledgement request `id` with `data`.
     pub fn ack<T: Serialize + ?Sized>(&self, id: i64, data: &T) -> Result<(), EmitError> {
         let (text, bins) = ser::args(None, data)?;
-        self.send(&packet::data_frames(
-            self.ns(),
-            true,
-            Some(id),
-            &text,
-            &bins,
-        ))
+        self.send(
+            &self
+                .ns
+                .parser()
+                .data_frames(self.ns(), true, Some(id), &text, &bins),
+        )
     }
 
     /// Emits `event` asking for an acknowledgement, and waits up to `timeout` for it.
@@ -239,13 +243,12 @@ impl Socket {
             socket: self.clone(),
             id,
         };
-        self.send(&packet::data_frames(
-            self.ns(),
-            false,
-            Some(id),
-            &text,
-            &bins,
-        ))?;
+        self.send(
+            &self
+                .ns
+                .parser()
+                .data_frames(self.ns(), false, Some(id), &text, &bins),
+        )?;
         Ok(async move {
             let answered = tokio::time::timeout(timeout, rx).await;
             drop(forget);
@@ -326,7 +329,7 @@ impl Socket {
     /// and sees `io server disconnect`; its connection stays for other namespaces.
     pub fn disconnect(self: &Arc<Self>) {
         if self.gone(DisconnectReason::ServerNamespaceDisconnect) {
-            let frame = packet::disconnect(self.ns());
+            let frame = self.ns.parser().disconnect(self.ns());
             let len = packet::frames_len(std::slice::from_ref(&frame));
             if self.session.send(frame).is_ok() {
                 self.ns.handler().sent(1, len);

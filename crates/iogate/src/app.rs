@@ -480,6 +480,7 @@ pub struct Options {
     per_message_deflate: bool,
     http_compression: Option<u16>,
     recovery: Option<Recovery>,
+    parser: Parser,
     limits: Limits,
 }
 
@@ -501,6 +502,7 @@ impl Default for Options {
             per_message_deflate: false,
             http_compression: Some(1024),
             recovery: None,
+            parser: Parser::Json,
             limits: Limits::default(),
         }
     }
@@ -530,6 +532,10 @@ impl Options {
             engine,
             connect_timeout: self.connect_timeout,
             recovery: self.recovery.clone().map(|r| r.0),
+            parser: match self.parser {
+                Parser::Json => sio::Parser::Json,
+                Parser::Msgpack => sio::Parser::Msgpack,
+            },
             ..sio::Config::default()
         }
     }
@@ -631,6 +637,11 @@ impl Options {
         self.recovery = Some(recovery);
         self
     }
+    /// How packets are written ([`Parser`]; socket.io's default parser unless told).
+    pub fn parser(mut self, parser: Parser) -> Self {
+        self.parser = parser;
+        self
+    }
     /// The rate and size limits ([`Limits`]).
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
@@ -643,6 +654,18 @@ impl Options {
         self.limits = self.limits.max_pending_events(n);
         self
     }
+}
+
+/// How packets are written on the wire (socket.io's `parser` option). Clients must use the same
+/// one: a client with the other gets `connect_error` saying which the server uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Parser {
+    /// socket.io's default parser: text packets, binary arguments in messages of their own.
+    #[default]
+    Json,
+    /// `socket.io-msgpack-parser`: each packet one msgpack message, binary in place. Clients
+    /// pass `parser: require("socket.io-msgpack-parser")` to `io()`.
+    Msgpack,
 }
 
 /// The settings of connection state recovery ([`Options::connection_state_recovery`]), with

@@ -109,7 +109,7 @@ pub mod server;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use app::{App, Cors, Gateways, Options, Recovery, Transports, serve};
+pub use app::{App, Cors, Gateways, Options, Parser, Recovery, Transports, serve};
 pub use args::Args;
 pub use client::{Client, DisconnectReason, EmitError, RoomError, Transport};
 pub use context::Context;

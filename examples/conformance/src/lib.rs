@@ -17,7 +17,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use iogate::{Ack, App, Args, Client, Cors, Gateway, Options, WsResponse};
+use iogate::{Ack, App, Args, Client, Cors, Gateway, Options, Parser, WsResponse};
 use serde_json::{Value, json};
 
 /// The suite's options.
@@ -32,6 +32,12 @@ pub fn options() -> Options {
 
 /// The app: `/` echoes, `/custom` only greets.
 pub fn app() -> App {
+    app_with(Parser::Json)
+}
+
+/// The app, speaking `parser` (the suites use the default one; `socket.io-msgpack-parser`
+/// clients need [`Parser::Msgpack`]).
+pub fn app_with(parser: Parser) -> App {
     let main = Gateway::new("/")
         .handle_connection(emit_auth)
         .subscribe_message("message", async |args: Args| {
@@ -39,7 +45,10 @@ pub fn app() -> App {
         })
         .subscribe_message("message-with-ack", async |args: Args| Ack(args));
     let custom = Gateway::new("/custom").handle_connection(emit_auth);
-    App::new().options(options()).gateway(main).gateway(custom)
+    App::new()
+        .options(options().parser(parser))
+        .gateway(main)
+        .gateway(custom)
 }
 
 /// Emits `auth` with the handshake's auth payload, `{}` when the client sent none (as Node's

@@ -7,7 +7,8 @@
 //! ```
 //!
 //! Then, in a copy of the `test-suite/` folder of the socket.io-protocol (or engine.io-protocol)
-//! repository: `npm ci && npx mocha test-suite.js` (the suites expect port 3000).
+//! repository: `npm ci && npx mocha test-suite.js` (the suites expect port 3000). `PORT` picks
+//! another port; `PARSER=msgpack` speaks `socket.io-msgpack-parser`.
 
 // One thread, as Node: the Engine.IO suite sends a GET poll and a POST `1` at the same instant
 // on two connections and expects them handled in the order sent, which only a single-threaded
@@ -19,7 +20,12 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
     let port: u16 = std::env::var("PORT").map_or(Ok(3000), |p| p.parse())?;
-    let router = example_conformance::app()
+    // `PARSER=msgpack` speaks socket.io-msgpack-parser instead of the default parser.
+    let parser = match std::env::var("PARSER").as_deref() {
+        Ok("msgpack") => iogate::Parser::Msgpack,
+        _ => iogate::Parser::Json,
+    };
+    let router = example_conformance::app_with(parser)
         .build()
         .into_router(example_conformance::engine_io_echo());
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
