@@ -286,12 +286,24 @@ pub fn event_name(data: &str) -> Option<&str> {
 }
 
 /// The `"<seq>:<micros>"` stamp the scenarios put in the messages they time: the last string
-/// in `data` that looks like one, found from the end without parsing the JSON.
+/// in `data` that looks like one, found from the end without parsing the JSON. It may not be
+/// the last string: with connection state recovery on, a server appends an offset
+/// (`"<ms>-<n>"`) to every event.
 pub fn stamp(data: &str) -> Option<(u64, u64)> {
-    let end = data.rfind('"')?;
-    let start = data[..end].rfind('"')? + 1;
-    let (seq, micros) = data[start..end].split_once(':')?;
-    Some((seq.parse().ok()?, micros.parse().ok()?))
+    let mut rest = data;
+    // The stamp, or the offset after it and then the stamp.
+    for _ in 0..2 {
+        let end = rest.rfind('"')?;
+        let start = rest[..end].rfind('"')?;
+        let parsed = rest[start + 1..end]
+            .split_once(':')
+            .and_then(|(seq, micros)| Some((seq.parse().ok()?, micros.parse().ok()?)));
+        if parsed.is_some() {
+            return parsed;
+        }
+        rest = &rest[..start];
+    }
+    None
 }
 
 #[cfg(test)]
@@ -345,5 +357,8 @@ mod tests {
         assert_eq!(stamp(data), Some((12, 3456)));
         assert_eq!(stamp(r#"["notification","3:4"]"#), Some((3, 4)));
         assert_eq!(stamp(r#"["userJoined",{"userId":"ab","room":"r"}]"#), None);
+        // Behind a recovery offset.
+        let data = r#"["message",{"userId":"ab","message":"12:3456"},"1796220781547-3"]"#;
+        assert_eq!(stamp(data), Some((12, 3456)));
     }
 }
