@@ -54,6 +54,10 @@ struct Cli {
     /// own bound, from its durations and timeouts).
     #[arg(long, global = true)]
     deadline: Option<f64>,
+    /// The clients' parser: `json` (socket.io's default) or `msgpack`
+    /// (`socket.io-msgpack-parser`; the server must speak it too).
+    #[arg(long, global = true, default_value = "json", value_parser = ["json", "msgpack"])]
+    parser: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -88,6 +92,7 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    sio::use_msgpack(cli.parser == "msgpack");
     let limit = match &cli.command {
         Command::Echo(a) => a.limit(),
         Command::Fanout(a) => a.limit(),

@@ -1,8 +1,14 @@
 //! Engine.IO v4 / Socket.IO v5 over the websocket transport, client side, as little as the
 //! scenarios need: open a session, join a namespace, send text packets, read and classify the
 //! server's packets without building a JSON tree.
+//!
+//! With `--parser msgpack` ([`use_msgpack`]) clients speak `socket.io-msgpack-parser`: the
+//! scenarios still write and read the default parser's text, and each Socket.IO packet is
+//! translated to and from one msgpack message here, at the socket, so the translation is the
+//! generator's cost, which its CPU figure includes.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
@@ -130,11 +136,140 @@ fn ws_config() -> WebSocketConfig {
         .write_buffer_size(0)
 }
 
-/// Reads the next text frame; `None` when the server closed.
+/// Whether clients speak `socket.io-msgpack-parser` (set once, before any client starts).
+static MSGPACK: AtomicBool = AtomicBool::new(false);
+
+/// Makes every client speak `socket.io-msgpack-parser` rather than the default parser.
+pub fn use_msgpack(on: bool) {
+    MSGPACK.store(on, Ordering::Relaxed);
+}
+
+fn msgpack() -> bool {
+    MSGPACK.load(Ordering::Relaxed)
+}
+
+/// A frame to send: Socket.IO packets (`4...`) as msgpack when clients speak it.
+fn frame(text: Utf8Bytes) -> Message {
+    if msgpack() && text.starts_with('4') {
+        Message::Binary(to_msgpack(&text).into())
+    } else {
+        Message::Text(text)
+    }
+}
+
+/// A Socket.IO packet in the default parser's text (`4<type>[/ns,][id][json]`) as
+/// `socket.io-msgpack-parser` writes it: `{type, data, nsp, id}`.
+fn to_msgpack(text: &str) -> Vec<u8> {
+    use rmpv::Value as Mp;
+    let b = text.as_bytes();
+    let kind = u64::from(b.get(1).map_or(0, |c| c - b'0'));
+    let mut rest = &text[2.min(text.len())..];
+    let mut ns = "/";
+    if rest.starts_with('/') {
+        let end = rest.find(',').unwrap_or(rest.len());
+        ns = &rest[..end];
+        rest = &rest[(end + 1).min(rest.len())..];
+    }
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let id: Option<u64> = rest[..digits].parse().ok();
+    let data = &rest[digits..];
+    let mut fields = vec![(Mp::from("type"), Mp::from(kind))];
+    if let Ok(json) = serde_json::from_str::<serde_json::Value>(data) {
+        fields.push((Mp::from("data"), json_to_mp(&json)));
+    }
+    fields.push((Mp::from("nsp"), Mp::from(ns)));
+    if let Some(id) = id {
+        fields.push((Mp::from("id"), Mp::from(id)));
+    }
+    let mut out = Vec::new();
+    let _ = rmpv::encode::write_value(&mut out, &Mp::Map(fields));
+    out
+}
+
+/// A server's msgpack packet as the default parser's text, for [`parse`]; `None` when it is
+/// not one.
+fn from_msgpack(bytes: &[u8]) -> Option<Utf8Bytes> {
+    use rmpv::Value as Mp;
+    let Mp::Map(fields) = rmpv::decode::read_value(&mut &bytes[..]).ok()? else {
+        return None;
+    };
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(name))
+            .map(|(_, v)| v)
+    };
+    let mut text = String::from("4");
+    text.push_str(&field("type")?.as_u64()?.to_string());
+    let ns = field("nsp").and_then(Mp::as_str).unwrap_or("/");
+    if ns != "/" {
+        text.push_str(ns);
+        text.push(',');
+    }
+    if let Some(id) = field("id").and_then(Mp::as_u64) {
+        text.push_str(&id.to_string());
+    }
+    if let Some(data) = field("data") {
+        text.push_str(&mp_to_json(data).to_string());
+    }
+    Some(text.into())
+}
+
+fn json_to_mp(v: &serde_json::Value) -> rmpv::Value {
+    use rmpv::Value as Mp;
+    use serde_json::Value as Json;
+    match v {
+        Json::Null => Mp::Nil,
+        Json::Bool(b) => Mp::Boolean(*b),
+        Json::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => Mp::from(u),
+            (None, Some(i)) => Mp::from(i),
+            _ => Mp::F64(n.as_f64().unwrap_or(0.0)),
+        },
+        Json::String(s) => Mp::from(s.as_str()),
+        Json::Array(items) => Mp::Array(items.iter().map(json_to_mp).collect()),
+        Json::Object(map) => Mp::Map(
+            map.iter()
+                .map(|(k, v)| (Mp::from(k.as_str()), json_to_mp(v)))
+                .collect(),
+        ),
+    }
+}
+
+fn mp_to_json(v: &rmpv::Value) -> serde_json::Value {
+    use rmpv::Value as Mp;
+    use serde_json::Value as Json;
+    match v {
+        Mp::Boolean(b) => Json::Bool(*b),
+        Mp::Integer(i) => i
+            .as_u64()
+            .map(Json::from)
+            .or_else(|| i.as_i64().map(Json::from))
+            .unwrap_or(Json::Null),
+        Mp::F32(f) => serde_json::Number::from_f64(f64::from(*f)).map_or(Json::Null, Json::Number),
+        Mp::F64(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
+        Mp::String(s) => Json::String(s.as_str().unwrap_or_default().to_owned()),
+        Mp::Array(items) => Json::Array(items.iter().map(mp_to_json).collect()),
+        Mp::Map(entries) => Json::Object(
+            entries
+                .iter()
+                .map(|(k, v)| (k.as_str().unwrap_or_default().to_owned(), mp_to_json(v)))
+                .collect(),
+        ),
+        _ => Json::Null,
+    }
+}
+
+/// Reads the next text frame (a msgpack packet as its text); `None` when the server closed.
 pub async fn recv(ws: &mut Ws) -> Result<Utf8Bytes, Error> {
     loop {
         match ws.next().await {
             Some(Ok(Message::Text(t))) => return Ok(t),
+            Some(Ok(Message::Binary(b))) if msgpack() => {
+                if let Some(text) = from_msgpack(&b) {
+                    return Ok(text);
+                }
+            }
             Some(Ok(Message::Close(_))) | None => return Err(Error::Closed),
             Some(Ok(_)) => continue,
             Some(Err(e)) => return Err(e.into()),
@@ -157,13 +292,13 @@ pub async fn next(ws: &mut Ws) -> Result<Utf8Bytes, Error> {
 
 /// Sends one text frame and flushes it.
 pub async fn send(ws: &mut Ws, text: impl Into<Utf8Bytes>) -> Result<(), Error> {
-    ws.send(Message::Text(text.into())).await?;
+    ws.send(frame(text.into())).await?;
     Ok(())
 }
 
 /// Queues one text frame without flushing (see [`flush`]).
 pub async fn feed(ws: &mut Ws, text: impl Into<Utf8Bytes>) -> Result<(), Error> {
-    ws.feed(Message::Text(text.into())).await?;
+    ws.feed(frame(text.into())).await?;
     Ok(())
 }
 
@@ -348,6 +483,20 @@ mod tests {
     fn events_are_written_as_socket_io_does() {
         assert_eq!(event(Some(7), "events", "{}"), "427[\"events\",{}]");
         assert_eq!(event(None, "joinRoom", "\"r\""), "42[\"joinRoom\",\"r\"]");
+    }
+
+    #[test]
+    fn msgpack_packets_read_as_their_text() {
+        for text in [
+            "42[\"joinRoom\",\"r\"]",
+            "427[\"events\",{\"a\":[1,-2,1.5,null,true]}]",
+            "40/events,{\"token\":\"t\"}",
+            "43/events,3[\"ok\"]",
+            "41/chat,",
+        ] {
+            let back = from_msgpack(&to_msgpack(text)).unwrap();
+            assert_eq!(&*back, text);
+        }
     }
 
     #[test]
