@@ -7,7 +7,8 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`packet`] | the text of a packet: parse and encode, no I/O; which [`Parser`] the wire speaks |
+//! | [`packet`] | the text of a packet: parse and encode, no I/O |
+//! | [`parser`] | which [`Parser`] the wire speaks: every packet sent is written through it |
 //! | [`msgpack`] | `socket.io-msgpack-parser`'s packets, and msgpack values to JSON with placeholders and back |
 //! | [`ser`] | event data to JSON arguments, bytes to binary attachments |
 //! | [`io`] | the server: one Engine.IO connection's packets, CONNECT, binary reassembly, the connect timeout |
@@ -25,6 +26,7 @@ pub mod io;
 pub mod msgpack;
 pub mod ns;
 pub mod packet;
+pub mod parser;
 pub mod recovery;
 pub mod ser;
 pub mod socket;
@@ -34,7 +36,7 @@ pub use io::{AdapterInit, Builder, Config, Io};
 pub use iogate_engineio as engineio;
 pub use iogate_engineio::{Str, TransportKind};
 pub use ns::{ConnectError, Event, Namespace, NsHandler};
-pub use packet::Parser;
+pub use parser::Parser;
 pub use recovery::{Recovery, RecoveryStats};
 pub use socket::{AckData, AckError, EmitError, Sid, Socket};
 

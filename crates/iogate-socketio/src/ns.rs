@@ -8,7 +8,7 @@ use iogate_engineio::Str;
 use serde::Serialize;
 
 use crate::adapter::{Adapter, AdapterError, BroadcastOptions, EventData, done};
-use crate::packet::Parser;
+use crate::parser::Parser;
 use crate::recovery::Store;
 use crate::socket::{EmitError, Sid, Socket};
 use crate::{BoxFuture, DisconnectReason, packet, ser};

@@ -6,9 +6,6 @@
 //! as text (a zero-copy slice of the message): the layers above decode only what they use.
 
 use iogate_engineio::{Frame, Str};
-use rmpv::Value as Mp;
-
-use crate::msgpack;
 
 /// The seven packet types of Socket.IO v5.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,81 +210,6 @@ fn first_element(text: &str) -> Option<(serde_json::Value, usize)> {
     Some((value, stream.byte_offset()))
 }
 
-/// How packets are written on the wire: socket.io's default parser (text, with binary
-/// attachments in messages of their own) or `socket.io-msgpack-parser` (each packet one binary
-/// message). Both ends must use the same one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Parser {
-    /// socket.io's default parser.
-    #[default]
-    Json,
-    /// `socket.io-msgpack-parser`.
-    Msgpack,
-}
-
-impl Parser {
-    /// The server's answer to CONNECT, with the session's `pid` when its state can be
-    /// recovered.
-    pub fn connect(self, ns: &str, sid: &str, pid: Option<&str>) -> Frame {
-        match self {
-            Self::Json => connect(ns, sid, pid),
-            Self::Msgpack => {
-                let mut body = vec![(Mp::from("sid"), Mp::from(sid))];
-                if let Some(pid) = pid {
-                    body.push((Mp::from("pid"), Mp::from(pid)));
-                }
-                msgpack::frame(0, ns, None, Some(Mp::Map(body)))
-            }
-        }
-    }
-
-    /// A refused CONNECT: `connect_error` on the client, with `message` and `data`.
-    pub fn connect_error(self, ns: &str, message: &str, data: Option<&serde_json::Value>) -> Frame {
-        match self {
-            Self::Json => connect_error(ns, message, data),
-            Self::Msgpack => {
-                let mut body = vec![(Mp::from("message"), Mp::from(message))];
-                if let Some(data) = data.and_then(|d| msgpack::json_to_mp(d, &[]).ok()) {
-                    body.push((Mp::from("data"), data));
-                }
-                msgpack::frame(4, ns, None, Some(Mp::Map(body)))
-            }
-        }
-    }
-
-    /// The server leaves the client's namespace.
-    pub fn disconnect(self, ns: &str) -> Frame {
-        match self {
-            Self::Json => disconnect(ns),
-            Self::Msgpack => msgpack::frame(1, ns, None, None),
-        }
-    }
-
-    /// An event or acknowledgement whose data (`[...]`, JSON with placeholders for
-    /// `attachments`) is already encoded: its frames.
-    pub fn data_frames(
-        self,
-        ns: &str,
-        ack: bool,
-        id: Option<i64>,
-        data: &str,
-        attachments: &[bytes::Bytes],
-    ) -> Vec<Frame> {
-        match self {
-            Self::Json => data_frames(ns, ack, id, data, attachments),
-            Self::Msgpack => {
-                let kind = if ack { 3 } else { 2 };
-                vec![msgpack::frame(
-                    kind,
-                    ns,
-                    id,
-                    Some(msgpack::data(data, attachments)),
-                )]
-            }
-        }
-    }
-}
-
 /// The text of a packet's prefix: `<type>[<attachments>-][<ns>,][<id>]`, after the Engine.IO
 /// message type `4`, which every frame this module makes starts with.
 fn prefix(out: &mut String, kind: u8, attachments: usize, ns: &str, id: Option<i64>) {
@@ -308,7 +230,7 @@ fn prefix(out: &mut String, kind: u8, attachments: usize, ns: &str, id: Option<i
 
 /// The server's answer to CONNECT: `0[/ns,]{"sid":"<socket id>"}`, with the session's
 /// `"pid"` when its state can be recovered.
-fn connect(ns: &str, sid: &str, pid: Option<&str>) -> Frame {
+pub(crate) fn connect(ns: &str, sid: &str, pid: Option<&str>) -> Frame {
     let mut out = String::with_capacity(48 + ns.len() + sid.len());
     prefix(&mut out, b'0', 0, ns, None);
     out.push_str("{\"sid\":");
@@ -322,7 +244,7 @@ fn connect(ns: &str, sid: &str, pid: Option<&str>) -> Frame {
 }
 
 /// A refused CONNECT: `4[/ns,]{"message":..., "data":...}`.
-fn connect_error(ns: &str, message: &str, data: Option<&serde_json::Value>) -> Frame {
+pub(crate) fn connect_error(ns: &str, message: &str, data: Option<&serde_json::Value>) -> Frame {
     let mut out = String::with_capacity(32 + ns.len() + message.len());
     prefix(&mut out, b'4', 0, ns, None);
     out.push_str("{\"message\":");
@@ -336,7 +258,7 @@ fn connect_error(ns: &str, message: &str, data: Option<&serde_json::Value>) -> F
 }
 
 /// The server leaves the client's namespace: `1[/ns,]`.
-fn disconnect(ns: &str) -> Frame {
+pub(crate) fn disconnect(ns: &str) -> Frame {
     let mut out = String::with_capacity(4 + ns.len());
     prefix(&mut out, b'1', 0, ns, None);
     Frame::Text(out.into())
@@ -356,7 +278,7 @@ pub fn frames_len(frames: &[Frame]) -> usize {
 
 /// An event or acknowledgement whose JSON data (`[...]`) is already encoded: its frames, the
 /// text first, then one binary frame per attachment.
-fn data_frames(
+pub(crate) fn data_frames(
     ns: &str,
     ack: bool,
     id: Option<i64>,

@@ -23,7 +23,9 @@ use iogate_engineio::Str;
 use tokio::time::Instant;
 
 use crate::adapter::{BroadcastOptions, EventData};
-use crate::socket::Sid;
+
+/// A socket's id or a session's pid (what `socket::Sid` is).
+type Sid = Arc<str>;
 
 /// The settings of connection state recovery.
 #[derive(Debug, Clone, PartialEq, Eq)]
