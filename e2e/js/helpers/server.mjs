@@ -8,12 +8,18 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import jwt from 'jsonwebtoken';
 import { io } from 'socket.io-client';
+import msgpackParser from 'socket.io-msgpack-parser';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const E2E_JS = path.resolve(HERE, '..');
 
 /** 'iogate' (default) or 'reference' (E2E_TARGET=reference). */
 export const MODE = process.env.E2E_TARGET === 'reference' ? 'reference' : 'iogate';
+
+/** The parser the suites speak: 'json' (default) or 'msgpack' (E2E_PARSER=msgpack: the server
+ *  is started with PARSER=msgpack and every client made by these helpers uses
+ *  socket.io-msgpack-parser). */
+export const PARSER = process.env.E2E_PARSER === 'msgpack' ? 'msgpack' : 'json';
 // iogate refuses API keys shorter than 16 characters.
 export const API_KEY = 'test-api-key-for-e2e-suites';
 export const HOST = '127.0.0.1';
@@ -75,7 +81,7 @@ function targetCommand(secret, extraEnv) {
  */
 export async function startServer(extraEnv = {}) {
   const secret = randomBytes(36).toString('base64url'); // 48 characters
-  const spec = targetCommand(secret, extraEnv);
+  const spec = targetCommand(secret, PARSER === 'msgpack' ? { PARSER, ...extraEnv } : extraEnv);
   if (spec.needsPort) spec.env.PORT = String(await freePort());
 
   const child = spawn(spec.cmd, spec.args, { env: spec.env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -168,6 +174,7 @@ export function unsignedToken(claims = { sub: 'alice', email: 'alice@example.com
 export function clientOptions(opts = {}) {
   const { transports, ...rest } = opts;
   return {
+    ...(PARSER === 'msgpack' ? { parser: msgpackParser } : {}),
     forceNew: true,
     reconnection: false,
     timeout: DEFAULT_WAIT_MS,

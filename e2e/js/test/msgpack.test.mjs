@@ -1,6 +1,8 @@
 // The msgpack parser: with `PARSER=msgpack` the server speaks socket.io-msgpack-parser, so
 // clients created with `parser: msgpackParser` work unchanged: rooms, acknowledgements,
 // binary, recovery. A client with the other parser gets a clear connect_error either way.
+// Binary goes through the protocol suites' echo app, with each parser. (The room, ack, JWT and
+// recovery suites also run whole with msgpack: `E2E_PARSER=msgpack`, in scripts/test.)
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -93,40 +95,43 @@ describe('the msgpack parser', { skip: MODE === 'reference' && 'iogate only' }, 
     });
   }
 
-  describe('binary, with the protocol suites\' echo app', () => {
-    const HERE = path.dirname(fileURLToPath(import.meta.url));
-    const bin = process.env.CONFORMANCE_BIN
-      ? path.resolve(process.env.CONFORMANCE_BIN)
-      : path.resolve(HERE, '../../../target/release/example-conformance');
-    let echo;
-    let url;
-    before(async () => {
-      echo = spawn(bin, [], { env: { ...process.env, PORT: '0', PARSER: 'msgpack' }, stdio: ['ignore', 'pipe', 'inherit'] });
-      url = await new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('example-conformance did not start')), 20_000);
-        echo.once('error', reject);
-        echo.stdout.setEncoding('utf8').on('data', (d) => {
-          const m = /listening on http:\/\/([\d.]+:\d+)/.exec(d);
-          if (m) { clearTimeout(timer); resolve(`http://${m[1]}`); }
+  for (const parser of ['json', 'msgpack']) {
+    describe(`binary with the ${parser} parser, through the protocol suites' echo app`, () => {
+      const HERE = path.dirname(fileURLToPath(import.meta.url));
+      const bin = process.env.CONFORMANCE_BIN
+        ? path.resolve(process.env.CONFORMANCE_BIN)
+        : path.resolve(HERE, '../../../target/release/example-conformance');
+      const opts = (o) => (parser === 'msgpack' ? withMsgpack(o) : o);
+      let echo;
+      let url;
+      before(async () => {
+        echo = spawn(bin, [], { env: { ...process.env, PORT: '0', PARSER: parser }, stdio: ['ignore', 'pipe', 'inherit'] });
+        url = await new Promise((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error('example-conformance did not start')), 20_000);
+          echo.once('error', reject);
+          echo.stdout.setEncoding('utf8').on('data', (d) => {
+            const m = /listening on http:\/\/([\d.]+:\d+)/.exec(d);
+            if (m) { clearTimeout(timer); resolve(`http://${m[1]}`); }
+          });
         });
+        assert.ok(url.includes(HOST));
       });
-      assert.ok(url.includes(HOST));
-    });
-    after(() => { echo?.kill('SIGKILL'); });
+      after(() => { echo?.kill('SIGKILL'); });
 
-    for (const [name, transports] of Object.entries(TRANSPORTS)) {
-      it(`buffers go and come back in place, in events and acknowledgements, over ${name}`, async (t) => {
-        const socket = track(t, await connect(url, '/', withMsgpack({ transports })));
-        const files = [Buffer.from([1, 2, 3]), { nested: Buffer.from('héllo') }, [Buffer.alloc(0)]];
-        const back = new Promise((resolve) => socket.once('message-back', (...args) => resolve(args)));
-        socket.emit('message', ...files);
-        const got = await back;
-        assert.deepEqual(got.map(normalize), files.map(normalize));
-        const acked = await socket.timeout(5000).emitWithAck('message-with-ack', Buffer.from([9]), 'x');
-        assert.deepEqual(normalize(acked), [9]);
-      });
-    }
-  });
+      for (const [name, transports] of Object.entries(TRANSPORTS)) {
+        it(`buffers go and come back in place, in events and acknowledgements, over ${name}`, async (t) => {
+          const socket = track(t, await connect(url, '/', opts({ transports })));
+          const files = [Buffer.from([1, 2, 3]), { nested: Buffer.from('héllo') }, [Buffer.alloc(0)]];
+          const back = new Promise((resolve) => socket.once('message-back', (...args) => resolve(args)));
+          socket.emit('message', ...files);
+          const got = await back;
+          assert.deepEqual(got.map(normalize), files.map(normalize));
+          const acked = await socket.timeout(5000).emitWithAck('message-with-ack', Buffer.from([9]), 'x');
+          assert.deepEqual(normalize(acked), [9]);
+        });
+      }
+    });
+  }
 });
 
 /** Buffers, Uint8Arrays and ArrayBuffers as plain byte arrays, at any depth. */
