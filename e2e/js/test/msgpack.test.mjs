@@ -1,8 +1,8 @@
 // The msgpack parser: with `PARSER=msgpack` the server speaks socket.io-msgpack-parser, so
 // clients created with `parser: msgpackParser` work unchanged: rooms, acknowledgements,
 // binary, recovery. A client with the other parser gets a clear connect_error either way.
-// Binary goes through the protocol suites' echo app, with each parser. (The room, ack, JWT and
-// recovery suites also run whole with msgpack: `E2E_PARSER=msgpack`, in scripts/test.)
+// Binary goes through the protocol suites' echo app, with each parser. (The room, ack and recovery
+// suites also run whole with msgpack: `E2E_PARSER=msgpack`, in scripts/test.)
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';

@@ -198,38 +198,43 @@ describe('connection state recovery: the window and the token', () => {
 });
 
 describe('connection state recovery: a token that expired meanwhile is checked again', () => {
-  /** A /events client whose token expires in 2 s, dropped, and back once it expired. */
-  async function expiredAway(t, sub) {
+  // Three /events clients whose tokens expire in 2 s, dropped together and back once the
+  // tokens expired: one wait for the three cases.
+  const away = {};
+  before(async () => {
     const exp = Math.floor(Date.now() / 1000) + 2;
-    const socket = track(t, await connect(server.url, '/events', {
-      transports: ['websocket'],
-      auth: { token: token(server.secret, { sub, exp }) },
+    await Promise.all(['dave', 'erin', 'frank'].map(async (sub) => {
+      const socket = await connect(server.url, '/events', {
+        transports: ['websocket'],
+        auth: { token: token(server.secret, { sub, exp }) },
+      });
+      await readOne(socket, '/events');
+      const id = socket.id;
+      await dropTransport(socket);
+      away[sub] = { socket, id };
     }));
-    await readOne(socket, '/events');
-    const id = socket.id;
-    await dropTransport(socket);
     // Past `exp`: a token is still valid in the second of its `exp`.
     await sleep(Math.max(0, exp * 1000 - Date.now()) + 1_200);
-    return { socket, id };
-  }
+  });
+  after(() => { for (const { socket } of Object.values(away)) socket.close(); });
 
-  it('with the expired token: refused as a new client would be', async (t) => {
-    const { socket } = await expiredAway(t, 'dave');
+  it('with the expired token: refused as a new client would be', async () => {
+    const { socket } = away.dave;
     const refused = once(socket, 'connect_error');
     socket.connect();
     assert.match((await refused).message, /^Unauthorized: token expired/);
   });
 
-  it("with a fresh token for the same user: its session back", async (t) => {
-    const { socket, id } = await expiredAway(t, 'erin');
+  it('with a fresh token for the same user: its session back', async () => {
+    const { socket, id } = away.erin;
     socket.auth = { token: token(server.secret, { sub: 'erin' }) };
     await reconnect(socket);
     assert.equal(socket.recovered, true);
     assert.equal(socket.id, id);
   });
 
-  it("with another user's token: refused", async (t) => {
-    const { socket } = await expiredAway(t, 'frank');
+  it("with another user's token: refused", async () => {
+    const { socket } = away.frank;
     socket.auth = { token: token(server.secret, { sub: 'mallory' }) };
     const refused = once(socket, 'connect_error');
     socket.connect();
