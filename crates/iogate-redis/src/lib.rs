@@ -8,6 +8,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`wire`] | the messages' formats (msgpack and JSON), no I/O |
+//! | [`streams_wire`] | `@socket.io/redis-streams-adapter`'s stream entries and recovery sessions, no I/O (its adapter is still to come) |
 //! | `driver` | the Redis connection: reconnection, resubscription, health |
 //! | `adapter` | [`RedisAdapter`], the [`Adapter`](iogate_socketio::Adapter) |
 //!
@@ -23,6 +24,7 @@
 
 mod adapter;
 mod driver;
+pub mod streams_wire;
 pub mod wire;
 
 pub use adapter::RedisAdapter;

@@ -63,7 +63,7 @@ impl RequestType {
 #[error("malformed cluster message: {0}")]
 pub struct WireError(pub String);
 
-fn bad(what: impl Into<String>) -> WireError {
+pub(crate) fn bad(what: impl Into<String>) -> WireError {
     WireError(what.into())
 }
 
@@ -80,7 +80,7 @@ impl From<MissingAttachment> for WireError {
 
 /// Renumbers the placeholders of `data` from 0 in the order met, taking their attachments from
 /// `all`: the attachments of one part of a message that may hold others elsewhere.
-fn take_event(mut data: Json, all: &[Bytes]) -> Result<EventData, WireError> {
+pub(crate) fn take_event(mut data: Json, all: &[Bytes]) -> Result<EventData, WireError> {
     fn walk(v: &mut Json, all: &[Bytes], out: &mut Vec<Bytes>) -> Result<(), WireError> {
         match v {
             Json::Array(items) => items.iter_mut().try_for_each(|i| walk(i, all, out)),
@@ -118,14 +118,14 @@ fn room_name(v: &Json) -> Option<String> {
     }
 }
 
-fn rooms_of(v: Option<&Json>) -> Vec<String> {
+pub(crate) fn rooms_of(v: Option<&Json>) -> Vec<String> {
     v.and_then(Json::as_array)
         .map(|a| a.iter().filter_map(room_name).collect())
         .unwrap_or_default()
 }
 
 /// `{rooms, except}` (and `flags.local`) of a message.
-fn opts_of(v: Option<&Json>) -> BroadcastOptions {
+pub(crate) fn opts_of(v: Option<&Json>) -> BroadcastOptions {
     BroadcastOptions {
         rooms: rooms_of(v.and_then(|o| o.get("rooms"))),
         except: rooms_of(v.and_then(|o| o.get("except"))),
@@ -239,7 +239,7 @@ fn take_packet(
     Ok((take_event(data, attachments)?, nsp, id))
 }
 
-fn read_mp(bytes: &[u8]) -> Result<Mp, WireError> {
+pub(crate) fn read_mp(bytes: &[u8]) -> Result<Mp, WireError> {
     rmpv::decode::read_value(&mut &bytes[..]).map_err(|e| bad(e.to_string()))
 }
 

@@ -1,0 +1,496 @@
+//! What `@socket.io/redis-streams-adapter` 0.3 writes to Redis: stream entries, and the sessions
+//! of connection state recovery. Formats only, no I/O; the adapter that reads and writes them
+//! is still to come (see `docs/scaling.md`).
+//!
+//! - **Entries** of the one stream (`socket.io`, `XADD ... MAXLEN ~ 10000 *`) have four fields:
+//!   `uid` (the writing node), `nsp`, `type` (socket.io-adapter's `MessageType`, as decimal
+//!   text) and `data`: JSON text, or, when it holds binary, the base64 of its msgpack. A
+//!   broadcast's `data` is `{packet: {type: 2, data: [...]}, opts: {rooms, except, flags}}`,
+//!   without the packet's `nsp`. The entry id is the events' recovery offset.
+//! - **Sessions** are `sio:session:<pid>` = base64 of the msgpack `{sid, pid, rooms, data}`,
+//!   with a TTL of the recovery window, taken back with `GETDEL`.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use bytes::Bytes;
+use iogate_socketio::msgpack::{json_to_mp, mp_to_json};
+use iogate_socketio::{BroadcastOptions, EventData};
+use rmpv::Value as Mp;
+use serde_json::{Value as Json, json};
+
+use crate::wire::{WireError, bad, opts_of, read_mp, rooms_of, take_event};
+
+/// The kinds of entries and messages (`MessageType` of socket.io-adapter's cluster adapter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum MessageType {
+    /// A broadcast to rooms.
+    Broadcast = 3,
+    /// Selected sockets join rooms.
+    SocketsJoin = 4,
+    /// Selected sockets leave rooms.
+    SocketsLeave = 5,
+    /// Selected sockets are disconnected.
+    DisconnectSockets = 6,
+    /// A request for the selected sockets (published, not streamed).
+    FetchSockets = 7,
+    /// The answer to [`FetchSockets`](Self::FetchSockets).
+    FetchSocketsResponse = 8,
+}
+
+/// One entry of the stream, its fields as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The node that wrote it.
+    pub uid: String,
+    /// Its namespace.
+    pub nsp: String,
+    /// Its [`MessageType`], as a number.
+    pub kind: u8,
+    /// Its data: JSON text, or base64 msgpack.
+    pub data: Option<String>,
+}
+
+impl Entry {
+    /// The fields in the order Node writes them, for `XADD`.
+    pub fn fields(&self) -> Vec<(&'static str, String)> {
+        let mut fields = vec![
+            ("uid", self.uid.clone()),
+            ("nsp", self.nsp.clone()),
+            ("type", self.kind.to_string()),
+        ];
+        if let Some(data) = &self.data {
+            fields.push(("data", data.clone()));
+        }
+        fields
+    }
+
+    /// An entry from the fields `XREAD`/`XRANGE` return; `None` when it is not one (an entry
+    /// without `nsp`, which Node skips too).
+    pub fn from_fields<'a>(fields: impl IntoIterator<Item = (&'a str, &'a str)>) -> Option<Self> {
+        let (mut uid, mut nsp, mut kind, mut data) = (None, None, None, None);
+        for (k, v) in fields {
+            match k {
+                "uid" => uid = Some(v.to_owned()),
+                "nsp" => nsp = Some(v.to_owned()),
+                "type" => kind = v.parse().ok(),
+                "data" => data = Some(v.to_owned()),
+                _ => {}
+            }
+        }
+        Some(Self {
+            uid: uid?,
+            nsp: nsp?,
+            kind: kind?,
+            data,
+        })
+    }
+}
+
+/// What an entry asks of the nodes that read it.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// Deliver an event to the selected sockets.
+    Broadcast {
+        /// The event.
+        event: EventData,
+        /// The selected sockets.
+        opts: BroadcastOptions,
+    },
+    /// The selected sockets join (`join`) or leave `rooms`.
+    Rooms {
+        /// Join, or leave.
+        join: bool,
+        /// The selected sockets.
+        opts: BroadcastOptions,
+        /// The rooms.
+        rooms: Vec<String>,
+    },
+    /// Disconnect the selected sockets, closing their connection when `close`.
+    Disconnect {
+        /// The selected sockets.
+        opts: BroadcastOptions,
+        /// Whether their whole connection is closed.
+        close: bool,
+    },
+    /// Anything else (heartbeats, requests with answers): another part of the protocol.
+    Other(u8),
+}
+
+/// The data of an entry: JSON when it starts with `{`, else base64 msgpack (with its binary
+/// values as placeholders and attachments).
+fn read_data(data: &str) -> Result<(Json, Vec<Bytes>), WireError> {
+    if data.starts_with('{') {
+        return Ok((
+            serde_json::from_str(data).map_err(|e| bad(e.to_string()))?,
+            Vec::new(),
+        ));
+    }
+    let bytes = BASE64.decode(data).map_err(|e| bad(e.to_string()))?;
+    let mut attachments = Vec::new();
+    let json = mp_to_json(read_mp(&bytes)?, &mut attachments);
+    Ok((json, attachments))
+}
+
+/// What `entry` asks.
+pub fn read_op(entry: &Entry) -> Result<Op, WireError> {
+    let data = || read_data(entry.data.as_deref().unwrap_or("{}"));
+    Ok(match entry.kind {
+        3 => {
+            let (data, attachments) = data()?;
+            let packet = data.get("packet").ok_or_else(|| bad("no packet"))?;
+            if packet.get("type").and_then(Json::as_u64) != Some(2) {
+                return Err(bad("a broadcast that is not an event"));
+            }
+            let args = packet.get("data").cloned().unwrap_or(Json::Null);
+            Op::Broadcast {
+                event: take_event(args, &attachments)?,
+                opts: opts_of(data.get("opts")),
+            }
+        }
+        4 | 5 => {
+            let (data, _) = data()?;
+            Op::Rooms {
+                join: entry.kind == 4,
+                opts: opts_of(data.get("opts")),
+                rooms: rooms_of(data.get("rooms")),
+            }
+        }
+        6 => {
+            let (data, _) = data()?;
+            Op::Disconnect {
+                opts: opts_of(data.get("opts")),
+                close: data.get("close").and_then(Json::as_bool).unwrap_or(false),
+            }
+        }
+        other => Op::Other(other),
+    })
+}
+
+fn opts_json(opts: &BroadcastOptions) -> Json {
+    json!({"rooms": opts.rooms, "except": opts.except, "flags": {}})
+}
+
+/// A broadcast as Node's adapter streams it: JSON data, or base64 msgpack when it has binary.
+pub fn broadcast(
+    uid: &str,
+    nsp: &str,
+    event: &EventData,
+    opts: &BroadcastOptions,
+) -> Result<Entry, WireError> {
+    let args: Json = serde_json::from_str(&event.data).map_err(|e| bad(e.to_string()))?;
+    let data = if event.attachments.is_empty() {
+        json!({"packet": {"type": 2, "data": args}, "opts": opts_json(opts)}).to_string()
+    } else {
+        let strings = |v: &[String]| Mp::Array(v.iter().map(|s| Mp::from(s.as_str())).collect());
+        let msg = Mp::Map(vec![
+            (
+                Mp::from("packet"),
+                Mp::Map(vec![
+                    (Mp::from("type"), Mp::from(2)),
+                    (Mp::from("data"), json_to_mp(&args, &event.attachments)?),
+                ]),
+            ),
+            (
+                Mp::from("opts"),
+                Mp::Map(vec![
+                    (Mp::from("rooms"), strings(&opts.rooms)),
+                    (Mp::from("except"), strings(&opts.except)),
+                    (Mp::from("flags"), Mp::Map(Vec::new())),
+                ]),
+            ),
+        ]);
+        BASE64.encode(iogate_socketio::msgpack::write(&msg))
+    };
+    Ok(entry(uid, nsp, MessageType::Broadcast, data))
+}
+
+/// The selected sockets join (`join`) or leave `rooms`.
+pub fn rooms(uid: &str, nsp: &str, join: bool, opts: &BroadcastOptions, rooms: &[String]) -> Entry {
+    let kind = if join {
+        MessageType::SocketsJoin
+    } else {
+        MessageType::SocketsLeave
+    };
+    let data = json!({"opts": opts_json(opts), "rooms": rooms}).to_string();
+    entry(uid, nsp, kind, data)
+}
+
+/// The selected sockets are disconnected.
+pub fn disconnect(uid: &str, nsp: &str, opts: &BroadcastOptions, close: bool) -> Entry {
+    let data = json!({"opts": opts_json(opts), "close": close}).to_string();
+    entry(uid, nsp, MessageType::DisconnectSockets, data)
+}
+
+fn entry(uid: &str, nsp: &str, kind: MessageType, data: String) -> Entry {
+    Entry {
+        uid: uid.to_owned(),
+        nsp: nsp.to_owned(),
+        kind: kind as u8,
+        data: Some(data),
+    }
+}
+
+/// A session of connection state recovery, as kept in Redis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    /// The socket's id.
+    pub sid: String,
+    /// The session's private id.
+    pub pid: String,
+    /// Its rooms, its own id among them.
+    pub rooms: Vec<String>,
+    /// Its `socket.data`.
+    pub data: Json,
+}
+
+/// The Redis key of session `pid` (`sio:session:<pid>`, the adapter's default prefix).
+pub fn session_key(pid: &str) -> String {
+    format!("sio:session:{pid}")
+}
+
+/// A session as Node's adapter stores it: base64 of its msgpack.
+pub fn write_session(session: &Session) -> Result<String, WireError> {
+    let rooms = Mp::Array(session.rooms.iter().map(|r| Mp::from(r.as_str())).collect());
+    let msg = Mp::Map(vec![
+        (Mp::from("sid"), Mp::from(session.sid.as_str())),
+        (Mp::from("pid"), Mp::from(session.pid.as_str())),
+        (Mp::from("rooms"), rooms),
+        (Mp::from("data"), json_to_mp(&session.data, &[])?),
+    ]);
+    Ok(BASE64.encode(iogate_socketio::msgpack::write(&msg)))
+}
+
+/// A stored session.
+pub fn read_session(text: &str) -> Result<Session, WireError> {
+    let bytes = BASE64.decode(text).map_err(|e| bad(e.to_string()))?;
+    let json = mp_to_json(read_mp(&bytes)?, &mut Vec::new());
+    let text_of = |k: &str| {
+        json.get(k)
+            .and_then(Json::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| bad(format!("a session without {k}")))
+    };
+    Ok(Session {
+        sid: text_of("sid")?,
+        pid: text_of("pid")?,
+        rooms: rooms_of(json.get("rooms")),
+        data: json.get("data").cloned().unwrap_or(Json::Null),
+    })
+}
+
+/// Whether `offset` is a stream entry id (`<ms>-<seq>`), as the adapter checks before using it.
+pub fn is_offset(offset: &str) -> bool {
+    offset.split_once('-').is_some_and(|(ms, seq)| {
+        !ms.is_empty()
+            && !seq.is_empty()
+            && ms.bytes().all(|b| b.is_ascii_digit())
+            && seq.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
+/// The first entry id after `offset`, where an `XRANGE` of what came after it starts.
+pub fn next_offset(offset: &str) -> Option<String> {
+    let (ms, seq) = offset.split_once('-')?;
+    Some(format!("{ms}-{}", seq.parse::<u64>().ok()?.checked_add(1)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The entries a Node socket.io 4.8.4 node with `@socket.io/redis-streams-adapter` 0.3.1
+    /// wrote for: `to("room1").except("room2").emit("text", 1, "two", {three: [3]})`,
+    /// `to("room1").emit("bin", Buffer [1,2,3], {nested: Buffer [4]})`,
+    /// `in("room1").socketsJoin(["room3"])`, `in("room3").socketsLeave("room1")`,
+    /// `except("room9").disconnectSockets(false)` (read back with `XRANGE socket.io - +`).
+    const NODE: [(&str, &str); 5] = [
+        (
+            "3",
+            r#"{"packet":{"type":2,"data":["text",1,"two",{"three":[3]}]},"opts":{"rooms":["room1"],"except":["room2"],"flags":{}}}"#,
+        ),
+        (
+            "3",
+            "gqZwYWNrZXSCpHR5cGUCpGRhdGGTo2JpbsQDAQIDgaZuZXN0ZWTEAQSkb3B0c4Olcm9vbXORpXJvb20xpmV4Y2VwdJClZmxhZ3OA",
+        ),
+        (
+            "4",
+            r#"{"opts":{"rooms":["room1"],"except":[],"flags":{}},"rooms":["room3"]}"#,
+        ),
+        (
+            "5",
+            r#"{"opts":{"rooms":["room3"],"except":[],"flags":{}},"rooms":["room1"]}"#,
+        ),
+        (
+            "6",
+            r#"{"opts":{"rooms":[],"except":["room9"],"flags":{}},"close":false}"#,
+        ),
+    ];
+
+    /// The session that node stored for a client with `socket.data = {user: "alice"}`, in
+    /// `room1`, dropped with `socket.io.engine.close()`.
+    const NODE_SESSION: &str = "hKNzaWS0aHloaHg0QzhGRUFUS0VsMUFBQUOjcGlktFhLdlNKNVJUNlJ2cFd4dEZBQUFEpXJvb21zkrRoeWhoeDRDOEZFQVRLRWwxQUFBQ6Vyb29tMaRkYXRhgaR1c2VypWFsaWNl";
+
+    fn node_entry(i: usize) -> Entry {
+        let (kind, data) = NODE[i];
+        Entry::from_fields([
+            ("uid", "5dcc6ba546d8e045"),
+            ("nsp", "/"),
+            ("type", kind),
+            ("data", data),
+        ])
+        .unwrap()
+    }
+
+    fn opts(rooms: &[&str], except: &[&str]) -> BroadcastOptions {
+        BroadcastOptions {
+            rooms: rooms.iter().map(|r| r.to_string()).collect(),
+            except: except.iter().map(|r| r.to_string()).collect(),
+            local: false,
+        }
+    }
+
+    #[test]
+    fn reads_what_node_streams() {
+        let Op::Broadcast { event, opts: o } = read_op(&node_entry(0)).unwrap() else {
+            panic!("a broadcast")
+        };
+        assert_eq!(&*event.data, r#"["text",1,"two",{"three":[3]}]"#);
+        assert_eq!(o, opts(&["room1"], &["room2"]));
+
+        let Op::Broadcast { event, opts: o } = read_op(&node_entry(1)).unwrap() else {
+            panic!("a broadcast")
+        };
+        assert_eq!(
+            serde_json::from_str::<Json>(&event.data).unwrap(),
+            json!(["bin", {"_placeholder": true, "num": 0},
+                {"nested": {"_placeholder": true, "num": 1}}])
+        );
+        assert_eq!(
+            event.attachments,
+            [Bytes::from_static(&[1, 2, 3]), Bytes::from_static(&[4])]
+        );
+        assert_eq!(o, opts(&["room1"], &[]));
+
+        let Op::Rooms {
+            join,
+            opts: o,
+            rooms,
+        } = read_op(&node_entry(2)).unwrap()
+        else {
+            panic!("a join")
+        };
+        assert!(join);
+        assert_eq!(
+            (o, rooms),
+            (opts(&["room1"], &[]), vec!["room3".to_owned()])
+        );
+        let Op::Rooms { join, .. } = read_op(&node_entry(3)).unwrap() else {
+            panic!("a leave")
+        };
+        assert!(!join);
+        let Op::Disconnect { opts: o, close } = read_op(&node_entry(4)).unwrap() else {
+            panic!("a disconnect")
+        };
+        assert_eq!((o, close), (opts(&[], &["room9"]), false));
+    }
+
+    #[test]
+    fn writes_what_node_streams() {
+        let text = EventData {
+            data: r#"["text",1,"two",{"three":[3]}]"#.into(),
+            attachments: Vec::new(),
+        };
+        let written = broadcast(
+            "5dcc6ba546d8e045",
+            "/",
+            &text,
+            &opts(&["room1"], &["room2"]),
+        );
+        assert_eq!(written.unwrap(), node_entry(0));
+
+        let bin = EventData {
+            data:
+                r#"["bin",{"_placeholder":true,"num":0},{"nested":{"_placeholder":true,"num":1}}]"#
+                    .into(),
+            attachments: vec![Bytes::from_static(&[1, 2, 3]), Bytes::from_static(&[4])],
+        };
+        let written = broadcast("5dcc6ba546d8e045", "/", &bin, &opts(&["room1"], &[]));
+        assert_eq!(written.unwrap(), node_entry(1), "byte for byte");
+
+        let room3 = ["room3".to_owned()];
+        let room1 = ["room1".to_owned()];
+        assert_eq!(
+            rooms(
+                "5dcc6ba546d8e045",
+                "/",
+                true,
+                &opts(&["room1"], &[]),
+                &room3
+            ),
+            node_entry(2)
+        );
+        assert_eq!(
+            rooms(
+                "5dcc6ba546d8e045",
+                "/",
+                false,
+                &opts(&["room3"], &[]),
+                &room1
+            ),
+            node_entry(3)
+        );
+        assert_eq!(
+            disconnect("5dcc6ba546d8e045", "/", &opts(&[], &["room9"]), false),
+            node_entry(4)
+        );
+        assert_eq!(
+            node_entry(4)
+                .fields()
+                .iter()
+                .map(|(k, _)| *k)
+                .collect::<Vec<_>>(),
+            ["uid", "nsp", "type", "data"]
+        );
+    }
+
+    #[test]
+    fn sessions_as_node_stores_them() {
+        let session = read_session(NODE_SESSION).unwrap();
+        assert_eq!(session.pid, "XKvSJ5RT6RvpWxtFAAAD");
+        assert_eq!(session.rooms, [session.sid.clone(), "room1".to_owned()]);
+        assert_eq!(session.data, json!({"user": "alice"}));
+        assert_eq!(write_session(&session).unwrap(), NODE_SESSION);
+        assert_eq!(
+            session_key(&session.pid),
+            "sio:session:XKvSJ5RT6RvpWxtFAAAD"
+        );
+    }
+
+    #[test]
+    fn offsets_are_entry_ids() {
+        assert!(is_offset("1796224687214-0"));
+        for bad in ["", "1", "-1", "1-", "a-1", "1-1-1", "1796219084166-0x"] {
+            assert!(!is_offset(bad), "{bad:?}");
+        }
+        assert_eq!(
+            next_offset("1796224687214-9").as_deref(),
+            Some("1796224687214-10")
+        );
+        assert_eq!(next_offset("x"), None);
+    }
+
+    #[test]
+    fn entries_without_a_namespace_are_not_entries() {
+        assert_eq!(Entry::from_fields([("uid", "u"), ("type", "3")]), None);
+        assert!(matches!(
+            read_op(&Entry {
+                uid: "u".into(),
+                nsp: "/".into(),
+                kind: 2,
+                data: None
+            }),
+            Ok(Op::Other(2))
+        ));
+    }
+}
