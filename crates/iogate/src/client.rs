@@ -2,8 +2,10 @@
 
 use std::any::Any;
 use std::fmt;
+#[cfg(feature = "jwt")]
+use std::sync::Weak;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock, RwLock, Weak};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use serde::Serialize;
 use serde_json::Value;
