@@ -164,6 +164,16 @@ fn map_key(k: Mp) -> String {
     }
 }
 
+/// Field `name` of a packet's map; one written as `undefined` (notepack's ext, or nil) is
+/// absent, as in JavaScript.
+fn field<'a>(fields: &'a [(Mp, Mp)], name: &str) -> Option<&'a Mp> {
+    fields
+        .iter()
+        .find(|(k, _)| k.as_str() == Some(name))
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_nil() && !is_undefined(v))
+}
+
 /// Reads one msgpack value; `None` when the bytes are not exactly one.
 pub fn read(bytes: &[u8]) -> Option<Mp> {
     let mut rest = bytes;
@@ -186,14 +196,7 @@ pub fn parse(bytes: &[u8], max_attachments: usize) -> Result<(Packet, Vec<Bytes>
     let Some(Mp::Map(fields)) = read(bytes) else {
         return Err(ParseError::Payload);
     };
-    // A field written as `undefined` (notepack's ext, or nil) is absent, as in JavaScript.
-    let field = |name: &str| {
-        fields
-            .iter()
-            .find(|(k, _)| k.as_str() == Some(name))
-            .map(|(_, v)| v)
-            .filter(|v| !v.is_nil() && !is_undefined(v))
-    };
+    let field = |name| field(&fields, name);
     let kind = match field("type").and_then(Mp::as_u64) {
         Some(0) => PacketType::Connect,
         Some(1) => PacketType::Disconnect,
@@ -238,12 +241,7 @@ pub fn connect_ns(bytes: &[u8]) -> Option<String> {
     let Mp::Map(fields) = read(bytes)? else {
         return None;
     };
-    let field = |name: &str| {
-        fields
-            .iter()
-            .find(|(k, _)| k.as_str() == Some(name))
-            .map(|(_, v)| v)
-    };
+    let field = |name| field(&fields, name);
     (field("type")?.as_u64()? == 0).then(|| field("nsp")?.as_str().map(str::to_owned))?
 }
 

@@ -166,6 +166,12 @@ impl Socket {
         self.connected.load(Ordering::Acquire)
     }
 
+    /// An event's or acknowledgement's frames for this socket, in its namespace's parser.
+    fn frames(&self, ack: bool, id: Option<i64>, data: &str, attachments: &[Bytes]) -> Vec<Frame> {
+        let parser = self.ns.parser();
+        parser.data_frames(self.ns(), ack, id, data, attachments)
+    }
+
     /// Sends one packet's frames to this client, and counts it.
     pub(crate) fn send(&self, frames: &[Frame]) -> Result<(), EmitError> {
         self.push(frames)?;
@@ -187,12 +193,7 @@ impl Socket {
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
         let (text, bins) = ser::args(Some(event), data)?;
         let Some(store) = self.ns.store() else {
-            return self.send(
-                &self
-                    .ns
-                    .parser()
-                    .data_frames(self.ns(), false, None, &text, &bins),
-            );
+            return self.send(&self.frames(false, None, &text, &bins));
         };
         let event = EventData {
             data: Str::from(text),
@@ -203,25 +204,14 @@ impl Socket {
             ..BroadcastOptions::default()
         };
         store.record(self.ns.path_str(), &event, &own, |event| {
-            self.send(&self.ns.parser().data_frames(
-                self.ns(),
-                false,
-                None,
-                &event.data,
-                &event.attachments,
-            ))
+            self.send(&self.frames(false, None, &event.data, &event.attachments))
         })
     }
 
     /// Answers the client's acknowledgement request `id` with `data`.
     pub fn ack<T: Serialize + ?Sized>(&self, id: i64, data: &T) -> Result<(), EmitError> {
         let (text, bins) = ser::args(None, data)?;
-        self.send(
-            &self
-                .ns
-                .parser()
-                .data_frames(self.ns(), true, Some(id), &text, &bins),
-        )
+        self.send(&self.frames(true, Some(id), &text, &bins))
     }
 
     /// Emits `event` asking for an acknowledgement, and waits up to `timeout` for it.
@@ -243,12 +233,7 @@ impl Socket {
             socket: self.clone(),
             id,
         };
-        self.send(
-            &self
-                .ns
-                .parser()
-                .data_frames(self.ns(), false, Some(id), &text, &bins),
-        )?;
+        self.send(&self.frames(false, Some(id), &text, &bins))?;
         Ok(async move {
             let answered = tokio::time::timeout(timeout, rx).await;
             drop(forget);

@@ -336,22 +336,15 @@ pub(crate) async fn admit(
     Ok(())
 }
 
-/// Whether the JWT a client authenticated with (its stored [`Claims`](crate::auth::Claims))
-/// has expired.
-#[cfg(feature = "jwt")]
+/// Whether the JWT a client authenticated with has expired (never, without the `jwt` feature).
 fn token_expired(state: &ClientState) -> bool {
-    let exp = state
-        .get::<crate::auth::Claims>()
-        .and_then(|c| c.get("exp").and_then(Value::as_u64));
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    exp.is_some_and(|exp| exp <= now)
-}
-
-#[cfg(not(feature = "jwt"))]
-fn token_expired(_: &ClientState) -> bool {
-    false
+    #[cfg(feature = "jwt")]
+    return crate::auth::token_expired(state);
+    #[cfg(not(feature = "jwt"))]
+    {
+        let _ = state;
+        false
+    }
 }
 
 /// One namespace, merged from every gateway that serves it.
@@ -366,7 +359,8 @@ pub(crate) struct NsRuntime {
     /// The filter of refusals that reach no route: the first of the namespace's gateways'.
     pub(crate) filter: Option<Arc<dyn crate::filter::ExceptionFilter>>,
     pub(crate) metrics: NsMetrics,
-    /// Whether a recovered client skips the middlewares that do not run on recovery.
+    /// Whether a recovered client skips the connection middlewares
+    /// ([`Recovery::skip_middlewares`]).
     skip_middlewares: bool,
     server: OnceLock<Server>,
 }

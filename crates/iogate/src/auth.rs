@@ -426,6 +426,14 @@ pub const TOKEN_EXPIRED_EVENT: &str = "tokenExpired";
 /// The event a client sends with a fresh token to stay connected past its token's expiry.
 pub const REFRESH_EVENT: &str = "refreshToken";
 
+/// Whether the token a client authenticated with (its stored [`Claims`]) is past its `exp`,
+/// without leeway: a client recovering its session is then checked again by the middlewares.
+pub(crate) fn token_expired(state: &ClientState) -> bool {
+    Expire(0)
+        .deadline(state)
+        .is_some_and(|exp| exp <= crate::expiry::now())
+}
+
 /// What expiry means to a [`JwtAuth`]: the deadline is the stored claims' `exp` plus the
 /// leeway; a client past it is told [`TOKEN_EXPIRED_EVENT`], then disconnected.
 struct Expire(u64);

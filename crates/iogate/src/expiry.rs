@@ -47,7 +47,8 @@ struct Due {
     next: u64,
 }
 
-fn now() -> u64 {
+/// Seconds since the Unix epoch, the unit of a token's `exp`.
+pub(crate) fn now() -> u64 {
     jsonwebtoken::get_current_timestamp()
 }
 
