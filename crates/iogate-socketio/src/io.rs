@@ -410,9 +410,7 @@ impl Handler {
         let session = session.clone();
         run_here(async move {
             let verdict = decided.await;
-            let parser = ns.parser();
-            let connect = parser.connect(ns.path(), socket.id(), socket.pid.as_deref());
-            let deadline = {
+            let (deadline, connect) = {
                 let mut st = session.data.lock();
                 st.connecting.retain(|n| **n != *ns.path());
                 if st.closed {
@@ -430,37 +428,45 @@ impl Handler {
                     send_counted(
                         &session,
                         &ns,
-                        parser.connect_error(ns.path(), &e.message, e.data.as_ref()),
+                        ns.parser()
+                            .connect_error(ns.path(), &e.message, e.data.as_ref()),
                     );
                     return;
                 }
+                let connect = ns
+                    .parser()
+                    .connect(ns.path(), socket.id(), socket.pid.as_deref());
                 // Connected under the connection's lock: a close from now on sees the socket.
-                match (&restored, &io.store) {
-                    (Some((_, restored)), Some(store)) => store.replay(
-                        restored,
-                        || {
-                            socket.connect();
-                            send_counted(&session, &ns, connect.clone());
-                        },
-                        |missed| {
-                            let _ = socket.send(&parser.data_frames(
-                                ns.path(),
-                                false,
-                                None,
-                                &missed.data,
-                                &missed.attachments,
-                            ));
-                        },
-                    ),
-                    _ => socket.connect(),
-                }
+                // A recovered socket gets CONNECT and what it missed under the log's lock; a new
+                // one gets CONNECT once the connection's lock is let go.
+                let connect = match (&restored, &io.store) {
+                    (Some((_, restored)), Some(store)) => {
+                        store.replay(
+                            restored,
+                            || {
+                                socket.connect();
+                                send_counted(&session, &ns, connect);
+                            },
+                            |missed| {
+                                let frames =
+                                    socket.frames(false, None, &missed.data, &missed.attachments);
+                                let _ = socket.send(&frames);
+                            },
+                        );
+                        None
+                    }
+                    _ => {
+                        socket.connect();
+                        Some(connect)
+                    }
+                };
                 st.sockets.push(socket.clone());
-                st.deadline.take()
+                (st.deadline.take(), connect)
             };
             if let Some(key) = deadline {
                 io.deadlines.remove(key);
             }
-            if restored.is_none() {
+            if let Some(connect) = connect {
                 send_counted(&session, &ns, connect);
             }
             // The connection hooks start a moment after CONNECT is written, so that what they

@@ -167,7 +167,13 @@ impl Socket {
     }
 
     /// An event's or acknowledgement's frames for this socket, in its namespace's parser.
-    fn frames(&self, ack: bool, id: Option<i64>, data: &str, attachments: &[Bytes]) -> Vec<Frame> {
+    pub(crate) fn frames(
+        &self,
+        ack: bool,
+        id: Option<i64>,
+        data: &str,
+        attachments: &[Bytes],
+    ) -> Vec<Frame> {
         let parser = self.ns.parser();
         parser.data_frames(self.ns(), ack, id, data, attachments)
     }
