@@ -11,6 +11,7 @@ use iogate_engineio::Str;
 
 use crate::BoxFuture;
 use crate::io::IoInner;
+use crate::recovery::SharedSessions;
 
 /// Which sockets of a namespace an operation is for: those in any of `rooms` (every socket when
 /// empty), but none in any of `except`. A socket's id is a room of its own, as in socket.io.
@@ -107,6 +108,16 @@ pub trait Adapter: Send + Sync + 'static {
     fn all_rooms(&self, ns: &str) -> BoxFuture<'static, Result<Vec<String>, AdapterError>>;
     /// Stops forwarding (unsubscribes).
     fn close(&self) -> BoxFuture<'static, ()>;
+    /// The cluster's store of recovery sessions, for an adapter that orders the cluster's
+    /// broadcasts itself (the Redis streams adapter). With one:
+    /// - a broadcast is not delivered on this node at once: [`broadcast`](Self::broadcast)
+    ///   takes it, in the order of the calls (not of the polls of its future), and the adapter
+    ///   delivers it to every node, this one included, through [`Local::deliver`] with the
+    ///   offset it gave it; with recovery on, `Socket::emit` goes the same way;
+    /// - recovery keeps its sessions there, so that a client can come back on any node.
+    fn shared_sessions(&self) -> Option<Arc<dyn SharedSessions>> {
+        None
+    }
 }
 
 /// One node alone: nothing to forward.
@@ -186,6 +197,20 @@ impl Local {
     pub fn broadcast(&self, ns: &str, event: &EventData, opts: &BroadcastOptions) {
         if let Some(ns) = self.ns(ns) {
             ns.deliver(event, opts);
+        }
+    }
+
+    /// Delivers a broadcast the adapter ordered (see [`Adapter::shared_sessions`]), this node's
+    /// own included, with its `offset` when it has one (with recovery on, it is logged with it).
+    pub fn deliver(
+        &self,
+        ns: &str,
+        event: &EventData,
+        opts: &BroadcastOptions,
+        offset: Option<&str>,
+    ) {
+        if let Some(ns) = self.ns(ns) {
+            ns.deliver_at(event, opts, offset);
         }
     }
 

@@ -84,6 +84,7 @@ impl Builder {
                 recovery,
                 engine.max_outgoing_bytes,
                 engine.max_outgoing_packets,
+                self.adapter.shared_sessions(),
             ))
         });
         let namespaces = self
@@ -372,43 +373,63 @@ impl Handler {
             }
             st.connecting.push(p.ns.clone());
         }
-        let restored = self.io.store.as_ref().and_then(|store| {
+        let lookup = self.io.store.as_ref().and_then(|store| {
             let (pid, offset) = recovery::credentials(p.data.as_deref()?)?;
-            store
-                .take(&p.ns, &pid, &offset)
-                .map(|r| (Sid::from(pid), r))
+            let taken = store.take(&p.ns, &pid, &offset);
+            Some(async move { Some((Sid::from(pid), taken.await?)) })
         });
-        let socket = match &restored {
-            Some((pid, restored)) => {
-                let kept = &restored.kept;
-                let socket = Socket::new(
-                    kept.sid.clone(),
-                    Some(pid.clone()),
-                    Some(kept.ext.clone().unwrap_or_else(|| Arc::new(()))),
-                    ns.clone(),
-                    session.clone(),
-                );
-                let socket = Arc::new(socket);
-                for room in &kept.rooms {
-                    socket.join(room);
-                }
-                socket
-            }
-            None => {
-                let pid = self.io.store.is_some().then(new_id);
-                Arc::new(Socket::new(
-                    new_id(),
-                    pid,
-                    None,
-                    ns.clone(),
-                    session.clone(),
-                ))
-            }
-        };
-        let decided = ns.handler().connect(socket.clone(), p.data);
         let io = self.io.clone();
         let session = session.clone();
         run_here(async move {
+            let restored = match lookup {
+                Some(lookup) => lookup.await,
+                None => None,
+            };
+            admit(io, session, ns, p.data, restored).await;
+        });
+    }
+}
+
+/// Decides a CONNECT: the socket, restored or new, goes to the layer above, then CONNECT (and
+/// what a restored session missed) or CONNECT_ERROR goes out.
+async fn admit(
+    io: Arc<IoInner>,
+    session: Arc<Session<Conn>>,
+    ns: Arc<Namespace>,
+    auth: Option<Str>,
+    restored: Option<(Sid, recovery::Restored)>,
+) {
+    let socket = match &restored {
+        Some((pid, restored)) => {
+            let kept = &restored.kept;
+            let ext = kept.ext.clone().unwrap_or_else(|| Arc::new(()));
+            let socket = Socket::new(
+                kept.sid.clone(),
+                Some(pid.clone()),
+                Some((ext, kept.data.clone())),
+                ns.clone(),
+                session.clone(),
+            );
+            let socket = Arc::new(socket);
+            for room in &kept.rooms {
+                socket.join(room);
+            }
+            socket
+        }
+        None => {
+            let pid = io.store.is_some().then(new_id);
+            Arc::new(Socket::new(
+                new_id(),
+                pid,
+                None,
+                ns.clone(),
+                session.clone(),
+            ))
+        }
+    };
+    let decided = ns.handler().connect(socket.clone(), auth);
+    {
+        {
             let verdict = decided.await;
             let (deadline, connect) = {
                 let mut st = session.data.lock();
@@ -476,7 +497,7 @@ impl Handler {
                 tokio::time::sleep(HOOKS_AFTER_CONNECT).await;
                 socket.start_hooks().await;
             });
-        });
+        }
     }
 }
 

@@ -37,7 +37,7 @@ pub use iogate_engineio as engineio;
 pub use iogate_engineio::{Str, TransportKind};
 pub use ns::{ConnectError, Event, Namespace, NsHandler};
 pub use parser::Parser;
-pub use recovery::{Recovery, RecoveryStats};
+pub use recovery::{Recovery, RecoveryStats, SessionRecord, SharedSessions};
 pub use socket::{AckData, AckError, EmitError, Sid, Socket};
 
 /// Milliseconds since the Unix epoch, as JavaScript's `Date.now()`.

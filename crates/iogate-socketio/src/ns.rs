@@ -77,6 +77,13 @@ pub trait NsHandler: Send + Sync + 'static {
     fn sent(&self, packets: usize, bytes: usize) {
         let _ = (packets, bytes);
     }
+    /// What this handler keeps of `socket` as JSON (socket.io's `socket.data`): what
+    /// `fetch_sockets` reports on any node, and what a recovered session brings back on another
+    /// node of the cluster (see [`Socket::previous_data`]). `null` by default.
+    fn session_data(&self, socket: &Socket) -> serde_json::Value {
+        let _ = socket;
+        serde_json::Value::Null
+    }
 }
 
 /// A namespace.
@@ -88,6 +95,8 @@ pub struct Namespace {
     store: Option<Arc<Store>>,
     /// How packets are written.
     parser: Parser,
+    /// Whether the adapter orders the broadcasts ([`Adapter::shared_sessions`]).
+    sequenced: bool,
     sockets: RwLock<HashMap<Sid, Arc<Socket>>>,
     rooms: RwLock<HashMap<Arc<str>, Members>>,
 }
@@ -106,6 +115,7 @@ impl Namespace {
         Self {
             path: Str::from(path.to_owned()),
             handler,
+            sequenced: adapter.shared_sessions().is_some(),
             adapter,
             store,
             parser,
@@ -240,12 +250,49 @@ impl Namespace {
     }
 
     /// Delivers an encoded event to this node's selected sockets; returns how many there were.
-    /// With recovery on, the event gets its offset and is kept first.
+    /// With recovery on, the event gets its offset and is kept first (unless the adapter gives
+    /// the offsets: then an event delivered here only has none).
     pub(crate) fn deliver(&self, event: &EventData, opts: &BroadcastOptions) -> usize {
         match self.store() {
-            Some(store) => store.record(&self.path, event, opts, |event| self.push_to(event, opts)),
-            None => self.push_to(event, opts),
+            Some(store) if !store.is_shared() => {
+                store.record(&self.path, event, opts, |event| self.push_to(event, opts))
+            }
+            _ => self.push_to(event, opts),
         }
+    }
+
+    /// Delivers an event the adapter ordered, logged with its `offset` when recovery is on.
+    pub(crate) fn deliver_at(
+        &self,
+        event: &EventData,
+        opts: &BroadcastOptions,
+        offset: Option<&str>,
+    ) {
+        match (self.store(), offset) {
+            (Some(store), Some(offset)) => {
+                store.record_at(&self.path, event, opts, offset, |event| {
+                    self.push_to(event, opts)
+                });
+            }
+            _ => {
+                self.push_to(event, opts);
+            }
+        }
+    }
+
+    /// Whether the adapter orders this namespace's broadcasts and delivers them here too.
+    pub(crate) fn sequenced(&self) -> bool {
+        self.sequenced
+    }
+
+    /// Hands an event to the adapter that orders the broadcasts; it comes back through
+    /// [`Local::deliver`](crate::Local::deliver).
+    pub(crate) fn sequence(
+        &self,
+        event: &EventData,
+        opts: &BroadcastOptions,
+    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+        self.adapter.broadcast(self.path(), event, opts)
     }
 
     fn push_to(&self, event: &EventData, opts: &BroadcastOptions) -> usize {
@@ -278,6 +325,9 @@ impl Namespace {
             data: Str::from(text),
             attachments,
         };
+        if self.sequenced && !opts.local {
+            return Ok(self.sequence(&event, opts));
+        }
         self.deliver(&event, opts);
         Ok(self.forward(opts, |a, ns| a.broadcast(ns, &event, opts)))
     }

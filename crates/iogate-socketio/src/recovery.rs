@@ -11,6 +11,11 @@
 //! Everything kept is bounded: the log by packets, bytes and age; the sessions by count (the
 //! oldest goes first) and age; and a session is recoverable only if what it missed fits its
 //! client's outgoing queue.
+//!
+//! In a cluster whose adapter orders the broadcasts (the Redis streams adapter, see
+//! [`Adapter::shared_sessions`](crate::Adapter::shared_sessions)), the offsets are the adapter's
+//! (the stream's entry ids), every node logs every event in the same order, and the sessions
+//! are kept by the adapter as [`SessionRecord`]s, so that a client can come back on any node.
 
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
@@ -22,10 +27,50 @@ use bytes::Bytes;
 use iogate_engineio::Str;
 use tokio::time::Instant;
 
-use crate::adapter::{BroadcastOptions, EventData};
+use crate::BoxFuture;
+use crate::adapter::{BroadcastOptions, EventData, done};
 
 /// A socket's id or a session's pid (what `socket::Sid` is).
 type Sid = Arc<str>;
+
+/// An offset, `<a>-<b>` on the wire: this server's start and a counter, or a stream entry id.
+/// Offsets of one log grow in the order its events were sent.
+type Offset = (u64, u64);
+
+/// The offset written `<a>-<b>`.
+fn parse_offset(text: &str) -> Option<Offset> {
+    let (a, b) = text.split_once('-')?;
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|c| c.is_ascii_digit());
+    (digits(a) && digits(b)).then_some((a.parse().ok()?, b.parse().ok()?))
+}
+
+/// A session as a store shared by the cluster keeps it: what
+/// `@socket.io/redis-streams-adapter` writes, `{sid, pid, rooms, data}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRecord {
+    /// The socket's id.
+    pub sid: String,
+    /// The session's private id.
+    pub pid: String,
+    /// Its rooms, its own id among them (as socket.io lists them).
+    pub rooms: Vec<String>,
+    /// What the layer above keeps of the socket as JSON (socket.io's `socket.data`; see
+    /// [`NsHandler::session_data`](crate::NsHandler::session_data)).
+    pub data: serde_json::Value,
+    /// Its namespace, when the node that wrote it said so (iogate's nodes do, Node's do not).
+    pub nsp: Option<String>,
+}
+
+/// Where a cluster keeps the sessions of connection state recovery, so that any node can take
+/// one back: see [`Adapter::shared_sessions`](crate::Adapter::shared_sessions).
+pub trait SharedSessions: Send + Sync + 'static {
+    /// Keeps `session` for `ttl` (the recovery window). Fire and forget: a session that could
+    /// not be kept is only not recoverable.
+    fn persist(&self, session: SessionRecord, ttl: Duration);
+    /// Takes session `pid` back (it is gone afterwards); `None` when there is none, or the
+    /// store cannot be reached.
+    fn take(&self, pid: &str) -> BoxFuture<'static, Option<SessionRecord>>;
+}
 
 /// The settings of connection state recovery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,8 +109,10 @@ pub(crate) struct Kept {
     pub(crate) ns: Str,
     /// The rooms it had joined by name.
     pub(crate) rooms: Vec<Arc<str>>,
-    /// The layer above's state for the socket.
+    /// The layer above's state for the socket, when it broke on this node.
     pub(crate) ext: Option<Arc<dyn Any + Send + Sync>>,
+    /// The layer above's state as JSON, when the session came from the cluster's store.
+    pub(crate) data: Option<serde_json::Value>,
     /// When its connection broke.
     at: Instant,
 }
@@ -82,7 +129,21 @@ impl Kept {
             ns,
             rooms,
             ext,
+            data: None,
             at: Instant::now(),
+        }
+    }
+
+    /// The session as the cluster's store keeps it.
+    fn record(&self, pid: &str, data: serde_json::Value) -> SessionRecord {
+        SessionRecord {
+            sid: self.sid.to_string(),
+            pid: pid.to_owned(),
+            rooms: std::iter::once(self.sid.to_string())
+                .chain(self.rooms.iter().map(|r| r.to_string()))
+                .collect(),
+            data,
+            nsp: Some(self.ns.to_string()),
         }
     }
 
@@ -97,8 +158,8 @@ impl Kept {
 /// A session handed back to its client: where to replay from.
 pub(crate) struct Restored {
     pub(crate) kept: Kept,
-    /// The sequence number of the last event the client read.
-    after: u64,
+    /// The offset of the last event the client read.
+    after: Offset,
 }
 
 /// Whom a recorded event was for.
@@ -109,7 +170,7 @@ struct Targets {
 
 /// An event in the log.
 struct Logged {
-    seq: u64,
+    offset: Offset,
     at: Instant,
     ns: Str,
     targets: Targets,
@@ -139,6 +200,8 @@ pub(crate) struct Store {
     /// Offsets are `<epoch>-<seq>`: the epoch (the store's start, in ms) tells this server's
     /// offsets from another's or an earlier run's.
     epoch: u64,
+    /// The cluster's sessions, when the adapter keeps them (and gives the offsets).
+    shared: Option<Arc<dyn SharedSessions>>,
     inner: Mutex<Inner>,
     pub(crate) stats: RecoveryStats,
 }
@@ -147,6 +210,9 @@ pub(crate) struct Store {
 struct Inner {
     next: u64,
     log: VecDeque<Logged>,
+    /// The offset of the latest event that left the log: a client that read it missed nothing
+    /// that left.
+    last_trimmed: Option<Offset>,
     bytes: usize,
     sessions: HashMap<Sid, Kept>,
     /// The kept sessions' pids in the order their connections broke (an entry whose session
@@ -159,12 +225,14 @@ impl Store {
         config: Recovery,
         max_replay_bytes: usize,
         max_replay_packets: usize,
+        shared: Option<Arc<dyn SharedSessions>>,
     ) -> Self {
         let epoch = crate::unix_millis();
         Self {
             config,
             max_replay: (max_replay_bytes, max_replay_packets),
             epoch,
+            shared,
             inner: Mutex::default(),
             stats: RecoveryStats::default(),
         }
@@ -172,6 +240,11 @@ impl Store {
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the cluster's adapter gives the offsets and keeps the sessions.
+    pub(crate) fn is_shared(&self) -> bool {
+        self.shared.is_some()
     }
 
     /// Records an event sent to `opts` in namespace `ns` and gives it its offset; `deliver`
@@ -185,14 +258,43 @@ impl Store {
         deliver: impl FnOnce(&EventData) -> R,
     ) -> R {
         let mut inner = self.lock();
-        let seq = inner.next;
+        let offset = (self.epoch, inner.next);
         inner.next += 1;
-        let event = with_offset(event, &self.offset(seq));
+        self.log(&mut inner, offset, ns, event, opts, deliver)
+    }
+
+    /// Records, as [`record`](Self::record) does, an event whose offset the cluster's adapter
+    /// gave (`<ms>-<seq>`, a stream entry id); one with no such offset is only delivered.
+    pub(crate) fn record_at<R>(
+        &self,
+        ns: &Str,
+        event: &EventData,
+        opts: &BroadcastOptions,
+        offset: &str,
+        deliver: impl FnOnce(&EventData) -> R,
+    ) -> R {
+        let mut inner = self.lock();
+        match parse_offset(offset) {
+            Some(at) => self.log(&mut inner, at, ns, event, opts, deliver),
+            None => deliver(event),
+        }
+    }
+
+    fn log<R>(
+        &self,
+        inner: &mut Inner,
+        offset: Offset,
+        ns: &Str,
+        event: &EventData,
+        opts: &BroadcastOptions,
+        deliver: impl FnOnce(&EventData) -> R,
+    ) -> R {
+        let event = with_offset(event, &format!("{}-{}", offset.0, offset.1));
         let result = deliver(&event);
         let size = event.data.len() + event.attachments.iter().map(Bytes::len).sum::<usize>();
         let now = Instant::now();
         inner.log.push_back(Logged {
-            seq,
+            offset,
             at: now,
             ns: ns.clone(),
             targets: Targets {
@@ -203,12 +305,19 @@ impl Store {
             size,
         });
         inner.bytes += size;
-        self.trim(&mut inner, now);
+        self.trim(inner, now);
         result
     }
 
-    /// Keeps the session `pid` of a client whose connection broke.
-    pub(crate) fn persist(&self, pid: Sid, kept: Kept) {
+    /// Keeps the session `pid` of a client whose connection broke; with a shared store, there
+    /// too, with `data` (the layer above's state as JSON), so that another node can restore it.
+    pub(crate) fn persist(&self, pid: Sid, kept: Kept, data: impl FnOnce() -> serde_json::Value) {
+        if let Some(shared) = &self.shared {
+            shared.persist(
+                kept.record(&pid, data()),
+                self.config.max_disconnection_duration,
+            );
+        }
         let mut inner = self.lock();
         let now = kept.at;
         inner.order.push_back((now, pid.clone()));
@@ -228,37 +337,91 @@ impl Store {
 
     /// Takes back session `pid` of namespace `ns` for a client that read up to `offset`, if it
     /// is still kept and everything it missed is still in the log and fits its queue. A session
-    /// taken is gone, recovered or not.
-    pub(crate) fn take(&self, ns: &str, pid: &str, offset: &str) -> Option<Restored> {
+    /// taken is gone, recovered or not. With a shared store, the session is taken from there,
+    /// and this node's own copy only adds what cannot travel (the layer above's state).
+    pub(crate) fn take(
+        self: &Arc<Self>,
+        ns: &str,
+        pid: &str,
+        offset: &str,
+    ) -> BoxFuture<'static, Option<Restored>> {
+        let Some(shared) = &self.shared else {
+            return done(self.take_kept(ns, pid, offset, |kept| kept));
+        };
+        let taken = shared.take(pid);
+        let (store, ns, pid, offset) = (
+            self.clone(),
+            ns.to_owned(),
+            pid.to_owned(),
+            offset.to_owned(),
+        );
+        Box::pin(async move {
+            let record = taken.await;
+            store.take_kept(&ns, &pid, &offset, |mine| {
+                let record = record?;
+                let ns = Str::from(record.nsp.clone().unwrap_or_else(|| ns.clone()));
+                let mut kept = Kept::new(
+                    record.sid.as_str().into(),
+                    ns,
+                    record
+                        .rooms
+                        .iter()
+                        .filter(|r| **r != record.sid)
+                        .map(|r| Arc::from(r.as_str()))
+                        .collect(),
+                    None,
+                );
+                match mine {
+                    Some(mine) if mine.sid == kept.sid => kept.ext = mine.ext,
+                    _ => kept.data = Some(record.data),
+                }
+                Some(kept)
+            })
+        })
+    }
+
+    /// Takes session `pid` out of this node's sessions and lets `found` decide what to restore.
+    fn take_kept(
+        &self,
+        ns: &str,
+        pid: &str,
+        offset: &str,
+        found: impl FnOnce(Option<Kept>) -> Option<Kept>,
+    ) -> Option<Restored> {
         let mut inner = self.lock();
         self.trim(&mut inner, Instant::now());
-        let kept = inner.sessions.remove(pid)?;
-        let restored = self.replayable(&inner, &kept, offset);
-        if restored.is_none() || *kept.ns != *ns {
+        let mine = inner.sessions.remove(pid);
+        let had = mine.is_some();
+        let Some(kept) = found(mine) else {
+            if had {
+                self.stats.expired.fetch_add(1, Ordering::Relaxed);
+            }
+            return None;
+        };
+        let after = self.replayable(&inner, &kept, offset);
+        if after.is_none() || *kept.ns != *ns {
             // A wrong namespace is a forged pid: the session is forgotten all the same.
             self.stats.expired.fetch_add(1, Ordering::Relaxed);
             return None;
         }
         Some(Restored {
             kept,
-            after: restored?,
+            after: after?,
         })
     }
 
-    /// The sequence number to replay after, when the log still holds every event after
-    /// `offset` and those for `kept` fit its client's queue.
-    fn replayable(&self, inner: &Inner, kept: &Kept, offset: &str) -> Option<u64> {
-        let (epoch, seq) = offset.split_once('-')?;
-        if epoch.parse::<u64>().ok()? != self.epoch {
-            return None;
-        }
-        let after: u64 = seq.parse().ok()?;
-        if after >= inner.next {
-            return None;
-        }
-        let first = inner.log.front().map_or(inner.next, |l| l.seq);
-        if after + 1 < first {
-            // Events it missed already left the log.
+    /// The offset to replay after, when the log still holds every event after `offset` and
+    /// those for `kept` fit its client's queue.
+    fn replayable(&self, inner: &Inner, kept: &Kept, offset: &str) -> Option<Offset> {
+        let after = parse_offset(offset)?;
+        let start = inner.log.partition_point(|l| l.offset <= after);
+        let read = start
+            .checked_sub(1)
+            .and_then(|i| inner.log.get(i))
+            .is_some_and(|l| l.offset == after);
+        // The offset must be one this log gave: still in it, or the latest one that left it.
+        let known = read || (start == 0 && inner.last_trimmed == Some(after));
+        if !known {
             return None;
         }
         let (mut bytes, mut packets) = (0, 0);
@@ -305,6 +468,7 @@ impl Store {
                 || too_old(front.at)
             {
                 inner.bytes -= front.size;
+                inner.last_trimmed = Some(front.offset);
                 inner.log.pop_front();
             } else {
                 break;
@@ -331,15 +495,11 @@ impl Store {
             inner.sessions.shrink_to_fit();
         }
     }
-
-    fn offset(&self, seq: u64) -> String {
-        format!("{}-{seq}", self.epoch)
-    }
 }
 
 /// The logged events after `after` that were for `kept`.
-fn missed<'a>(inner: &'a Inner, after: u64, kept: &'a Kept) -> impl Iterator<Item = &'a Logged> {
-    let start = inner.log.partition_point(|l| l.seq <= after);
+fn missed<'a>(inner: &'a Inner, after: Offset, kept: &'a Kept) -> impl Iterator<Item = &'a Logged> {
+    let start = inner.log.partition_point(|l| l.offset <= after);
     inner
         .log
         .range(start..)
@@ -387,7 +547,7 @@ mod tests {
     }
 
     fn store(config: Recovery) -> Store {
-        Store::new(config, 1 << 20, 4096)
+        Store::new(config, 1 << 20, 4096, None)
     }
 
     fn to(rooms: &[&str]) -> BroadcastOptions {
@@ -415,6 +575,12 @@ mod tests {
         )
     }
 
+    impl Store {
+        fn take_now(&self, ns: &str, pid: &str, offset: &str) -> Option<Restored> {
+            self.take_kept(ns, pid, offset, |kept| kept)
+        }
+    }
+
     fn replayed(store: &Store, restored: &Restored) -> Vec<String> {
         let mut out = Vec::new();
         store.replay(restored, || {}, |e| out.push(e.data.to_string()));
@@ -432,7 +598,11 @@ mod tests {
     fn a_session_gets_what_its_rooms_missed_in_order() {
         let store = store(Recovery::default());
         let read = send(&store, "[\"a\"]", &to(&[]));
-        store.persist("p1".into(), kept("s1", &["room"]));
+        store.persist(
+            "p1".into(),
+            kept("s1", &["room"]),
+            serde_json::Value::default,
+        );
         send(&store, "[\"b\"]", &to(&["room"]));
         send(&store, "[\"c\"]", &to(&["other"]));
         send(&store, "[\"d\"]", &to(&["s1"]));
@@ -445,14 +615,14 @@ mod tests {
             },
         );
         send(&store, "[\"f\"]", &to(&[]));
-        let restored = store.take("/", "p1", &read).expect("recoverable");
+        let restored = store.take_now("/", "p1", &read).expect("recoverable");
         assert_eq!(&*restored.kept.sid, "s1");
         let names: Vec<String> = replayed(&store, &restored)
             .iter()
             .map(|t| serde_json::from_str::<Vec<String>>(t).unwrap()[0].clone())
             .collect();
         assert_eq!(names, ["b", "d", "f"]);
-        assert!(store.take("/", "p1", &read).is_none(), "taken once");
+        assert!(store.take_now("/", "p1", &read).is_none(), "taken once");
         assert_eq!(store.stats.recovered.load(Ordering::Relaxed), 1);
     }
 
@@ -460,15 +630,15 @@ mod tests {
     fn no_session_for_unknown_pids_offsets_or_namespaces() {
         let store = store(Recovery::default());
         let read = send(&store, "[\"a\"]", &to(&[]));
-        assert!(store.take("/", "nobody", &read).is_none());
+        assert!(store.take_now("/", "nobody", &read).is_none());
         for bad in ["", "x", "1-1", "0-0-0", &format!("{}-99", store.epoch)] {
-            store.persist("p".into(), kept("s", &[]));
-            assert!(store.take("/", "p", bad).is_none(), "{bad:?}");
+            store.persist("p".into(), kept("s", &[]), serde_json::Value::default);
+            assert!(store.take_now("/", "p", bad).is_none(), "{bad:?}");
         }
-        store.persist("p".into(), kept("s", &[]));
-        assert!(store.take("/chat", "p", &read).is_none());
+        store.persist("p".into(), kept("s", &[]), serde_json::Value::default);
+        assert!(store.take_now("/chat", "p", &read).is_none());
         assert!(
-            store.take("/", "p", &read).is_none(),
+            store.take_now("/", "p", &read).is_none(),
             "a wrong guess costs it"
         );
     }
@@ -480,38 +650,41 @@ mod tests {
             ..Recovery::default()
         });
         let read = send(&store, "[\"a\"]", &to(&[]));
-        store.persist("p".into(), kept("s", &[]));
+        store.persist("p".into(), kept("s", &[]), serde_json::Value::default);
         for _ in 0..3 {
             send(&store, "[\"b\"]", &to(&[]));
         }
-        assert!(store.take("/", "p", &read).is_some(), "3 missed, 3 kept");
+        assert!(
+            store.take_now("/", "p", &read).is_some(),
+            "3 missed, 3 kept"
+        );
         let read = send(&store, "[\"a\"]", &to(&[]));
-        store.persist("p".into(), kept("s", &[]));
+        store.persist("p".into(), kept("s", &[]), serde_json::Value::default);
         for _ in 0..4 {
             send(&store, "[\"b\"]", &to(&[]));
         }
         assert!(
-            store.take("/", "p", &read).is_none(),
+            store.take_now("/", "p", &read).is_none(),
             "the first missed is gone"
         );
     }
 
     #[test]
     fn a_session_that_missed_more_than_its_queue_holds_is_not_recoverable() {
-        let store = Store::new(Recovery::default(), 1 << 20, 5);
+        let store = Store::new(Recovery::default(), 1 << 20, 5, None);
         let read = send(&store, "[\"a\"]", &to(&[]));
-        store.persist("p".into(), kept("s", &["r"]));
+        store.persist("p".into(), kept("s", &["r"]), serde_json::Value::default);
         for _ in 0..5 {
             send(&store, "[\"b\"]", &to(&["r"]));
         }
         // Not for it: does not count.
         send(&store, "[\"c\"]", &to(&["elsewhere"]));
-        assert!(store.take("/", "p", &read).is_some());
-        store.persist("p".into(), kept("s", &["r"]));
+        assert!(store.take_now("/", "p", &read).is_some());
+        store.persist("p".into(), kept("s", &["r"]), serde_json::Value::default);
         for _ in 0..6 {
             send(&store, "[\"b\"]", &to(&["r"]));
         }
-        assert!(store.take("/", "p", &read).is_none());
+        assert!(store.take_now("/", "p", &read).is_none());
     }
 
     #[test]
@@ -522,11 +695,11 @@ mod tests {
         });
         let read = send(&store, "[\"a\"]", &to(&[]));
         for pid in ["p1", "p2", "p3"] {
-            store.persist(pid.into(), kept("s", &[]));
+            store.persist(pid.into(), kept("s", &[]), serde_json::Value::default);
         }
         assert_eq!(store.sessions(), 2);
-        assert!(store.take("/", "p1", &read).is_none());
-        assert!(store.take("/", "p3", &read).is_some());
+        assert!(store.take_now("/", "p1", &read).is_none());
+        assert!(store.take_now("/", "p3", &read).is_some());
         assert_eq!(store.stats.expired.load(Ordering::Relaxed), 1);
     }
 
@@ -554,14 +727,47 @@ mod tests {
             ..Recovery::default()
         });
         let read = send(&store, "[\"a\"]", &to(&[]));
-        store.persist("p".into(), kept("s", &[]));
+        store.persist("p".into(), kept("s", &[]), serde_json::Value::default);
         send(&store, "[\"b\"]", &to(&[]));
         tokio::time::advance(Duration::from_secs(11)).await;
         store.sweep();
         assert_eq!(store.sessions(), 0);
         assert!(store.lock().log.is_empty());
-        assert!(store.take("/", "p", &read).is_none());
+        assert!(store.take_now("/", "p", &read).is_none());
         assert_eq!(store.stats.expired.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn offsets_an_adapter_gives_are_kept_and_checked() {
+        let store = store(Recovery {
+            max_packets: 3,
+            ..Recovery::default()
+        });
+        let ns = Str::from("/");
+        let at = |offset: &str, text: &str| {
+            store.record_at(&ns, &event(text), &to(&[]), offset, |e| e.data.to_string())
+        };
+        assert_eq!(at("5-0", "[\"a\"]"), "[\"a\",\"5-0\"]");
+        assert_eq!(
+            at("not-an-offset", "[\"z\"]"),
+            "[\"z\"]",
+            "delivered, not logged"
+        );
+        at("5-1", "[\"b\"]");
+        at("7-0", "[\"c\"]");
+        at("9-0", "[\"d\"]");
+        // "5-0" left the log last: a client that read it missed nothing that left.
+        for (offset, missed) in [("5-0", 3), ("5-1", 2), ("9-0", 0)] {
+            store.persist("p".into(), kept("s", &[]), serde_json::Value::default);
+            let restored = store.take_now("/", "p", offset).expect(offset);
+            assert_eq!(replayed(&store, &restored).len(), missed, "{offset}");
+        }
+        // Offsets this log never gave, or gave but no longer holds.
+        at("9-1", "[\"e\"]");
+        for offset in ["6-0", "9-2", "5-0", "x-1", "9"] {
+            store.persist("p".into(), kept("s", &[]), serde_json::Value::default);
+            assert!(store.take_now("/", "p", offset).is_none(), "{offset}");
+        }
     }
 
     #[test]

@@ -81,8 +81,11 @@ pub struct Socket {
     /// The private id of its session, with which a client whose connection broke gets its
     /// state back; `None` when recovery is off.
     pub(crate) pid: Option<Sid>,
-    /// The layer above's state of the session this socket recovered, if it did.
+    /// The layer above's state of the session this socket recovered, if it did (a unit value
+    /// when the session came from another node).
     previous: Option<Arc<dyn Any + Send + Sync>>,
+    /// The layer above's state as JSON, when the session came from another node.
+    previous_data: Option<serde_json::Value>,
     pub(crate) ns: Arc<Namespace>,
     pub(crate) session: Arc<Session<Conn>>,
     /// The rooms joined by name (its own id is implied). Few per socket, so a list.
@@ -103,15 +106,17 @@ impl Socket {
     pub(crate) fn new(
         id: Sid,
         pid: Option<Sid>,
-        previous: Option<Arc<dyn Any + Send + Sync>>,
+        previous: Option<(Arc<dyn Any + Send + Sync>, Option<serde_json::Value>)>,
         ns: Arc<Namespace>,
         session: Arc<Session<Conn>>,
     ) -> Self {
         let issued = crate::unix_millis();
+        let (previous, previous_data) = previous.unzip();
         Self {
             id,
             pid,
             previous,
+            previous_data: previous_data.flatten(),
             ns,
             session,
             rooms: Mutex::new(Vec::new()),
@@ -139,6 +144,13 @@ impl Socket {
     /// [`ext`](Self::ext) held it.
     pub fn previous_ext(&self) -> Option<&Arc<dyn Any + Send + Sync>> {
         self.previous.as_ref()
+    }
+
+    /// The layer above's state of a session recovered from another node of the cluster, as
+    /// [`NsHandler::session_data`](crate::NsHandler::session_data) wrote it there (or a Node
+    /// node's `socket.data`); `None` for a session of this node.
+    pub fn previous_data(&self) -> Option<&serde_json::Value> {
+        self.previous_data.as_ref()
     }
 
     /// The namespace's path.
@@ -209,6 +221,14 @@ impl Socket {
             rooms: vec![self.id.to_string()],
             ..BroadcastOptions::default()
         };
+        if self.ns.sequenced() {
+            // The cluster orders it and gives its offset, as socket.io's streams adapter does.
+            if !self.connected() {
+                return Err(EmitError::Closed);
+            }
+            drop(self.ns.sequence(&event, &own));
+            return Ok(());
+        }
         store.record(self.ns.path_str(), &event, &own, |event| {
             self.send(&self.frames(false, None, &event.data, &event.attachments))
         })
@@ -357,7 +377,7 @@ impl Socket {
                 rooms,
                 self.ext.get().cloned(),
             );
-            store.persist(pid.clone(), kept);
+            store.persist(pid.clone(), kept, || self.ns.handler().session_data(self));
         }
         // Acknowledgements still awaited will not come.
         self.acks.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -411,7 +431,7 @@ impl Socket {
         SocketInfo {
             id: self.id.to_string(),
             rooms,
-            data: serde_json::Value::Null,
+            data: self.ns.handler().session_data(self),
             handshake: serde_json::json!({
                 "headers": headers,
                 "query": query,

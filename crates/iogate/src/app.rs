@@ -305,12 +305,18 @@ pub(crate) async fn admit(
     let auth = auth
         .and_then(|text| serde_json::from_str(&text).ok())
         .unwrap_or(Value::Null);
-    // A recovered client carries on with its data and user; the rest is new.
+    // A recovered client carries on with its data and user; the rest is new. From another node
+    // of the cluster, only its user and claims come back (see `ClientState::to_json`).
     let previous = socket
         .previous_ext()
-        .and_then(|ext| ext.clone().downcast::<ClientState>().ok());
+        .and_then(|ext| ext.clone().downcast::<ClientState>().ok())
+        .or_else(|| {
+            let data = socket.previous_data()?;
+            ClientState::from_json(socket.id().into(), data, &ns).map(Arc::new)
+        });
     // Unless the token it authenticated with expired meanwhile: then every middleware checks
-    // the handshake it came back with, as a new client's.
+    // the handshake it came back with, as a new client's. So does a client recovered from
+    // another node with no user to vouch for it.
     let skip = ns.skip_middlewares && previous.as_deref().is_some_and(|p| !token_expired(p));
     let state = Arc::new(match &previous {
         Some(previous) => ClientState::recovered(previous, auth, &ns),

@@ -91,6 +91,40 @@ impl ClientState {
         state
     }
 
+    /// What of the client travels with its session to another node of the cluster (socket.io's
+    /// `socket.data`): its user and verified claims. Values stored with
+    /// [`Client::insert`] stay on the node: they are typed, not serialisable.
+    pub(crate) fn to_json(&self) -> Value {
+        let mut data = serde_json::Map::new();
+        if let Some(user) = self.user() {
+            data.insert("user".into(), user.into());
+        }
+        #[cfg(feature = "jwt")]
+        if let Some(claims) = self.get::<crate::auth::Claims>() {
+            data.insert("claims".into(), Value::Object((*claims.0).clone()));
+        }
+        Value::Object(data)
+    }
+
+    /// The state another node kept of client `id` as [`to_json`](Self::to_json) wrote it;
+    /// `None` when it names no user (a Node node's session, or a client that never
+    /// authenticated): nothing then vouches for the client.
+    pub(crate) fn from_json(id: Box<str>, data: &Value, ns: &Arc<NsRuntime>) -> Option<Self> {
+        let user = data.get("user").and_then(Value::as_str)?;
+        let state = Self::new(id, Value::Null, ns);
+        let _ = state.user.set(user.into());
+        #[cfg(feature = "jwt")]
+        if let Some(Value::Object(claims)) = data.get("claims") {
+            let claims = crate::auth::Claims(Arc::new(claims.clone()));
+            state
+                .data
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(Box::new(claims));
+        }
+        Some(state)
+    }
+
     /// Notes where the client's token expiry is watched.
     #[cfg(feature = "jwt")]
     pub(crate) fn set_expiry(&self, expiries: Weak<crate::expiry::Expiries>, key: (u64, u64)) {

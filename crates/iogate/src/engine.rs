@@ -77,4 +77,8 @@ impl sio::NsHandler for Mount {
         m.packets_out.increment(packets as u64);
         m.bytes_out.increment(bytes as u64);
     }
+
+    fn session_data(&self, socket: &sio::Socket) -> serde_json::Value {
+        state(socket).map_or(serde_json::Value::Null, |s| s.to_json())
+    }
 }
