@@ -26,7 +26,7 @@ use crate::wire::{self, Request, ResponseBody};
 
 /// How many received messages of one namespace may wait to be handled before new ones are
 /// dropped (with a warning): enough for bursts, bounded so a stuck node does not grow forever.
-const QUEUE: usize = 4096;
+pub(crate) const QUEUE: usize = 4096;
 
 /// The Redis adapter of one node. Cheap to clone; clones are the same node.
 #[derive(Clone)]
@@ -95,7 +95,7 @@ impl Channels {
 
 /// A random id, like the Node adapter's `uid2(6)` (whose ids are 6 characters of base 62); a
 /// bit longer here, as nothing reads them but the nodes.
-fn random_id() -> String {
+pub(crate) fn random_id() -> String {
     rand::thread_rng()
         .sample_iter(rand::distributions::Alphanumeric)
         .take(12)
@@ -103,7 +103,7 @@ fn random_id() -> String {
         .collect()
 }
 
-fn unavailable(e: DriverError) -> AdapterError {
+pub(crate) fn unavailable(e: DriverError) -> AdapterError {
     AdapterError::Unavailable(e.to_string())
 }
 

@@ -20,6 +20,8 @@ pub struct Redis {
     pub(crate) startup_timeout: Duration,
     pub(crate) request_timeout: Duration,
     pub(crate) command_timeout: Duration,
+    pub(crate) stream_name: String,
+    pub(crate) stream_max_len: usize,
 }
 
 impl Redis {
@@ -32,7 +34,24 @@ impl Redis {
             startup_timeout: Duration::from_secs(30),
             request_timeout: Duration::from_secs(5),
             command_timeout: Duration::from_secs(2),
+            stream_name: "socket.io".into(),
+            stream_max_len: 10_000,
         }
+    }
+
+    /// The stream of the streams adapter (default `socket.io`, the Node adapter's
+    /// `streamName`): nodes of one cluster share it.
+    pub fn stream_name(mut self, name: impl Into<String>) -> Self {
+        self.stream_name = name.into();
+        self
+    }
+
+    /// About how many entries the streams adapter's stream keeps (`XADD ... MAXLEN ~`; default
+    /// 10,000, the Node adapter's `maxLen`): a client can be recovered on another node only
+    /// while what it missed is still in it.
+    pub fn stream_max_len(mut self, len: usize) -> Self {
+        self.stream_max_len = len;
+        self
     }
 
     /// The prefix of the pub/sub channels (default `socket.io`, the Node adapter's `key`):
@@ -67,7 +86,7 @@ impl Redis {
     }
 
     /// The URL with RESP3 asked for (pub/sub messages arrive as RESP3 pushes).
-    fn resp3_url(&self) -> String {
+    pub(crate) fn resp3_url(&self) -> String {
         if self.url.contains("protocol=") {
             self.url.clone()
         } else if self.url.contains('?') {
@@ -327,6 +346,57 @@ impl Driver {
             self.timed(conn.punsubscribe(patterns)).await?;
         }
         Ok(())
+    }
+
+    /// Appends `entries` (their fields) to `stream`, trimmed to about `max_len`, in one round
+    /// trip and in order.
+    pub(crate) async fn xadd_all(
+        &self,
+        stream: &str,
+        max_len: usize,
+        entries: &[Vec<(&'static str, String)>],
+    ) -> Result<(), DriverError> {
+        self.ensure_up()?;
+        let mut pipe = redis::pipe();
+        for fields in entries {
+            pipe.cmd("XADD")
+                .arg(stream)
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(max_len)
+                .arg("*")
+                .arg(fields)
+                .ignore();
+        }
+        let mut conn = self.inner.conn.clone();
+        self.timed(pipe.query_async::<()>(&mut conn)).await
+    }
+
+    /// Sets `key` to `value` for `ttl`.
+    pub(crate) async fn set_px(
+        &self,
+        key: String,
+        value: String,
+        ttl: Duration,
+    ) -> Result<(), DriverError> {
+        self.ensure_up()?;
+        let mut conn = self.inner.conn.clone();
+        let ms = ttl.as_millis().max(1) as u64;
+        let cmd = redis::cmd("SET")
+            .arg(key)
+            .arg(value)
+            .arg("PX")
+            .arg(ms)
+            .to_owned();
+        self.timed(cmd.query_async::<()>(&mut conn)).await
+    }
+
+    /// Takes `key` (`GETDEL`): its value, and it is gone.
+    pub(crate) async fn getdel(&self, key: String) -> Result<Option<String>, DriverError> {
+        self.ensure_up()?;
+        let mut conn = self.inner.conn.clone();
+        let cmd = redis::cmd("GETDEL").arg(key).to_owned();
+        self.timed(cmd.query_async(&mut conn)).await
     }
 
     /// How many connections subscribe `channel` (one per node: `PUBSUB NUMSUB`).

@@ -8,9 +8,10 @@
 //! | module | owns |
 //! |---|---|
 //! | [`wire`] | the messages' formats (msgpack and JSON), no I/O |
-//! | [`streams_wire`] | `@socket.io/redis-streams-adapter`'s stream entries and recovery sessions, no I/O (its adapter is still to come) |
+//! | [`streams_wire`] | `@socket.io/redis-streams-adapter`'s stream entries, recovery sessions and pub/sub messages, no I/O |
 //! | `driver` | the Redis connection: reconnection, resubscription, health |
-//! | `adapter` | [`RedisAdapter`], the [`Adapter`](iogate_socketio::Adapter) |
+//! | `adapter` | [`RedisAdapter`], the [`Adapter`](iogate_socketio::Adapter) over pub/sub |
+//! | `streams` | [`StreamsAdapter`], the adapter over one stream, for recovery on any node |
 //!
 //! ## When Redis goes away
 //! - Every node keeps serving its own clients: an operation is always carried out on the node
@@ -24,8 +25,10 @@
 
 mod adapter;
 mod driver;
+mod streams;
 pub mod streams_wire;
 pub mod wire;
 
 pub use adapter::RedisAdapter;
 pub use driver::{ClusterError, Health, Redis};
+pub use streams::StreamsAdapter;

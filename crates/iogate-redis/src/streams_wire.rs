@@ -1,6 +1,6 @@
-//! What `@socket.io/redis-streams-adapter` 0.3 writes to Redis: stream entries, and the sessions
-//! of connection state recovery. Formats only, no I/O; the adapter that reads and writes them
-//! is still to come (see `docs/scaling.md`).
+//! What `@socket.io/redis-streams-adapter` 0.3 writes to Redis: stream entries, the sessions
+//! of connection state recovery, and the pub/sub messages of what is not streamed. Formats
+//! only, no I/O: [`StreamsAdapter`](crate::StreamsAdapter) reads and writes them.
 //!
 //! - **Entries** of the one stream (`socket.io`, `XADD ... MAXLEN ~ 10000 *`) have four fields:
 //!   `uid` (the writing node), `nsp`, `type` (socket.io-adapter's `MessageType`, as decimal
@@ -231,18 +231,9 @@ fn entry(uid: &str, nsp: &str, kind: MessageType, data: String) -> Entry {
     }
 }
 
-/// A session of connection state recovery, as kept in Redis.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Session {
-    /// The socket's id.
-    pub sid: String,
-    /// The session's private id.
-    pub pid: String,
-    /// Its rooms, its own id among them.
-    pub rooms: Vec<String>,
-    /// Its `socket.data`.
-    pub data: Json,
-}
+/// A session of connection state recovery, as kept in Redis: `{sid, pid, rooms, data}`, and
+/// `nsp` after them when an iogate node wrote it (Node's nodes ignore it).
+pub use iogate_socketio::SessionRecord as Session;
 
 /// The Redis key of session `pid` (`sio:session:<pid>`, the adapter's default prefix).
 pub fn session_key(pid: &str) -> String {
@@ -252,13 +243,16 @@ pub fn session_key(pid: &str) -> String {
 /// A session as Node's adapter stores it: base64 of its msgpack.
 pub fn write_session(session: &Session) -> Result<String, WireError> {
     let rooms = Mp::Array(session.rooms.iter().map(|r| Mp::from(r.as_str())).collect());
-    let msg = Mp::Map(vec![
+    let mut fields = vec![
         (Mp::from("sid"), Mp::from(session.sid.as_str())),
         (Mp::from("pid"), Mp::from(session.pid.as_str())),
         (Mp::from("rooms"), rooms),
         (Mp::from("data"), json_to_mp(&session.data, &[])?),
-    ]);
-    Ok(BASE64.encode(iogate_socketio::msgpack::write(&msg)))
+    ];
+    if let Some(nsp) = &session.nsp {
+        fields.push((Mp::from("nsp"), Mp::from(nsp.as_str())));
+    }
+    Ok(BASE64.encode(iogate_socketio::msgpack::write(&Mp::Map(fields))))
 }
 
 /// A stored session.
@@ -276,7 +270,88 @@ pub fn read_session(text: &str) -> Result<Session, WireError> {
         pid: text_of("pid")?,
         rooms: rooms_of(json.get("rooms")),
         data: json.get("data").cloned().unwrap_or(Json::Null),
+        nsp: json.get("nsp").and_then(Json::as_str).map(str::to_owned),
     })
+}
+
+/// A message of the adapter's pub/sub part, for what is not kept in the stream (fetching
+/// sockets, broadcasts with acknowledgements, server-side events, and their answers): the
+/// msgpack of `{uid, nsp, type, data}`, published on `<prefix>#<nsp>#` to every node or on
+/// `<prefix>#<nsp>#<uid>#` to one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    /// The node that sent it.
+    pub uid: String,
+    /// Its namespace.
+    pub nsp: String,
+    /// Its [`MessageType`], as a number.
+    pub kind: u8,
+    /// Its data, with binary values as placeholders into `attachments`.
+    pub data: Json,
+    /// The binary values of `data`.
+    pub attachments: Vec<Bytes>,
+}
+
+/// `BROADCAST_CLIENT_COUNT`: how many clients a node delivered a broadcast with
+/// acknowledgements to.
+pub const BROADCAST_CLIENT_COUNT: u8 = 11;
+
+/// A pub/sub message.
+pub fn read_message(bytes: &[u8]) -> Result<Message, WireError> {
+    let mut attachments = Vec::new();
+    let json = mp_to_json(read_mp(bytes)?, &mut attachments);
+    let text = |k: &str| {
+        json.get(k)
+            .and_then(Json::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| bad(format!("a message without {k}")))
+    };
+    let kind = json
+        .get("type")
+        .and_then(Json::as_u64)
+        .and_then(|t| u8::try_from(t).ok())
+        .ok_or_else(|| bad("a message without type"))?;
+    Ok(Message {
+        uid: text("uid")?,
+        nsp: text("nsp")?,
+        kind,
+        data: json.get("data").cloned().unwrap_or(Json::Null),
+        attachments,
+    })
+}
+
+/// A pub/sub message's bytes (`data` without binary).
+pub fn write_message(uid: &str, nsp: &str, kind: u8, data: &Json) -> Result<Vec<u8>, WireError> {
+    let msg = Mp::Map(vec![
+        (Mp::from("uid"), Mp::from(uid)),
+        (Mp::from("nsp"), Mp::from(nsp)),
+        (Mp::from("type"), Mp::from(kind)),
+        (Mp::from("data"), json_to_mp(data, &[])?),
+    ]);
+    Ok(iogate_socketio::msgpack::write(&msg))
+}
+
+/// `FETCH_SOCKETS`: every other node answers with its selected sockets.
+pub fn fetch_request(uid: &str, nsp: &str, request_id: &str, opts: &BroadcastOptions) -> Vec<u8> {
+    let data = json!({"opts": opts_json(opts), "requestId": request_id});
+    write_message(uid, nsp, MessageType::FetchSockets as u8, &data).unwrap_or_default()
+}
+
+/// `FETCH_SOCKETS_RESPONSE`: this node's selected sockets.
+pub fn fetch_response(
+    uid: &str,
+    nsp: &str,
+    request_id: &str,
+    sockets: &[iogate_socketio::SocketInfo],
+) -> Result<Vec<u8>, WireError> {
+    let data = json!({"requestId": request_id, "sockets": sockets});
+    write_message(uid, nsp, MessageType::FetchSocketsResponse as u8, &data)
+}
+
+/// `BROADCAST_CLIENT_COUNT`.
+pub fn client_count_response(uid: &str, nsp: &str, request_id: &str, count: usize) -> Vec<u8> {
+    let data = json!({"requestId": request_id, "clientCount": count});
+    write_message(uid, nsp, BROADCAST_CLIENT_COUNT, &data).unwrap_or_default()
 }
 
 /// Whether `offset` is a stream entry id (`<ms>-<seq>`), as the adapter checks before using it.

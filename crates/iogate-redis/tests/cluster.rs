@@ -172,7 +172,7 @@ async fn an_outage_keeps_local_delivery_and_heals_by_itself() {
     on_b.call(json!(["join", "r"])).await;
 
     redis.stop().await;
-    let health = a.adapter.health();
+    let health = a.health.clone();
     eventually_long("A notices the outage", || !health.is_up()).await;
 
     // Local delivery goes on; the forwarding fails at once.
@@ -190,7 +190,7 @@ async fn an_outage_keeps_local_delivery_and_heals_by_itself() {
     assert!(matches!(err, AdapterError::Unavailable(_)), "{err:?}");
 
     redis.restart().await;
-    let health_b = b.adapter.health();
+    let health_b = b.health.clone();
     eventually_long("both see Redis again", || {
         health.is_up() && health_b.is_up()
     })

@@ -43,3 +43,31 @@ async fn node_socket_io_and_the_emitter_share_rooms_with_iogate() {
         );
     }
 }
+
+#[tokio::test]
+#[ignore = "needs node and `npm ci` in tests/interop (scripts/test runs it)"]
+async fn node_and_iogate_with_the_streams_adapter_recover_each_others_clients() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
+    assert!(
+        dir.join("node_modules").exists(),
+        "run `npm ci` in {} first",
+        dir.display()
+    );
+    let redis = RedisServer::start().await;
+    let node = Node::streams(
+        Redis::new(redis.url()),
+        Some(iogate_socketio::Recovery::default()),
+    )
+    .await;
+    let out = tokio::process::Command::new("node")
+        .arg("streams.js")
+        .arg(redis.url())
+        .arg(format!("http://{}", node.addr))
+        .current_dir(&dir)
+        .output()
+        .await
+        .expect("node is installed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "interop checks failed:\n{stdout}");
+}

@@ -9,10 +9,10 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use iogate_redis::{Redis, RedisAdapter};
+use iogate_redis::{Health, Redis, RedisAdapter, StreamsAdapter};
 use iogate_socketio::{
-    BoxFuture, BroadcastOptions, Config, ConnectError, DisconnectReason, Event, Io, NsHandler,
-    Socket, Str,
+    Adapter, BoxFuture, BroadcastOptions, Config, ConnectError, DisconnectReason, Event, Io,
+    NsHandler, Recovery, Socket, Str,
 };
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
@@ -78,7 +78,9 @@ impl RedisServer {
 /// - `broadcast(room, event, arg)` broadcasts `event(arg)` to the room from this node;
 /// - `broadcast_bin(room, event)` broadcasts the bytes `[1, 2, 3]` to the room;
 /// - `fetch()` answers with the ids of every node's sockets;
-/// - `rooms()` answers with this socket's rooms; `all_rooms()` with every node's rooms.
+/// - `rooms()` answers with this socket's rooms; `all_rooms()` with every node's rooms;
+/// - `state()` answers with `{recovered, previous}`: whether the socket recovered its session,
+///   and the session data it brought from another node (the handler keeps `{"sid": id}`).
 #[derive(Default)]
 pub struct TestHandler {
     pub io: OnceLock<Io>,
@@ -142,6 +144,13 @@ impl NsHandler for TestHandler {
                 let rooms = socket.rooms();
                 Box::pin(async move { json!(rooms) })
             }
+            "state" => {
+                let state = json!({
+                    "recovered": socket.recovered(),
+                    "previous": socket.previous_data(),
+                });
+                Box::pin(async move { state })
+            }
             "all_rooms" => {
                 let all = ns.all_rooms();
                 Box::pin(async move {
@@ -157,6 +166,10 @@ impl NsHandler for TestHandler {
     }
 
     fn disconnect(&self, _: &Arc<Socket>, _: DisconnectReason) {}
+
+    fn session_data(&self, socket: &Socket) -> Value {
+        json!({"sid": socket.id()})
+    }
 }
 
 /// Options selecting `rooms`.
@@ -167,19 +180,38 @@ pub fn rooms(rooms: &[&str]) -> BroadcastOptions {
     }
 }
 
-/// An iogate node: its server, its adapter and its address.
+/// An iogate node: its server, its adapter's health and its address.
 pub struct Node {
     pub io: Io,
-    pub adapter: RedisAdapter,
+    pub health: Arc<Health>,
     pub addr: SocketAddr,
 }
 
 impl Node {
+    /// A node with the pub/sub adapter, without recovery.
     pub async fn start(config: Redis) -> Self {
         let adapter = RedisAdapter::connect(config).await.unwrap();
+        Self::serve(Arc::new(adapter.clone()), adapter.health(), None).await
+    }
+
+    /// A node with the streams adapter, with connection state recovery when `recovery`.
+    pub async fn streams(config: Redis, recovery: Option<Recovery>) -> Self {
+        let adapter = StreamsAdapter::connect(config).await.unwrap();
+        Self::serve(Arc::new(adapter.clone()), adapter.health(), recovery).await
+    }
+
+    async fn serve(
+        adapter: Arc<dyn Adapter>,
+        health: Arc<Health>,
+        recovery: Option<Recovery>,
+    ) -> Self {
         let handler = Arc::new(TestHandler::default());
-        let (io, inits) = Io::builder(Config::default())
-            .adapter(Arc::new(adapter.clone()))
+        let config = Config {
+            recovery,
+            ..Config::default()
+        };
+        let (io, inits) = Io::builder(config)
+            .adapter(adapter)
             .ns("/", handler.clone())
             .build();
         let _ = handler.io.set(io.clone());
@@ -197,7 +229,7 @@ impl Node {
             .await
             .unwrap();
         });
-        Self { io, adapter, addr }
+        Self { io, health, addr }
     }
 
     pub fn ns(&self) -> Arc<iogate_socketio::Namespace> {
@@ -211,25 +243,43 @@ type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<T
 pub struct Client {
     ws: Ws,
     pub sid: String,
+    /// The session's private id, when the server recovers connections.
+    pub pid: Option<String>,
     next_ack: i64,
 }
 
 impl Client {
     pub async fn connect(addr: SocketAddr) -> Self {
+        Self::connect_with(addr, json!(null)).await
+    }
+
+    /// Connects with `auth` as the CONNECT payload (`{pid, offset}` to recover a session).
+    pub async fn connect_with(addr: SocketAddr, auth: Value) -> Self {
         let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
         let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
         let mut client = Self {
             ws,
             sid: String::new(),
+            pid: None,
             next_ack: 0,
         };
         let open = client.frame().await;
         assert!(open.starts_with('0'), "{open}");
-        client.send("40").await;
+        if auth.is_null() {
+            client.send("40").await;
+        } else {
+            client.send(&format!("40{auth}")).await;
+        }
         let connect = client.frame().await;
         let body: Value = serde_json::from_str(connect.strip_prefix("40").unwrap()).unwrap();
         client.sid = body["sid"].as_str().unwrap().to_owned();
+        client.pid = body["pid"].as_str().map(str::to_owned);
         client
+    }
+
+    /// Drops the connection without a word, as a network that broke.
+    pub fn drop_transport(self) {
+        drop(self);
     }
 
     async fn send(&mut self, text: &str) {

@@ -1,0 +1,719 @@
+//! [`StreamsAdapter`]: the [`Adapter`] of iogate-socketio over one Redis stream, in the protocol
+//! of `@socket.io/redis-streams-adapter` 0.3, so that a client whose connection broke on one
+//! node is recovered on any other, iogate's or Node's.
+//!
+//! - **Ordered by the stream.** Every broadcast, join, leave and disconnect is an entry of the
+//!   stream (`XADD ... MAXLEN ~ <len> *`). Broadcasts are delivered by every node, this one
+//!   included, as it reads them (`XREAD`), with the entry id as their recovery offset: every
+//!   node delivers and logs them in the same order, so that a client's offset means the same
+//!   on all of them. This node's joins, leaves and disconnects were done when they were made;
+//!   the other nodes do them as they read them.
+//! - **One writer.** Entries go to Redis from one task, in the order the operations were
+//!   made, several in one round trip.
+//! - **Sessions** of connection state recovery are `sio:session:<pid>`, with the recovery
+//!   window as their TTL, taken back with `GETDEL` (see
+//!   [`SharedSessions`](iogate_socketio::SharedSessions)).
+//! - **What is not kept** (fetching sockets, broadcasts with acknowledgements, server-side
+//!   events) goes over pub/sub: `<prefix>#<nsp>#` to every node, `<prefix>#<nsp>#<uid>#` to
+//!   one; the nodes are counted with `PUBSUB NUMSUB` of the first.
+//! - **When Redis goes away**, a broadcast is delivered on its own node at once, without an
+//!   offset; operations for the other nodes are lost, as with the pub/sub adapter. The reader
+//!   resumes from the last entry it read, so entries written meanwhile by nodes that could
+//!   still reach Redis are delivered late rather than lost.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::Duration;
+
+use iogate_socketio::{
+    Adapter, AdapterError, BoxFuture, BroadcastOptions, EventData, Local, SessionRecord,
+    SharedSessions, SocketInfo,
+};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{FromRedisValue, Value};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::adapter::{QUEUE, random_id, unavailable};
+use crate::driver::{ClusterError, Driver, Message, Redis, redacted};
+use crate::streams_wire::{self as sw, Entry, Op};
+use crate::wire::{opts_of, socket_info, take_event};
+
+/// How long one `XREAD` waits for entries: also how long a closed adapter's reader may live on.
+const BLOCK: Duration = Duration::from_secs(2);
+/// The most entries one `XREAD` returns (the Node adapter's `readCount`).
+const READ_COUNT: usize = 100;
+/// The most entries the writer sends in one round trip.
+const WRITE_BATCH: usize = 256;
+
+/// The Redis streams adapter of one node. Cheap to clone; clones are the same node.
+#[derive(Clone)]
+pub struct StreamsAdapter {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for StreamsAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamsAdapter")
+            .field("uid", &self.inner.uid)
+            .field("stream", &self.inner.config.stream_name)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    driver: Driver,
+    config: Redis,
+    /// This node's id in entries and messages.
+    uid: String,
+    /// This node, once a namespace is served.
+    local: Arc<OnceLock<Local>>,
+    /// The entries waiting for the writer.
+    queue: mpsc::Sender<Job>,
+    /// The reading side: the reader task, once started.
+    reader: Mutex<Option<JoinHandle<()>>>,
+    closed: AtomicBool,
+    /// The namespaces served, with the task handling their pub/sub messages.
+    namespaces: Mutex<HashMap<String, Served>>,
+    /// `FETCH_SOCKETS` requests waiting for the other nodes' answers, by request id.
+    pending: Mutex<HashMap<String, Pending>>,
+    sessions: Arc<Sessions>,
+}
+
+struct Served {
+    channels: Vec<String>,
+    task: JoinHandle<()>,
+}
+
+struct Pending {
+    missing: usize,
+    sockets: Vec<SocketInfo>,
+    done: Option<oneshot::Sender<Vec<SocketInfo>>>,
+}
+
+/// An entry for the writer, and the broadcast to deliver here if it cannot be written.
+struct Job {
+    fields: Vec<(&'static str, String)>,
+    fallback: Option<(String, EventData, BroadcastOptions)>,
+}
+
+/// Delivers `job`'s broadcast on this node only, without an offset.
+fn fall_back(local: &OnceLock<Local>, job: Job) {
+    if let (Some(local), Some((ns, event, opts))) = (local.get(), job.fallback) {
+        local.deliver(&ns, &event, &opts, None);
+    }
+}
+
+impl StreamsAdapter {
+    /// Connects to Redis, retrying for `config`'s startup timeout.
+    pub async fn connect(config: Redis) -> Result<Self, ClusterError> {
+        let driver = Driver::connect(&config).await?;
+        let (queue, rx) = mpsc::channel(QUEUE);
+        let local: Arc<OnceLock<Local>> = Arc::default();
+        tokio::spawn(write(
+            driver.clone(),
+            config.stream_name.clone(),
+            config.stream_max_len,
+            local.clone(),
+            rx,
+        ));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                sessions: Arc::new(Sessions {
+                    driver: driver.clone(),
+                }),
+                driver,
+                config,
+                uid: random_id(),
+                local,
+                queue,
+                reader: Mutex::default(),
+                closed: AtomicBool::new(false),
+                namespaces: Mutex::default(),
+                pending: Mutex::default(),
+            }),
+        })
+    }
+
+    /// Whether Redis answers now; shared, so it can be kept and read later.
+    pub fn health(&self) -> Arc<crate::Health> {
+        self.inner.driver.health().clone()
+    }
+
+    /// This node's uid in the cluster's entries and messages.
+    pub fn uid(&self) -> &str {
+        &self.inner.uid
+    }
+
+    /// Queues an entry for the writer. While Redis is down, or the writer cannot keep up, the
+    /// broadcast is delivered here only, and the other nodes miss it.
+    fn append(
+        &self,
+        fields: Vec<(&'static str, String)>,
+        fallback: Option<(String, EventData, BroadcastOptions)>,
+    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+        let job = Job { fields, fallback };
+        if !self.inner.driver.health().is_up() {
+            fall_back(&self.inner.local, job);
+            return ready(Err(AdapterError::Unavailable(
+                "Redis is unreachable".into(),
+            )));
+        }
+        match self.inner.queue.try_send(job) {
+            Ok(()) => ready(Ok(())),
+            Err(e) => {
+                tracing::warn!("cluster entry not written: the writer to Redis cannot keep up");
+                fall_back(&self.inner.local, e.into_inner());
+                ready(Err(AdapterError::Unavailable(
+                    "the writer to Redis cannot keep up".into(),
+                )))
+            }
+        }
+    }
+
+    /// Starts reading the stream, from its current end, once.
+    async fn start_reader(&self) -> Result<(), ClusterError> {
+        if self.lock_reader().is_some() {
+            return Ok(());
+        }
+        let config = &self.inner.config;
+        let failed = |e: redis::RedisError| ClusterError::Unreachable {
+            url: redacted(&config.url),
+            seconds: 0,
+            reason: e.to_string(),
+        };
+        let client = redis::Client::open(config.resp3_url()).map_err(failed)?;
+        let manager = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(config.command_timeout))
+            .set_response_timeout(Some(BLOCK + config.command_timeout))
+            .set_max_delay(Duration::from_secs(2))
+            .set_number_of_retries(1);
+        let mut conn = ConnectionManager::new_with_config(client, manager)
+            .await
+            .map_err(failed)?;
+        // From the id of the last entry, not `$`: what this node writes from now on must come
+        // back to it even if its first `XREAD` starts after.
+        let last: Value = redis::cmd("XREVRANGE")
+            .arg(&config.stream_name)
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(&mut conn)
+            .await
+            .map_err(failed)?;
+        let from = entries(last)
+            .into_iter()
+            .next()
+            .map_or_else(|| "0-0".to_owned(), |(id, _)| id);
+        let mut reader = self.lock_reader();
+        if reader.is_none() {
+            *reader = Some(tokio::spawn(read(
+                Arc::downgrade(&self.inner),
+                conn,
+                config.stream_name.clone(),
+                from,
+            )));
+        }
+        Ok(())
+    }
+
+    fn lock_reader(&self) -> std::sync::MutexGuard<'_, Option<JoinHandle<()>>> {
+        self.inner.reader.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn public_channel(&self, ns: &str) -> String {
+        format!("{}#{ns}#", self.inner.config.prefix)
+    }
+}
+
+fn ready<T: Send + 'static>(value: T) -> BoxFuture<'static, T> {
+    Box::pin(std::future::ready(value))
+}
+
+impl Inner {
+    fn lock_pending(&self) -> std::sync::MutexGuard<'_, HashMap<String, Pending>> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_namespaces(&self) -> std::sync::MutexGuard<'_, HashMap<String, Served>> {
+        self.namespaces.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Carries out one entry of the stream.
+    fn on_entry(&self, id: &str, fields: &[(String, String)]) {
+        let Some(entry) = Entry::from_fields(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        else {
+            return;
+        };
+        let (Some(local), true) = (self.local.get(), self.serves(&entry.nsp)) else {
+            return;
+        };
+        let mine = entry.uid == self.uid;
+        match sw::read_op(&entry) {
+            Ok(Op::Broadcast { event, opts }) if !opts.local => {
+                local.deliver(&entry.nsp, &event, &opts, Some(id));
+            }
+            Ok(Op::Rooms { join, opts, rooms }) if !mine => {
+                if join {
+                    local.add_sockets(&entry.nsp, &opts, &rooms);
+                } else {
+                    local.del_sockets(&entry.nsp, &opts, &rooms);
+                }
+            }
+            Ok(Op::Disconnect { opts, close }) if !mine => {
+                local.disconnect(&entry.nsp, &opts, close);
+            }
+            Ok(_) => {}
+            Err(e) => tracing::debug!(error = %e, id, "ignoring a stream entry"),
+        }
+    }
+
+    fn serves(&self, ns: &str) -> bool {
+        self.lock_namespaces().contains_key(ns)
+    }
+
+    /// Handles one pub/sub message of namespace `ns`.
+    fn on_message(&self, ns: &str, local: &Local, payload: &[u8]) {
+        let msg = match sw::read_message(payload) {
+            Ok(msg) => msg,
+            Err(e) => {
+                tracing::debug!(error = %e, "ignoring a cluster message");
+                return;
+            }
+        };
+        if msg.uid == self.uid || msg.nsp != ns {
+            return;
+        }
+        let request_id = msg
+            .data
+            .get("requestId")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned);
+        let answer = match (msg.kind, request_id) {
+            (k, Some(request_id)) if k == sw::MessageType::FetchSockets as u8 => {
+                let sockets = local.fetch(ns, &opts_of(msg.data.get("opts")));
+                sw::fetch_response(&self.uid, ns, &request_id, &sockets).ok()
+            }
+            (k, Some(request_id)) if k == sw::MessageType::FetchSocketsResponse as u8 => {
+                let sockets = msg
+                    .data
+                    .get("sockets")
+                    .and_then(serde_json::Value::as_array);
+                let sockets = sockets
+                    .into_iter()
+                    .flatten()
+                    .cloned()
+                    .filter_map(socket_info);
+                self.answered(&request_id, sockets);
+                None
+            }
+            (k, Some(request_id)) if k == sw::MessageType::Broadcast as u8 => {
+                // A broadcast with acknowledgements: delivered without one (`Local` cannot wait
+                // for them yet), and the sender told to expect none from here.
+                let packet = msg.data.get("packet");
+                let args = packet.and_then(|p| p.get("data")).cloned();
+                if let Ok(event) = take_event(args.unwrap_or_default(), &msg.attachments) {
+                    local.broadcast(ns, &event, &opts_of(msg.data.get("opts")));
+                }
+                Some(sw::client_count_response(&self.uid, ns, &request_id, 0))
+            }
+            (kind, _) => {
+                // Server-side events are not served yet: a sender waiting for an answer times
+                // out, as with a Node node that has no listener.
+                tracing::debug!(kind, "ignoring a cluster message");
+                None
+            }
+        };
+        if let Some(answer) = answer {
+            let channel = format!("{}#{ns}#{}#", self.config.prefix, msg.uid);
+            let driver = self.driver.clone();
+            tokio::spawn(async move {
+                if let Err(e) = driver.publish(channel, answer).await {
+                    tracing::debug!(error = %e, "cannot answer a cluster request");
+                }
+            });
+        }
+    }
+
+    /// One node answered request `id` with `sockets`.
+    fn answered(&self, id: &str, sockets: impl Iterator<Item = SocketInfo>) {
+        let mut pending = self.lock_pending();
+        let Some(request) = pending.get_mut(id) else {
+            return;
+        };
+        request.sockets.extend(sockets);
+        request.missing = request.missing.saturating_sub(1);
+        if request.missing == 0
+            && let Some(request) = pending.remove(id)
+            && let Some(done) = request.done
+        {
+            let _ = done.send(request.sockets);
+        }
+    }
+}
+
+/// Writes the queued entries, in order, several per round trip; a batch that cannot be written
+/// is delivered here only. Ends with the adapter.
+async fn write(
+    driver: Driver,
+    stream: String,
+    max_len: usize,
+    local: Arc<OnceLock<Local>>,
+    mut rx: mpsc::Receiver<Job>,
+) {
+    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    while rx.recv_many(&mut batch, WRITE_BATCH).await > 0 {
+        let fields: Vec<_> = batch
+            .iter_mut()
+            .map(|j| std::mem::take(&mut j.fields))
+            .collect();
+        if let Err(e) = driver.xadd_all(&stream, max_len, &fields).await {
+            tracing::debug!(error = %e, entries = batch.len(), "cluster entries not written");
+            for job in batch.drain(..) {
+                fall_back(&local, job);
+            }
+        }
+        batch.clear();
+    }
+}
+
+/// Reads the stream from entry `from` on, and carries out each entry, until the adapter is
+/// closed or gone. After an outage it goes on from the last entry it read.
+async fn read(inner: Weak<Inner>, mut conn: ConnectionManager, stream: String, mut from: String) {
+    loop {
+        let reply = redis::cmd("XREAD")
+            .arg("COUNT")
+            .arg(READ_COUNT)
+            .arg("BLOCK")
+            .arg(BLOCK.as_millis() as u64)
+            .arg("STREAMS")
+            .arg(&stream)
+            .arg(&from)
+            .query_async::<Value>(&mut conn)
+            .await;
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        if inner.closed.load(Ordering::Relaxed) {
+            return;
+        }
+        match reply {
+            Ok(reply) => {
+                for (id, fields) in entries(reply) {
+                    inner.on_entry(&id, &fields);
+                    from = id;
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "reading the cluster's stream failed; retrying");
+                drop(inner);
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+}
+
+/// The entries of an `XREAD` (one stream) or `XRANGE`/`XREVRANGE` reply: ids and fields.
+fn entries(reply: Value) -> Vec<(String, Vec<(String, String)>)> {
+    fn entry(v: Value) -> Option<(String, Vec<(String, String)>)> {
+        let Value::Array(mut parts) = v else {
+            return None;
+        };
+        if parts.len() != 2 {
+            return None;
+        }
+        let fields = parts.pop()?;
+        let id = String::from_redis_value(parts.pop()?).ok()?;
+        let fields = match fields {
+            Value::Array(items) => items,
+            Value::Map(pairs) => pairs.into_iter().flat_map(|(k, v)| [k, v]).collect(),
+            _ => return None,
+        };
+        let mut items = fields.into_iter();
+        let mut out = Vec::new();
+        while let (Some(k), Some(v)) = (items.next(), items.next()) {
+            out.push((
+                String::from_redis_value(k).ok()?,
+                String::from_redis_value(v).ok()?,
+            ));
+        }
+        Some((id, out))
+    }
+    let list = match reply {
+        // XREAD, RESP3: {stream: [entries]}.
+        Value::Map(mut streams) if !streams.is_empty() => streams.swap_remove(0).1,
+        // XREAD, RESP2: [[stream, [entries]]]; XRANGE: [entries].
+        Value::Array(items) => match items.first() {
+            Some(Value::Array(first))
+                if first.len() == 2
+                    && matches!(first[1], Value::Array(ref e) if e.first().is_some_and(|x| matches!(x, Value::Array(_)))) =>
+            {
+                let Some(Value::Array(mut pair)) = items.into_iter().next() else {
+                    return Vec::new();
+                };
+                pair.pop().unwrap_or(Value::Nil)
+            }
+            _ => Value::Array(items),
+        },
+        _ => return Vec::new(),
+    };
+    match list {
+        Value::Array(items) => items.into_iter().filter_map(entry).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Recovery's sessions in Redis, as the Node adapter keeps them.
+struct Sessions {
+    driver: Driver,
+}
+
+impl SharedSessions for Sessions {
+    fn persist(&self, session: SessionRecord, ttl: Duration) {
+        let driver = self.driver.clone();
+        let value = match sw::write_session(&session) {
+            Ok(value) => value,
+            Err(e) => {
+                tracing::debug!(error = %e, "a session that cannot be kept");
+                return;
+            }
+        };
+        tokio::spawn(async move {
+            if let Err(e) = driver
+                .set_px(sw::session_key(&session.pid), value, ttl)
+                .await
+            {
+                tracing::debug!(error = %e, "a session not kept: it cannot be recovered");
+            }
+        });
+    }
+
+    fn take(&self, pid: &str) -> BoxFuture<'static, Option<SessionRecord>> {
+        let driver = self.driver.clone();
+        let key = sw::session_key(pid);
+        Box::pin(async move {
+            let text = driver.getdel(key).await.ok()??;
+            sw::read_session(&text)
+                .inspect_err(|e| tracing::debug!(error = %e, "a session that cannot be read"))
+                .ok()
+        })
+    }
+}
+
+impl Adapter for StreamsAdapter {
+    fn init(&self, ns: &str, local: Local) -> BoxFuture<'static, Result<(), AdapterError>> {
+        let _ = self.inner.local.set(local.clone());
+        let public = self.public_channel(ns);
+        let channels = vec![public.clone(), format!("{public}{}#", self.inner.uid)];
+        let (tx, rx) = mpsc::channel::<Message>(QUEUE);
+        let task = tokio::spawn(serve(Arc::downgrade(&self.inner), ns.to_owned(), local, rx));
+        let previous = self.inner.lock_namespaces().insert(
+            ns.to_owned(),
+            Served {
+                channels: channels.clone(),
+                task,
+            },
+        );
+        if let Some(previous) = previous {
+            previous.task.abort();
+        }
+        let this = self.clone();
+        Box::pin(async move {
+            this.start_reader()
+                .await
+                .map_err(|e| AdapterError::Unavailable(e.to_string()))?;
+            // On failure the namespace stays registered: it is subscribed when Redis is back.
+            this.inner
+                .driver
+                .subscribe(&channels, &[], tx)
+                .await
+                .map_err(unavailable)
+        })
+    }
+
+    fn broadcast(
+        &self,
+        ns: &str,
+        event: &EventData,
+        opts: &BroadcastOptions,
+    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+        match sw::broadcast(&self.inner.uid, ns, event, opts) {
+            Ok(entry) => self.append(
+                entry.fields(),
+                Some((ns.to_owned(), event.clone(), opts.clone())),
+            ),
+            Err(e) => ready(Err(AdapterError::Other(e.to_string()))),
+        }
+    }
+
+    fn add_sockets(
+        &self,
+        ns: &str,
+        opts: &BroadcastOptions,
+        rooms: &[String],
+    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+        self.append(
+            sw::rooms(&self.inner.uid, ns, true, opts, rooms).fields(),
+            None,
+        )
+    }
+
+    fn del_sockets(
+        &self,
+        ns: &str,
+        opts: &BroadcastOptions,
+        rooms: &[String],
+    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+        self.append(
+            sw::rooms(&self.inner.uid, ns, false, opts, rooms).fields(),
+            None,
+        )
+    }
+
+    fn disconnect_sockets(
+        &self,
+        ns: &str,
+        opts: &BroadcastOptions,
+        close: bool,
+    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+        self.append(
+            sw::disconnect(&self.inner.uid, ns, opts, close).fields(),
+            None,
+        )
+    }
+
+    fn fetch_sockets(
+        &self,
+        ns: &str,
+        opts: &BroadcastOptions,
+    ) -> BoxFuture<'static, Result<Vec<SocketInfo>, AdapterError>> {
+        let inner = self.inner.clone();
+        let channel = self.public_channel(ns);
+        let request_id = random_id();
+        let body = sw::fetch_request(&inner.uid, ns, &request_id, opts);
+        Box::pin(async move {
+            let nodes = inner.driver.numsub(&channel).await.map_err(unavailable)?;
+            // This node is one of the subscribers.
+            let others = nodes.saturating_sub(1);
+            if others == 0 {
+                return Ok(Vec::new());
+            }
+            let (tx, rx) = oneshot::channel();
+            inner.lock_pending().insert(
+                request_id.clone(),
+                Pending {
+                    missing: others,
+                    sockets: Vec::new(),
+                    done: Some(tx),
+                },
+            );
+            if let Err(e) = inner.driver.publish(channel, body).await {
+                inner.lock_pending().remove(&request_id);
+                return Err(unavailable(e));
+            }
+            match tokio::time::timeout(inner.config.request_timeout, rx).await {
+                Ok(Ok(sockets)) => Ok(sockets),
+                _ => {
+                    inner.lock_pending().remove(&request_id);
+                    Err(AdapterError::Timeout)
+                }
+            }
+        })
+    }
+
+    /// The rooms of the other nodes' sockets, from their sockets: the protocol has no request
+    /// of its own for them.
+    fn all_rooms(&self, ns: &str) -> BoxFuture<'static, Result<Vec<String>, AdapterError>> {
+        let sockets = self.fetch_sockets(ns, &BroadcastOptions::default());
+        Box::pin(async move {
+            let sockets = sockets.await?;
+            let ids: HashSet<&str> = sockets.iter().map(|s| s.id.as_str()).collect();
+            let mut rooms: Vec<String> = sockets
+                .iter()
+                .flat_map(|s| s.rooms.iter())
+                .filter(|r| !ids.contains(r.as_str()))
+                .cloned()
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .collect();
+            rooms.sort();
+            Ok(rooms)
+        })
+    }
+
+    fn close(&self) -> BoxFuture<'static, ()> {
+        self.inner.closed.store(true, Ordering::Relaxed);
+        if let Some(reader) = self.lock_reader().take() {
+            reader.abort();
+        }
+        let served: Vec<Served> = self
+            .inner
+            .lock_namespaces()
+            .drain()
+            .map(|(_, s)| s)
+            .collect();
+        let driver = self.inner.driver.clone();
+        Box::pin(async move {
+            for served in served {
+                served.task.abort();
+                if let Err(e) = driver.unsubscribe(&served.channels, &[]).await {
+                    tracing::debug!(error = %e, "unsubscribing at close failed");
+                }
+            }
+        })
+    }
+
+    fn shared_sessions(&self) -> Option<Arc<dyn SharedSessions>> {
+        Some(self.inner.sessions.clone())
+    }
+}
+
+/// Handles the pub/sub messages of namespace `ns` in order, until the adapter is gone.
+async fn serve(inner: Weak<Inner>, ns: String, local: Local, mut rx: mpsc::Receiver<Message>) {
+    while let Some(msg) = rx.recv().await {
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        inner.on_message(&ns, &local, &msg.payload);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bulk(s: &str) -> Value {
+        Value::BulkString(s.as_bytes().to_vec())
+    }
+
+    fn entry(id: &str) -> Value {
+        Value::Array(vec![
+            bulk(id),
+            Value::Array(vec![bulk("uid"), bulk("u"), bulk("nsp"), bulk("/")]),
+        ])
+    }
+
+    #[test]
+    fn entries_are_read_from_every_reply_shape() {
+        let want = vec![
+            (
+                "1-0".to_owned(),
+                vec![("uid".into(), "u".into()), ("nsp".into(), "/".into())],
+            ),
+            (
+                "1-1".to_owned(),
+                vec![("uid".into(), "u".into()), ("nsp".into(), "/".into())],
+            ),
+        ];
+        let list = || Value::Array(vec![entry("1-0"), entry("1-1")]);
+        let resp3 = Value::Map(vec![(bulk("socket.io"), list())]);
+        let resp2 = Value::Array(vec![Value::Array(vec![bulk("socket.io"), list()])]);
+        assert_eq!(entries(resp3), want);
+        assert_eq!(entries(resp2), want);
+        assert_eq!(entries(list()), want, "XRANGE");
+        assert!(entries(Value::Nil).is_empty(), "XREAD timed out");
+        assert!(entries(Value::Array(Vec::new())).is_empty(), "empty stream");
+    }
+}

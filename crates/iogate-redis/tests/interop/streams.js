@@ -1,0 +1,242 @@
+// A Node socket.io node with @socket.io/redis-streams-adapter and connection state recovery,
+// beside an iogate node with the streams adapter, on one Redis: checks that broadcasts carry
+// the same offsets on both, that rooms and fetchSockets cross, and that a client dropped on one
+// node is recovered on the other, both ways, with what it missed, in order.
+// Usage: node streams.js <redis url> <iogate url>; exits 0 when every check passed.
+"use strict";
+const http = require("node:http");
+const assert = require("node:assert/strict");
+const { Server } = require("socket.io");
+const { io: connect } = require("socket.io-client");
+const { createClient } = require("redis");
+const { createAdapter } = require("@socket.io/redis-streams-adapter");
+
+const [redisUrl, iogateUrl] = process.argv.slice(2);
+const WAIT = 5000;
+const OFFSET = /^\d+-\d+$/;
+
+/** The next `event` on `socket`, its arguments; fails after WAIT ms. */
+function next(socket, event) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "${event}" within ${WAIT} ms`)), WAIT);
+    socket.once(event, (...args) => {
+      clearTimeout(timer);
+      resolve(args);
+    });
+  });
+}
+
+/** The next `count` events named `event` on `socket`, their arguments. */
+function several(socket, event, count) {
+  return new Promise((resolve, reject) => {
+    const got = [];
+    const timer = setTimeout(() => reject(new Error(`${got.length} of ${count} "${event}"`)), WAIT);
+    const on = (...args) => {
+      got.push(args);
+      if (got.length === count) {
+        clearTimeout(timer);
+        socket.off(event, on);
+        resolve(got);
+      }
+    };
+    socket.on(event, on);
+  });
+}
+
+/** Retries `check` until it stops throwing, for up to WAIT ms. */
+async function eventually(check) {
+  const until = Date.now() + WAIT;
+  for (;;) {
+    try {
+      return await check();
+    } catch (e) {
+      if (Date.now() > until) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+/** A client of `url` over websocket that does not reconnect by itself. */
+function client(url, extra = {}) {
+  return connect(url, { transports: ["websocket"], reconnection: false, forceNew: true, ...extra });
+}
+
+/** A client of `url` that comes back with the session of `gone` (as one would through a load
+ *  balancer that sent its reconnection to another node). `listen` is called before it
+ *  connects: a client may be handed the events it missed before its `connect` event. */
+async function comeBack(url, gone, listen = () => undefined) {
+  const back = client(url, { autoConnect: false });
+  back._pid = gone.pid;
+  back._lastOffset = gone.offset;
+  const listening = listen(back);
+  const connected = next(back, "connect");
+  back.connect();
+  await connected;
+  return [back, listening];
+}
+
+/** Drops the client's transport, as a broken network would, and notes its session. */
+function drop(socket) {
+  const gone = { id: socket.id, pid: socket._pid, offset: socket._lastOffset };
+  socket.io.engine.close();
+  return gone;
+}
+
+const checks = [];
+function check(name, fn) {
+  checks.push([name, fn]);
+}
+
+(async () => {
+  const redis = createClient({ url: redisUrl });
+  await redis.connect();
+  const httpServer = http.createServer();
+  const io = new Server(httpServer, {
+    adapter: createAdapter(redis),
+    connectionStateRecovery: {},
+  });
+  io.on("connection", (socket) => {
+    socket.on("join", (room, cb) => {
+      socket.join(room);
+      cb?.("ok");
+    });
+    socket.on("rooms", (cb) => cb([...socket.rooms].filter((r) => r !== socket.id)));
+    socket.on("state", (cb) => cb({ recovered: socket.recovered, data: socket.data }));
+  });
+  await new Promise((r) => httpServer.listen(0, "127.0.0.1", r));
+  const nodeUrl = `http://127.0.0.1:${httpServer.address().port}`;
+
+  const onNode = client(nodeUrl);
+  const onIogate = client(iogateUrl);
+  await Promise.all([next(onNode, "connect"), next(onIogate, "connect")]);
+  assert.equal(await onNode.timeout(WAIT).emitWithAck("join", "shared"), "ok");
+  assert.equal(await onIogate.timeout(WAIT).emitWithAck("join", "shared"), "ok");
+
+  check("Node's broadcast reaches the iogate client with the offset the Node client gets", async () => {
+    const [a, b] = [next(onNode, "from-node"), next(onIogate, "from-node")];
+    io.to("shared").emit("from-node", "hi", { n: 1.5 });
+    const [[t1, o1, off1], [t2, o2, off2]] = await Promise.all([a, b]);
+    assert.deepEqual([t1, o1], ["hi", { n: 1.5 }]);
+    assert.deepEqual([t2, o2], ["hi", { n: 1.5 }]);
+    assert.match(off1, OFFSET);
+    assert.equal(off2, off1);
+  });
+
+  check("iogate's broadcast reaches the Node client with the offset the iogate client gets", async () => {
+    const [a, b] = [next(onNode, "from-iogate"), next(onIogate, "from-iogate")];
+    assert.equal(await onIogate.timeout(WAIT).emitWithAck("broadcast", "shared", "from-iogate", { x: 1, s: "é" }), true);
+    const [[x1, off1], [x2, off2]] = await Promise.all([a, b]);
+    assert.deepEqual(x1, { x: 1, s: "é" });
+    assert.deepEqual(x2, { x: 1, s: "é" });
+    assert.match(off1, OFFSET);
+    assert.equal(off2, off1);
+  });
+
+  check("Node's fetchSockets includes the iogate socket, its rooms and data", async () => {
+    const sockets = await io.fetchSockets();
+    assert.deepEqual(sockets.map((s) => s.id).sort(), [onNode.id, onIogate.id].sort());
+    const theirs = sockets.find((s) => s.id === onIogate.id);
+    assert.ok(theirs.rooms.has("shared"), [...theirs.rooms].join());
+    assert.deepEqual(theirs.data, { sid: onIogate.id });
+  });
+
+  check("iogate's fetch_sockets includes the Node socket", async () => {
+    const ids = await onIogate.timeout(WAIT).emitWithAck("fetch");
+    assert.deepEqual([...ids].sort(), [onNode.id, onIogate.id].sort());
+  });
+
+  check("Node's socketsJoin makes the iogate socket join", async () => {
+    io.in(onIogate.id).socketsJoin("node-made");
+    await eventually(async () => {
+      const rooms = await onIogate.timeout(WAIT).emitWithAck("rooms");
+      assert.ok(rooms.includes("node-made"), rooms.join());
+    });
+  });
+
+  check("a client dropped on Node is recovered on iogate, with what it missed, in order", async () => {
+    const c = client(nodeUrl);
+    await next(c, "connect");
+    await c.timeout(WAIT).emitWithAck("join", "room-n");
+    const read = next(c, "tick");
+    io.to("room-n").emit("tick", 0);
+    await read;
+    const gone = drop(c);
+    await eventually(async () => assert.ok(await redis.get(`sio:session:${gone.pid}`)));
+    io.to("room-n").emit("news", "from-node");
+    await onIogate.timeout(WAIT).emitWithAck("broadcast", "room-n", "news", "from-iogate");
+    io.to(gone.id).emit("direct", "to-you");
+
+    const [back, [news, direct]] = await comeBack(iogateUrl, gone, (s) => [
+      several(s, "news", 2),
+      next(s, "direct"),
+    ]);
+    assert.equal(back.recovered, true);
+    assert.equal(back.id, gone.id);
+    const got = await news;
+    assert.deepEqual(got.map(([text]) => text), ["from-node", "from-iogate"]);
+    assert.equal((await direct)[0], "to-you");
+    const rooms = await back.timeout(WAIT).emitWithAck("rooms");
+    assert.deepEqual(rooms, ["room-n"]);
+    back.close();
+  });
+
+  check("a client dropped on iogate is recovered on Node, with what it missed, in order", async () => {
+    const c = client(iogateUrl);
+    await next(c, "connect");
+    await c.timeout(WAIT).emitWithAck("join", "room-i");
+    const read = next(c, "tick");
+    io.to("room-i").emit("tick", 0);
+    await read;
+    const gone = drop(c);
+    await eventually(async () => assert.ok(await redis.get(`sio:session:${gone.pid}`)));
+    await onIogate.timeout(WAIT).emitWithAck("broadcast", "room-i", "news", "from-iogate");
+    io.to("room-i").emit("news", "from-node");
+
+    const [back, news] = await comeBack(nodeUrl, gone, (s) => several(s, "news", 2));
+    assert.equal(back.recovered, true);
+    assert.equal(back.id, gone.id);
+    const got = await news;
+    assert.deepEqual(got.map(([text]) => text), ["from-iogate", "from-node"]);
+    const state = await back.timeout(WAIT).emitWithAck("state");
+    assert.deepEqual(state, { recovered: true, data: { sid: gone.id } });
+    assert.deepEqual(await back.timeout(WAIT).emitWithAck("rooms"), ["room-i"]);
+    back.close();
+  });
+
+  check("a session is recovered once: the second attempt gets a new id", async () => {
+    const c = client(iogateUrl);
+    await next(c, "connect");
+    const read = next(c, "tick");
+    io.to(c.id).emit("tick", 0);
+    await read;
+    const gone = drop(c);
+    await eventually(async () => assert.ok(await redis.get(`sio:session:${gone.pid}`)));
+    const [first] = await comeBack(nodeUrl, gone);
+    assert.equal(first.recovered, true);
+    const [second] = await comeBack(iogateUrl, gone);
+    assert.equal(second.recovered, false);
+    assert.notEqual(second.id, gone.id);
+    first.close();
+    second.close();
+  });
+
+  let failed = 0;
+  for (const [name, fn] of checks) {
+    try {
+      await fn();
+      console.log(`ok   ${name}`);
+    } catch (e) {
+      failed++;
+      console.log(`FAIL ${name}: ${e.message}`);
+    }
+  }
+  onNode.close();
+  onIogate.close();
+  io.close();
+  await Promise.allSettled([redis.quit()]);
+  console.log(failed ? `${failed} of ${checks.length} failed` : `all ${checks.length} passed`);
+  process.exit(failed ? 1 : 0);
+})().catch((e) => {
+  console.error(e);
+  process.exit(2);
+});

@@ -1,0 +1,324 @@
+//! Two iogate nodes with the streams adapter on a redis-server of the test's own: broadcasts in
+//! one order everywhere, rooms shared, and a client whose connection broke on one node
+//! recovered on the other.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Client, Node, RedisServer, eventually, rooms};
+use iogate_redis::Redis;
+use iogate_socketio::{AdapterError, BroadcastOptions, Recovery};
+use serde_json::{Value, json};
+
+fn config(redis: &RedisServer) -> Redis {
+    Redis::new(redis.url()).request_timeout(Duration::from_secs(2))
+}
+
+fn recovery() -> Option<Recovery> {
+    Some(Recovery::default())
+}
+
+/// The offset an event carries as its last argument, and the event without it.
+fn split_offset(mut args: Value) -> (Value, String) {
+    let offset = args.as_array_mut().unwrap().pop().unwrap();
+    let offset = offset.as_str().expect("an offset").to_owned();
+    assert!(iogate_redis::streams_wire::is_offset(&offset), "{offset}");
+    (args, offset)
+}
+
+/// Whether Redis holds session `pid` now.
+async fn session_kept(redis: &RedisServer, pid: &str) -> bool {
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    redis::cmd("EXISTS")
+        .arg(format!("sio:session:{pid}"))
+        .query_async::<bool>(&mut conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn every_node_delivers_the_broadcasts_in_one_order() {
+    let redis = RedisServer::start().await;
+    let a = Node::streams(config(&redis), recovery()).await;
+    let b = Node::streams(config(&redis), recovery()).await;
+    let mut on_a = Client::connect(a.addr).await;
+    let mut on_b = Client::connect(b.addr).await;
+    on_a.call(json!(["join", "r"])).await;
+    on_b.call(json!(["join", "r"])).await;
+
+    // Both nodes broadcast at once: each client sees all 40, in the same order, with the same
+    // offsets, and each node's own in the order it sent them.
+    for i in 0..20 {
+        drop(a.ns().broadcast(&rooms(&["r"]), "e", &(format!("a{i}"),)));
+        drop(b.ns().broadcast(&rooms(&["r"]), "e", &(format!("b{i}"),)));
+    }
+    let mut seen = Vec::new();
+    for client in [&mut on_a, &mut on_b] {
+        let mut got = Vec::new();
+        for _ in 0..40 {
+            got.push(split_offset(client.event().await));
+        }
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1]);
+    for node in ["a", "b"] {
+        let own: Vec<String> = seen[0]
+            .iter()
+            .map(|(args, _)| args[1].as_str().unwrap().to_owned())
+            .filter(|s| s.starts_with(node))
+            .collect();
+        let sent: Vec<String> = (0..20).map(|i| format!("{node}{i}")).collect();
+        assert_eq!(own, sent);
+    }
+}
+
+#[tokio::test]
+async fn rooms_broadcasts_and_fetches_cross_nodes_without_recovery() {
+    let redis = RedisServer::start().await;
+    let a = Node::streams(config(&redis), None).await;
+    let b = Node::streams(config(&redis), None).await;
+    let mut on_a = Client::connect(a.addr).await;
+    let mut on_b = Client::connect(b.addr).await;
+
+    // A join made on A reaches B's socket.
+    a.ns()
+        .add_sockets(&rooms(&[&on_b.sid]), &["made-on-a".to_owned()])
+        .await
+        .unwrap();
+    eventually_rooms(&mut on_b, "made-on-a").await;
+
+    // Without recovery, no offset; binary crosses; except holds.
+    let opts = BroadcastOptions {
+        rooms: vec!["made-on-a".into()],
+        except: vec![on_a.sid.clone()],
+        local: false,
+    };
+    let bytes = bytes::Bytes::from_static(&[1, 2, 3]);
+    a.ns()
+        .broadcast(&opts, "bin", &(bytes,))
+        .unwrap()
+        .await
+        .unwrap();
+    let (args, attachments) = on_b.binary_event().await;
+    assert_eq!(args, json!(["bin", {"_placeholder": true, "num": 0}]));
+    assert_eq!(attachments, vec![vec![1, 2, 3]]);
+    assert_eq!(on_a.maybe_event(Duration::from_millis(300)).await, None);
+
+    // Fetching sockets and rooms asks the other node.
+    let mut ids = a
+        .ns()
+        .fetch_sockets(&BroadcastOptions::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect::<Vec<_>>();
+    ids.sort();
+    let mut want = vec![on_a.sid.clone(), on_b.sid.clone()];
+    want.sort();
+    assert_eq!(ids, want);
+    let all = a.ns().all_rooms().await.unwrap();
+    assert_eq!(all, ["made-on-a"]);
+    let theirs = a.ns().fetch_sockets(&rooms(&[&on_b.sid])).await.unwrap();
+    assert_eq!(theirs[0].data, json!({"sid": on_b.sid}));
+
+    // A disconnect made on B reaches A's socket.
+    b.ns()
+        .disconnect_sockets(&rooms(&[&on_a.sid]), false)
+        .await
+        .unwrap();
+    eventually("A's socket is gone", || a.ns().sockets().is_empty()).await;
+}
+
+async fn eventually_rooms(client: &mut Client, room: &str) {
+    for _ in 0..100 {
+        let rooms = client.call(json!(["rooms"])).await;
+        if rooms.as_array().unwrap().iter().any(|r| r == room) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("never joined {room}");
+}
+
+#[tokio::test]
+async fn a_client_dropped_on_one_node_is_recovered_on_the_other() {
+    let redis = RedisServer::start().await;
+    let a = Node::streams(config(&redis), recovery()).await;
+    let b = Node::streams(config(&redis), recovery()).await;
+    let mut client = Client::connect(a.addr).await;
+    let pid = client.pid.clone().expect("a pid");
+    client.call(json!(["join", "room1"])).await;
+    // A client that stays, to compare with.
+    let mut witness = Client::connect(a.addr).await;
+    witness.call(json!(["join", "room1"])).await;
+    b.ns()
+        .broadcast(&rooms(&["room1"]), "read", &(0,))
+        .unwrap()
+        .await
+        .unwrap();
+    let (_, offset) = split_offset(client.event().await);
+    witness.event().await;
+    let sid = client.sid.clone();
+    client.drop_transport();
+    eventually_kept(&redis, &pid).await;
+
+    // Missed while away, from both nodes, to its room and to it alone.
+    for (node, text) in [(&b, "missed-1"), (&a, "missed-2"), (&b, "missed-3")] {
+        drop(node.ns().broadcast(&rooms(&["room1"]), "news", &(text,)));
+    }
+    drop(a.ns().broadcast(&rooms(&[&sid]), "direct", &("to-you",)));
+    // Not for it.
+    drop(
+        b.ns()
+            .broadcast(&rooms(&["other"]), "news", &("not-yours",)),
+    );
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        seen.push(witness.event().await);
+    }
+
+    let mut back = Client::connect_with(b.addr, json!({"pid": pid, "offset": offset})).await;
+    assert_eq!(back.sid, sid, "the same id");
+    assert_eq!(back.pid.as_deref(), Some(pid.as_str()));
+    let mut missed = Vec::new();
+    for _ in 0..4 {
+        missed.push(back.event().await);
+    }
+    // What the nodes sent at once arrives in the stream's order: the order the client that
+    // stayed saw, offsets included.
+    let direct = missed
+        .iter()
+        .position(|e| e[0] == "direct")
+        .expect("the direct event");
+    assert_eq!(
+        split_offset(missed.remove(direct)).0,
+        json!(["direct", "to-you"])
+    );
+    assert_eq!(missed, seen);
+    let mut texts: Vec<Value> = seen.into_iter().map(|e| split_offset(e).0).collect();
+    texts.sort_by_key(|v| v.to_string());
+    assert_eq!(
+        texts,
+        [
+            json!(["news", "missed-1"]),
+            json!(["news", "missed-2"]),
+            json!(["news", "missed-3"]),
+        ]
+    );
+    let state = back.call(json!(["state"])).await;
+    assert_eq!(state, json!({"recovered": true, "previous": {"sid": sid}}));
+    assert_eq!(back.call(json!(["rooms"])).await, json!(["room1"]));
+    // New events reach it once, from either node.
+    drop(a.ns().broadcast(&rooms(&["room1"]), "news", &("after",)));
+    assert_eq!(split_offset(back.event().await).0, json!(["news", "after"]));
+    assert_eq!(back.maybe_event(Duration::from_millis(300)).await, None);
+    assert!(!session_kept(&redis, &pid).await, "a session is taken once");
+}
+
+async fn eventually_kept(redis: &RedisServer, pid: &str) {
+    for _ in 0..100 {
+        if session_kept(redis, pid).await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("session {pid} never kept");
+}
+
+#[tokio::test]
+async fn no_recovery_for_a_used_or_unknown_session_or_an_unknown_offset() {
+    let redis = RedisServer::start().await;
+    let a = Node::streams(config(&redis), recovery()).await;
+    let b = Node::streams(config(&redis), recovery()).await;
+    let mut client = Client::connect(a.addr).await;
+    let pid = client.pid.clone().unwrap();
+    drop(
+        a.ns()
+            .broadcast(&BroadcastOptions::default(), "read", &(0,)),
+    );
+    let (_, offset) = split_offset(client.event().await);
+    let sid = client.sid.clone();
+    client.drop_transport();
+    eventually_kept(&redis, &pid).await;
+
+    // An offset no node gave: a new session, and the kept one is used up.
+    let fresh = Client::connect_with(b.addr, json!({"pid": pid, "offset": "1-0"})).await;
+    assert_ne!(fresh.sid, sid);
+    let again = Client::connect_with(a.addr, json!({"pid": pid, "offset": offset})).await;
+    assert_ne!(again.sid, sid, "the session was used up");
+    let forged = Client::connect_with(b.addr, json!({"pid": "forged", "offset": offset})).await;
+    assert_ne!(forged.sid, sid);
+    assert_eq!(
+        forged
+            .pid
+            .as_deref()
+            .map(|p| p != "forged" && p != pid.as_str()),
+        Some(true)
+    );
+}
+
+#[tokio::test]
+async fn an_outage_keeps_local_delivery_and_the_cluster_heals() {
+    let mut redis = RedisServer::start().await;
+    let short = |r: &RedisServer| config(r).command_timeout(Duration::from_millis(500));
+    let a = Node::streams(short(&redis), recovery()).await;
+    let b = Node::streams(short(&redis), recovery()).await;
+    let mut on_a = Client::connect(a.addr).await;
+    let mut on_b = Client::connect(b.addr).await;
+    on_a.call(json!(["join", "r"])).await;
+    on_b.call(json!(["join", "r"])).await;
+
+    redis.stop().await;
+    let (health_a, health_b) = (a.health.clone(), b.health.clone());
+    eventually_long("A notices the outage", || !health_a.is_up()).await;
+
+    // A's own clients still get A's broadcasts, at once and without an offset.
+    let err = a
+        .ns()
+        .broadcast(&rooms(&["r"]), "during", &("x",))
+        .unwrap()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AdapterError::Unavailable(_)), "{err:?}");
+    assert_eq!(on_a.event().await, json!(["during", "x"]));
+    on_a.emit(json!(["broadcast", "r", "via-handler", 1])).await;
+    assert_eq!(on_a.event().await, json!(["via-handler", 1]));
+    assert_eq!(on_b.maybe_event(Duration::from_millis(300)).await, None);
+
+    redis.restart().await;
+    eventually_long("both see Redis again", || {
+        health_a.is_up() && health_b.is_up()
+    })
+    .await;
+    // The new Redis has an empty stream: both nodes read it from the start, and each
+    // node's broadcasts reach the other's clients again.
+    for _ in 0..2 {
+        drop(a.ns().broadcast(&rooms(&["r"]), "after", &("a",)));
+        drop(b.ns().broadcast(&rooms(&["r"]), "after", &("b",)));
+        let mut got = Vec::new();
+        for client in [&mut on_a, &mut on_b] {
+            let mut mine = vec![
+                split_offset(client.event().await).0,
+                split_offset(client.event().await).0,
+            ];
+            mine.sort_by_key(|v| v.to_string());
+            got.push(mine);
+        }
+        assert_eq!(got[0], [json!(["after", "a"]), json!(["after", "b"])]);
+        assert_eq!(got[0], got[1]);
+    }
+}
+
+/// Polls `check` every 50 ms for up to 10 s (outages are noticed by a ping every second).
+async fn eventually_long(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("not within 10 s: {what}");
+}
