@@ -11,6 +11,18 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, FromRedisValue, PushInfo, PushKind};
 use tokio::sync::mpsc;
 
+/// Which of socket.io's Redis adapters the nodes speak.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Protocol {
+    /// `@socket.io/redis-adapter` 8.x: pub/sub, no recovery across nodes
+    /// ([`RedisAdapter`](crate::RedisAdapter)).
+    #[default]
+    PubSub,
+    /// `@socket.io/redis-streams-adapter` 0.3: one stream, and connection state recovery on
+    /// any node ([`StreamsAdapter`](crate::StreamsAdapter)).
+    Streams,
+}
+
 /// How to reach Redis, and how hard to try.
 #[derive(Debug, Clone)]
 #[must_use]
@@ -22,6 +34,7 @@ pub struct Redis {
     pub(crate) command_timeout: Duration,
     pub(crate) stream_name: String,
     pub(crate) stream_max_len: usize,
+    pub(crate) protocol: Protocol,
 }
 
 impl Redis {
@@ -36,7 +49,19 @@ impl Redis {
             command_timeout: Duration::from_secs(2),
             stream_name: "socket.io".into(),
             stream_max_len: 10_000,
+            protocol: Protocol::PubSub,
         }
+    }
+
+    /// Which adapter's protocol to speak (default [`Protocol::PubSub`]); see [`connect`](crate::connect).
+    pub fn protocol(mut self, protocol: Protocol) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
+    /// The protocol chosen.
+    pub fn get_protocol(&self) -> Protocol {
+        self.protocol
     }
 
     /// The stream of the streams adapter (default `socket.io`, the Node adapter's

@@ -1,9 +1,12 @@
 //! # iogate-redis: a Redis adapter for iogate-socketio
 //!
-//! Several iogate nodes, and Node socket.io nodes using `@socket.io/redis-adapter` 8.x, behave as
-//! one server through Redis pub/sub: broadcasts, joins, leaves and disconnects reach the
-//! clients of every node, and `fetch_sockets` / `all_rooms` gather every node's answer.
-//! `@socket.io/redis-emitter` can broadcast to them all.
+//! Several iogate nodes, and Node socket.io nodes using the same adapter, behave as one server
+//! through Redis: broadcasts, joins, leaves and disconnects reach the clients of every node,
+//! and `fetch_sockets` / `all_rooms` gather every node's answer. Two protocols ([`Protocol`]):
+//! - `@socket.io/redis-adapter` 8.x, over pub/sub ([`RedisAdapter`]), which
+//!   `@socket.io/redis-emitter` can broadcast through too;
+//! - `@socket.io/redis-streams-adapter` 0.3, over one stream ([`StreamsAdapter`]): a client
+//!   whose connection broke is recovered on any node.
 //!
 //! | module | owns |
 //! |---|---|
@@ -30,5 +33,25 @@ pub mod streams_wire;
 pub mod wire;
 
 pub use adapter::RedisAdapter;
-pub use driver::{ClusterError, Health, Redis};
+pub use driver::{ClusterError, Health, Protocol, Redis};
 pub use streams::StreamsAdapter;
+
+use std::sync::Arc;
+
+/// The adapter `config` asks for ([`Redis::protocol`]), connected, and its health flag.
+pub async fn connect(
+    config: Redis,
+) -> Result<(Arc<dyn iogate_socketio::Adapter>, Arc<Health>), ClusterError> {
+    Ok(match config.protocol {
+        Protocol::PubSub => {
+            let adapter = RedisAdapter::connect(config).await?;
+            let health = adapter.health();
+            (Arc::new(adapter), health)
+        }
+        Protocol::Streams => {
+            let adapter = StreamsAdapter::connect(config).await?;
+            let health = adapter.health();
+            (Arc::new(adapter), health)
+        }
+    })
+}

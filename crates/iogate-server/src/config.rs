@@ -96,6 +96,8 @@ pub mod defaults {
     pub const WS_READ_BUFFER_SIZE: usize = 1024;
     /// `parser`.
     pub const PARSER: &str = "json";
+    /// `redis_adapter`.
+    pub const REDIS_ADAPTER: &str = "pubsub";
     /// `max_disconnection_duration`, in seconds.
     pub const MAX_DISCONNECTION_DURATION: u64 = 120;
     /// `recovery_max_sessions`.
@@ -180,6 +182,12 @@ pub struct Config {
         global = true
     )]
     pub redis_startup_timeout: u64,
+    /// Which of socket.io's Redis adapters the nodes speak: `pubsub` (`@socket.io/redis-adapter`,
+    /// which `@socket.io/redis-emitter` can publish to) or `streams`
+    /// (`@socket.io/redis-streams-adapter`: a client whose connection broke is recovered on any
+    /// node). Every node of a cluster, Node's too, must use the same one.
+    #[arg(long, env = "REDIS_ADAPTER", default_value = defaults::REDIS_ADAPTER, value_parser = ["pubsub", "streams"], global = true)]
+    pub redis_adapter: String,
     /// On SIGTERM or SIGINT, how long to wait, in seconds, for clients to be disconnected,
     /// running handlers to finish and HTTP requests to be answered before exiting anyway. A
     /// second signal exits at once.
@@ -333,6 +341,7 @@ impl Default for Config {
             max_payload: defaults::MAX_PAYLOAD,
             redis_url: None,
             redis_startup_timeout: defaults::REDIS_STARTUP_TIMEOUT,
+            redis_adapter: defaults::REDIS_ADAPTER.to_owned(),
             shutdown_timeout: defaults::SHUTDOWN_TIMEOUT,
             log: defaults::LOG.to_owned(),
             log_json: false,
@@ -427,6 +436,11 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         key: "redis_startup_timeout",
         env: "REDIS_STARTUP_TIMEOUT",
+        secret: false,
+    },
+    Setting {
+        key: "redis_adapter",
+        env: "REDIS_ADAPTER",
         secret: false,
     },
     Setting {
@@ -999,6 +1013,7 @@ impl Config {
             "write_timeout" => self.write_timeout = get(value)?,
             "per_message_deflate" => self.per_message_deflate = get(value)?,
             "parser" => self.parser = get(value)?,
+            "redis_adapter" => self.redis_adapter = get(value)?,
             "connection_state_recovery" => self.connection_state_recovery = get(value)?,
             "max_disconnection_duration" => self.max_disconnection_duration = get(value)?,
             "skip_middlewares" => self.skip_middlewares = get(value)?,
@@ -1066,6 +1081,7 @@ impl Config {
                 V::Integer(i64::try_from(self.max_outgoing_packets).unwrap_or(i64::MAX))
             }
             "parser" => V::String(self.parser.clone()),
+            "redis_adapter" => V::String(self.redis_adapter.clone()),
             "connection_state_recovery" => V::Boolean(self.connection_state_recovery),
             "skip_middlewares" => V::Boolean(self.skip_middlewares),
             "max_disconnection_duration" => {
@@ -1126,6 +1142,12 @@ impl Config {
             return Err(fail(
                 "parser",
                 format!("must be json or msgpack (got {:?})", self.parser),
+            ));
+        }
+        if !["pubsub", "streams"].contains(&self.redis_adapter.as_str()) {
+            return Err(fail(
+                "redis_adapter",
+                format!("must be pubsub or streams (got {:?})", self.redis_adapter),
             ));
         }
         if let Some(s) = &self.jwt_secret

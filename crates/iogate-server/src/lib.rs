@@ -29,7 +29,7 @@ use axum::Router;
 use axum::http::{HeaderValue, Request, Response, header};
 use gateways::{ChatGateway, EventsGateway, NotificationsGateway, RootGateway};
 use iogate::auth::JwtAuth;
-use iogate::cluster::Redis;
+use iogate::cluster::{Protocol, Redis};
 use iogate::{App, Cors, IntoGateway, Limits, Options, Parser, Recovery, Server};
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -194,8 +194,16 @@ pub async fn app(config: &Config, secrets: &Secrets) -> Result<Service, StartErr
         .fold(App::new().options(options), App::gateway);
     let gateways = match &config.redis_url {
         Some(url) => {
+            let protocol = match config.redis_adapter.as_str() {
+                "streams" => Protocol::Streams,
+                _ => Protocol::PubSub,
+            };
+            // The stream keeps about as many entries as recovery's log, so that a client can
+            // be recovered on another node as long as on its own.
             let redis = Redis::new(url.clone())
-                .startup_timeout(Duration::from_secs(config.redis_startup_timeout));
+                .startup_timeout(Duration::from_secs(config.redis_startup_timeout))
+                .protocol(protocol)
+                .stream_max_len(config.recovery_max_packets);
             app.build_redis(redis).await?
         }
         None => app.build(),

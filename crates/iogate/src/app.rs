@@ -79,7 +79,7 @@ impl App {
 
     /// Builds one node of a cluster over Redis: every operation of the [`Server`] handle
     /// reaches the clients of every node, and Node socket.io servers on the same Redis (with
-    /// `@socket.io/redis-adapter`) share rooms with it. Retries reaching Redis for the
+    /// the adapter of [`Redis::protocol`](crate::cluster::Redis::protocol)) share rooms with it. Retries reaching Redis for the
     /// configured startup timeout; see [`cluster`](crate::cluster) for what happens during an
     /// outage later.
     ///
@@ -90,9 +90,8 @@ impl App {
         self,
         redis: crate::cluster::Redis,
     ) -> Result<Gateways, crate::cluster::ClusterError> {
-        let adapter = iogate_redis::RedisAdapter::connect(redis).await?;
-        let health = adapter.health();
-        let (assembled, inits) = self.assemble(Arc::new(adapter), Some(health));
+        let (adapter, health) = iogate_redis::connect(redis).await?;
+        let (assembled, inits) = self.assemble(adapter, Some(health));
         for (namespace, init) in inits {
             init.await
                 .map_err(|e| crate::cluster::ClusterError::Subscribe {

@@ -2,9 +2,18 @@
 //!
 //! Every operation of the [`Server`](crate::Server) handle (emit to a namespace, a room, a
 //! user or a client, `except`, join/leave, disconnect, count) reaches the clients of every node,
-//! through Redis pub/sub, in the protocol of Node's `@socket.io/redis-adapter`: Node socket.io
-//! servers on the same Redis (with that adapter) share rooms with iogate nodes, and
-//! `@socket.io/redis-emitter` (and the emitters of other languages) reach iogate's clients.
+//! in the protocol of one of Node's adapters, chosen with [`Redis::protocol`]:
+//! - [`Protocol::PubSub`] (the default), `@socket.io/redis-adapter`: Node socket.io servers on
+//!   the same Redis (with that adapter) share rooms with iogate nodes, and
+//!   `@socket.io/redis-emitter` (and the emitters of other languages) reach iogate's clients.
+//! - [`Protocol::Streams`], `@socket.io/redis-streams-adapter`: with
+//!   [`Options::connection_state_recovery`](crate::Options::connection_state_recovery), a
+//!   client whose connection broke is recovered on any node, iogate's or Node's. Every
+//!   broadcast goes through the stream and comes back to each node, its sender's included,
+//!   so that all deliver in one order (a Redis round trip more for the sender's own clients).
+//!   On another node a recovered client gets back its id, rooms, user and verified claims;
+//!   values stored with [`Client::insert`](crate::Client::insert) stay on the node that has
+//!   them.
 //!
 //! ## When Redis goes away
 //! - Every node keeps serving its own clients: broadcasts still reach the clients of the node
@@ -16,8 +25,9 @@
 //! - The outage is logged once, when it starts, and once when it ends;
 //!   [`Server::cluster_healthy`](crate::Server::cluster_healthy) says which it is now.
 //! - The node reconnects by itself and subscribes again: cross-node delivery resumes without
-//!   a restart.
+//!   a restart. With the streams adapter, each node goes on reading the stream from the last
+//!   entry it read: what other nodes wrote meanwhile arrives late rather than never.
 
-pub use iogate_redis::{ClusterError, Redis};
+pub use iogate_redis::{ClusterError, Protocol, Redis};
 
 pub(crate) use iogate_redis::Health;

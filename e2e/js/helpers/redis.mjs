@@ -15,8 +15,20 @@ function ping(port) {
   });
 }
 
+/** Answers whether the Redis on `port` holds `key` (`EXISTS`; `key` without spaces). */
+function exists(port, key) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.setTimeout(1000, () => { socket.destroy(); reject(new Error('EXISTS timed out')); });
+    socket.once('error', reject);
+    socket.once('connect', () => socket.write(`EXISTS ${key}\r\n`));
+    socket.once('data', (d) => { socket.destroy(); resolve(d.toString().startsWith(':1')); });
+  });
+}
+
 /**
- * Starts redis-server on a free port (or `port`). Resolves to `{ url, port, stop(), restart() }`.
+ * Starts redis-server on a free port (or `port`). Resolves to
+ * `{ url, port, stop(), restart(), exists(key) }`.
  * No persistence: a restarted Redis starts empty, as after a crash.
  */
 export async function startRedis(port) {
@@ -42,5 +54,5 @@ export async function startRedis(port) {
     await exited;
   };
   await launch();
-  return { url: `redis://127.0.0.1:${port}`, port, stop, restart: launch };
+  return { url: `redis://127.0.0.1:${port}`, port, stop, restart: launch, exists: (key) => exists(port, key) };
 }
