@@ -416,6 +416,14 @@ impl Driver {
         self.timed(cmd.query_async::<()>(&mut conn)).await
     }
 
+    /// Deletes `key`.
+    pub(crate) async fn del(&self, key: String) -> Result<(), DriverError> {
+        self.ensure_up()?;
+        let mut conn = self.inner.conn.clone();
+        let cmd = redis::cmd("DEL").arg(key).to_owned();
+        self.timed(cmd.query_async::<()>(&mut conn)).await
+    }
+
     /// Takes `key` (`GETDEL`): its value, and it is gone.
     pub(crate) async fn getdel(&self, key: String) -> Result<Option<String>, DriverError> {
         self.ensure_up()?;

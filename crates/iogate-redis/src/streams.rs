@@ -471,6 +471,16 @@ struct Sessions {
 }
 
 impl SharedSessions for Sessions {
+    fn forget(&self, pid: &str) {
+        let driver = self.driver.clone();
+        let key = sw::session_key(pid);
+        tokio::spawn(async move {
+            if let Err(e) = driver.del(key).await {
+                tracing::debug!(error = %e, "a session over the bound not forgotten: it expires");
+            }
+        });
+    }
+
     fn persist(&self, session: SessionRecord, ttl: Duration) {
         let driver = self.driver.clone();
         let value = match sw::write_session(&session) {

@@ -322,3 +322,35 @@ async fn eventually_long(what: &str, mut check: impl FnMut() -> bool) {
     }
     panic!("not within 10 s: {what}");
 }
+
+#[tokio::test]
+async fn redis_holds_no_more_sessions_of_a_node_than_its_bound() {
+    let redis = RedisServer::start().await;
+    let bounded = Recovery {
+        max_sessions: 2,
+        ..Recovery::default()
+    };
+    let a = Node::streams(config(&redis), Some(bounded)).await;
+    let mut pids = Vec::new();
+    for _ in 0..3 {
+        let mut client = Client::connect(a.addr).await;
+        pids.push(client.pid.clone().unwrap());
+        drop(a.ns().broadcast(&rooms(&[&client.sid]), "read", &(0,)));
+        client.event().await;
+        client.drop_transport();
+        // One at a time, so that the first is the oldest.
+        eventually_kept(&redis, pids.last().unwrap()).await;
+    }
+    for _ in 0..100 {
+        if !session_kept(&redis, &pids[0]).await {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        !session_kept(&redis, &pids[0]).await,
+        "the oldest is forgotten"
+    );
+    assert!(session_kept(&redis, &pids[1]).await);
+    assert!(session_kept(&redis, &pids[2]).await);
+}

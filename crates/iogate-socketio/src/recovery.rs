@@ -70,6 +70,9 @@ pub trait SharedSessions: Send + Sync + 'static {
     /// Takes session `pid` back (it is gone afterwards); `None` when there is none, or the
     /// store cannot be reached.
     fn take(&self, pid: &str) -> BoxFuture<'static, Option<SessionRecord>>;
+    /// Forgets session `pid`, which this node kept past its bound of sessions: the store holds
+    /// no more of a node's sessions than the node does. Fire and forget.
+    fn forget(&self, pid: &str);
 }
 
 /// The settings of connection state recovery.
@@ -330,6 +333,9 @@ impl Store {
             };
             if inner.sessions.remove(&oldest).is_some() {
                 self.stats.expired.fetch_add(1, Ordering::Relaxed);
+                if let Some(shared) = &self.shared {
+                    shared.forget(&oldest);
+                }
             }
         }
         self.trim(&mut inner, now);
