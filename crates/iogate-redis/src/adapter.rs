@@ -18,10 +18,11 @@ use iogate_socketio::{
     Adapter, AdapterError, BoxFuture, BroadcastOptions, EventData, Local, SocketInfo,
 };
 use rand::Rng;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::driver::{ClusterError, Driver, DriverError, Health, Message, Redis};
+use crate::requests::Requests;
 use crate::wire::{self, Request, ResponseBody};
 
 /// How many received messages of one namespace may wait to be handled before new ones are
@@ -48,8 +49,8 @@ struct Inner {
     config: Redis,
     /// This node's id in messages; its own messages come back to it and are skipped by it.
     uid: String,
-    /// Requests waiting for the other nodes' answers, by request id.
-    pending: Mutex<HashMap<String, Pending>>,
+    /// Requests waiting for the other nodes' answers.
+    requests: Requests<Collected>,
     /// The namespaces served, with the task handling their messages.
     namespaces: Mutex<HashMap<String, Served>>,
 }
@@ -64,13 +65,6 @@ struct Served {
 enum Collected {
     Sockets(Vec<SocketInfo>),
     Rooms(Vec<String>),
-}
-
-struct Pending {
-    /// Answers still expected.
-    missing: usize,
-    collected: Collected,
-    done: Option<oneshot::Sender<Collected>>,
 }
 
 /// The channels of one namespace.
@@ -116,7 +110,7 @@ impl RedisAdapter {
                 driver,
                 config,
                 uid: random_id(),
-                pending: Mutex::default(),
+                requests: Requests::default(),
                 namespaces: Mutex::default(),
             }),
         })
@@ -159,41 +153,16 @@ impl RedisAdapter {
         let request_id = random_id();
         let body = body(&inner.uid, &request_id);
         Box::pin(async move {
-            let nodes = inner.driver.numsub(&channel).await.map_err(unavailable)?;
-            // This node is one of the subscribers.
-            let others = nodes.saturating_sub(1);
-            if others == 0 {
-                return Ok(collected);
-            }
-            let (tx, rx) = oneshot::channel();
-            inner.lock_pending().insert(
-                request_id.clone(),
-                Pending {
-                    missing: others,
-                    collected,
-                    done: Some(tx),
-                },
-            );
-            if let Err(e) = inner.driver.publish(channel, body).await {
-                inner.lock_pending().remove(&request_id);
-                return Err(unavailable(e));
-            }
-            match tokio::time::timeout(inner.config.request_timeout, rx).await {
-                Ok(Ok(collected)) => Ok(collected),
-                _ => {
-                    inner.lock_pending().remove(&request_id);
-                    Err(AdapterError::Timeout)
-                }
-            }
+            let timeout = inner.config.request_timeout;
+            inner
+                .requests
+                .ask(&inner.driver, channel, request_id, body, collected, timeout)
+                .await
         })
     }
 }
 
 impl Inner {
-    fn lock_pending(&self) -> std::sync::MutexGuard<'_, HashMap<String, Pending>> {
-        self.pending.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     fn lock_namespaces(&self) -> std::sync::MutexGuard<'_, HashMap<String, Served>> {
         self.namespaces.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -318,32 +287,22 @@ impl Inner {
                 return;
             }
         };
-        let mut pending = self.lock_pending();
-        // Answers to other nodes' requests arrive here too: not ours, skipped.
-        let Some(request) = pending.get_mut(&response.request_id) else {
-            return;
-        };
-        match (&mut request.collected, response.body) {
-            (Collected::Sockets(all), ResponseBody::Sockets(sockets)) => {
-                all.extend(sockets.into_iter().filter_map(wire::socket_info));
-            }
-            (Collected::Rooms(all), ResponseBody::Rooms(rooms)) => {
-                for room in rooms {
-                    if !all.contains(&room) {
-                        all.push(room);
+        self.requests.answered(&response.request_id, |collected| {
+            match (collected, response.body) {
+                (Collected::Sockets(all), ResponseBody::Sockets(sockets)) => {
+                    all.extend(sockets.into_iter().filter_map(wire::socket_info));
+                }
+                (Collected::Rooms(all), ResponseBody::Rooms(rooms)) => {
+                    for room in rooms {
+                        if !all.contains(&room) {
+                            all.push(room);
+                        }
                     }
                 }
+                // Node counts an answer without the expected key as an answer all the same.
+                _ => {}
             }
-            // Node counts an answer without the expected key as an answer all the same.
-            _ => {}
-        }
-        request.missing = request.missing.saturating_sub(1);
-        if request.missing == 0
-            && let Some(request) = pending.remove(&response.request_id)
-            && let Some(done) = request.done
-        {
-            let _ = done.send(request.collected);
-        }
+        });
     }
 }
 

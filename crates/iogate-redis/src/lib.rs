@@ -28,6 +28,7 @@
 
 mod adapter;
 mod driver;
+mod requests;
 mod streams;
 pub mod streams_wire;
 pub mod wire;

@@ -32,11 +32,12 @@ use iogate_socketio::{
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{FromRedisValue, Value};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::adapter::{QUEUE, random_id, unavailable};
 use crate::driver::{ClusterError, Driver, Message, Redis, redacted};
+use crate::requests::Requests;
 use crate::streams_wire::{self as sw, Entry, Op};
 use crate::wire::{opts_of, socket_info, take_event};
 
@@ -76,20 +77,14 @@ struct Inner {
     closed: AtomicBool,
     /// The namespaces served, with the task handling their pub/sub messages.
     namespaces: Mutex<HashMap<String, Served>>,
-    /// `FETCH_SOCKETS` requests waiting for the other nodes' answers, by request id.
-    pending: Mutex<HashMap<String, Pending>>,
+    /// `FETCH_SOCKETS` requests waiting for the other nodes' answers.
+    requests: Requests<Vec<SocketInfo>>,
     sessions: Arc<Sessions>,
 }
 
 struct Served {
     channels: Vec<String>,
     task: JoinHandle<()>,
-}
-
-struct Pending {
-    missing: usize,
-    sockets: Vec<SocketInfo>,
-    done: Option<oneshot::Sender<Vec<SocketInfo>>>,
 }
 
 /// An entry for the writer, and the broadcast to deliver here if it cannot be written.
@@ -131,7 +126,7 @@ impl StreamsAdapter {
                 reader: Mutex::default(),
                 closed: AtomicBool::new(false),
                 namespaces: Mutex::default(),
-                pending: Mutex::default(),
+                requests: Requests::default(),
             }),
         })
     }
@@ -233,10 +228,6 @@ fn ready<T: Send + 'static>(value: T) -> BoxFuture<'static, T> {
 }
 
 impl Inner {
-    fn lock_pending(&self) -> std::sync::MutexGuard<'_, HashMap<String, Pending>> {
-        self.pending.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     fn lock_namespaces(&self) -> std::sync::MutexGuard<'_, HashMap<String, Served>> {
         self.namespaces.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -306,7 +297,8 @@ impl Inner {
                     .flatten()
                     .cloned()
                     .filter_map(socket_info);
-                self.answered(&request_id, sockets);
+                self.requests
+                    .answered(&request_id, |all| all.extend(sockets));
                 None
             }
             (k, Some(request_id)) if k == sw::MessageType::Broadcast as u8 => {
@@ -334,22 +326,6 @@ impl Inner {
                     tracing::debug!(error = %e, "cannot answer a cluster request");
                 }
             });
-        }
-    }
-
-    /// One node answered request `id` with `sockets`.
-    fn answered(&self, id: &str, sockets: impl Iterator<Item = SocketInfo>) {
-        let mut pending = self.lock_pending();
-        let Some(request) = pending.get_mut(id) else {
-            return;
-        };
-        request.sockets.extend(sockets);
-        request.missing = request.missing.saturating_sub(1);
-        if request.missing == 0
-            && let Some(request) = pending.remove(id)
-            && let Some(done) = request.done
-        {
-            let _ = done.send(request.sockets);
         }
     }
 }
@@ -604,32 +580,18 @@ impl Adapter for StreamsAdapter {
         let request_id = random_id();
         let body = sw::fetch_request(&inner.uid, ns, &request_id, opts);
         Box::pin(async move {
-            let nodes = inner.driver.numsub(&channel).await.map_err(unavailable)?;
-            // This node is one of the subscribers.
-            let others = nodes.saturating_sub(1);
-            if others == 0 {
-                return Ok(Vec::new());
-            }
-            let (tx, rx) = oneshot::channel();
-            inner.lock_pending().insert(
-                request_id.clone(),
-                Pending {
-                    missing: others,
-                    sockets: Vec::new(),
-                    done: Some(tx),
-                },
-            );
-            if let Err(e) = inner.driver.publish(channel, body).await {
-                inner.lock_pending().remove(&request_id);
-                return Err(unavailable(e));
-            }
-            match tokio::time::timeout(inner.config.request_timeout, rx).await {
-                Ok(Ok(sockets)) => Ok(sockets),
-                _ => {
-                    inner.lock_pending().remove(&request_id);
-                    Err(AdapterError::Timeout)
-                }
-            }
+            let timeout = inner.config.request_timeout;
+            inner
+                .requests
+                .ask(
+                    &inner.driver,
+                    channel,
+                    request_id,
+                    body,
+                    Vec::new(),
+                    timeout,
+                )
+                .await
         })
     }
 

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Client, Node, RedisServer, eventually, rooms};
+use common::{Client, Node, RedisServer, eventually, eventually_long, rooms};
 use iogate_redis::Redis;
 use iogate_socketio::{AdapterError, BroadcastOptions};
 use serde_json::json;
@@ -203,17 +203,6 @@ async fn an_outage_keeps_local_delivery_and_heals_by_itself() {
         .unwrap();
     assert_eq!(on_b.event().await, json!(["after", "y"]));
     assert_eq!(on_a.event().await, json!(["after", "y"]));
-}
-
-/// Polls `check` every 50 ms for up to 10 s (outages are noticed by a ping every second).
-async fn eventually_long(what: &str, mut check: impl FnMut() -> bool) {
-    for _ in 0..200 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("not within 10 s: {what}");
 }
 
 #[tokio::test]

@@ -1,5 +1,7 @@
-//! Interoperability with Node: a socket.io 4.8 node with `@socket.io/redis-adapter` 8 and a
-//! `@socket.io/redis-emitter` 5, beside an iogate node, on a redis-server of the test's own.
+//! Interoperability with Node, on a redis-server of the test's own: a socket.io 4.8 node with
+//! `@socket.io/redis-adapter` 8 and a `@socket.io/redis-emitter` 5 beside an iogate node with the
+//! pub/sub adapter; and a socket.io 4.8 node with `@socket.io/redis-streams-adapter` 0.3 beside
+//! an iogate node with the streams adapter, both recovering connections.
 //!
 //! Needs Node.js and the packages of `tests/interop/package.json`, so it is ignored by default:
 //!
@@ -12,62 +14,56 @@ mod common;
 
 use common::{Node, RedisServer};
 use iogate_redis::Redis;
+use iogate_socketio::Recovery;
 
-#[tokio::test]
-#[ignore = "needs node and `npm ci` in tests/interop (scripts/test runs it)"]
-async fn node_socket_io_and_the_emitter_share_rooms_with_iogate() {
+/// Runs `script` of `tests/interop` with `args`, printing what it said; fails when it does.
+async fn run_node(script: &str, args: &[String]) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
     assert!(
         dir.join("node_modules").exists(),
         "run `npm ci` in {} first",
         dir.display()
     );
+    let out = tokio::process::Command::new("node")
+        .arg(script)
+        .args(args)
+        .current_dir(&dir)
+        .output()
+        .await
+        .expect("node is installed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!(
+        "[{script} {}]\n{stdout}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "interop checks failed ({script} {}):\n{stdout}",
+        args.join(" ")
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs node and `npm ci` in tests/interop (scripts/test runs it)"]
+async fn node_socket_io_and_the_emitter_share_rooms_with_iogate() {
     // Node answering on the shared response channel (its default), then on ours.
     for mode in ["shared", "specific"] {
         let redis = RedisServer::start().await;
         let node = Node::start(Redis::new(redis.url())).await;
-        let out = tokio::process::Command::new("node")
-            .arg("interop.js")
-            .arg(redis.url())
-            .arg(format!("http://{}", node.addr))
-            .arg(mode)
-            .current_dir(&dir)
-            .output()
-            .await
-            .expect("node is installed");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        println!("[{mode}]\n{stdout}{}", String::from_utf8_lossy(&out.stderr));
-        assert!(
-            out.status.success(),
-            "interop checks failed ({mode}):\n{stdout}"
-        );
+        let iogate = format!("http://{}", node.addr);
+        run_node("interop.js", &[redis.url(), iogate, mode.to_owned()]).await;
     }
 }
 
 #[tokio::test]
 #[ignore = "needs node and `npm ci` in tests/interop (scripts/test runs it)"]
 async fn node_and_iogate_with_the_streams_adapter_recover_each_others_clients() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
-    assert!(
-        dir.join("node_modules").exists(),
-        "run `npm ci` in {} first",
-        dir.display()
-    );
     let redis = RedisServer::start().await;
-    let node = Node::streams(
-        Redis::new(redis.url()),
-        Some(iogate_socketio::Recovery::default()),
+    let node = Node::streams(Redis::new(redis.url()), Some(Recovery::default())).await;
+    run_node(
+        "streams.js",
+        &[redis.url(), format!("http://{}", node.addr)],
     )
     .await;
-    let out = tokio::process::Command::new("node")
-        .arg("streams.js")
-        .arg(redis.url())
-        .arg(format!("http://{}", node.addr))
-        .current_dir(&dir)
-        .output()
-        .await
-        .expect("node is installed");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "interop checks failed:\n{stdout}");
 }

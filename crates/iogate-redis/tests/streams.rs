@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Client, Node, RedisServer, eventually, rooms};
+use common::{Client, Node, RedisServer, eventually, eventually_long, rooms};
 use iogate_redis::Redis;
 use iogate_socketio::{AdapterError, BroadcastOptions, Recovery};
 use serde_json::{Value, json};
@@ -310,17 +310,6 @@ async fn an_outage_keeps_local_delivery_and_the_cluster_heals() {
         assert_eq!(got[0], [json!(["after", "a"]), json!(["after", "b"])]);
         assert_eq!(got[0], got[1]);
     }
-}
-
-/// Polls `check` every 50 ms for up to 10 s (outages are noticed by a ping every second).
-async fn eventually_long(what: &str, mut check: impl FnMut() -> bool) {
-    for _ in 0..200 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("not within 10 s: {what}");
 }
 
 #[tokio::test]

@@ -38,6 +38,16 @@ export const TRANSPORTS = {
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Polls `check` until it returns true, for at most `ms`. */
+export async function eventually(what, check, ms = 15_000) {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (await check()) return;
+    await sleep(100);
+  }
+  assert.fail(`${what} did not happen within ${ms} ms`);
+}
+
 /** A free loopback port: listen on 0, read it, close. */
 export function freePort() {
   return new Promise((resolve, reject) => {

@@ -7,22 +7,12 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import {
-  MODE, API_KEY, OFFSET, connect, once, openSocket, postJson, record, sleep, startServer, token,
+  MODE, API_KEY, OFFSET, connect, eventually, once, openSocket, postJson, record, sleep, startServer, token,
   track, uniqueRoom,
 } from '../helpers/server.mjs';
 import { startRedis } from '../helpers/redis.mjs';
 
 const SECRET = randomBytes(36).toString('base64url');
-
-/** Polls `check` until it returns true, for at most `ms`. */
-async function eventually(what, check, ms = 15_000) {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await sleep(100);
-  }
-  assert.fail(`${what} did not happen within ${ms} ms`);
-}
 
 describe('recovery across the cluster (streams adapter)', { skip: MODE === 'reference' && 'iogate only: the reference runs one node' }, () => {
   let redis;

@@ -5,22 +5,12 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import {
-  MODE, API_KEY, connect, emitWithAck, postJson, record, sleep, startServer, token, track, uniqueRoom,
+  MODE, API_KEY, connect, eventually, emitWithAck, postJson, record, sleep, startServer, token, track, uniqueRoom,
 } from '../helpers/server.mjs';
 import { startRedis } from '../helpers/redis.mjs';
 
 const QUIET_MS = 300;
 const SECRET = randomBytes(36).toString('base64url');
-
-/** Polls `check` until it returns true, for at most `ms`. */
-async function eventually(what, check, ms = 15_000) {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await sleep(100);
-  }
-  assert.fail(`${what} did not happen within ${ms} ms`);
-}
 
 async function ready(node) {
   const res = await fetch(`${node.url}/ready`);

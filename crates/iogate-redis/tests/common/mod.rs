@@ -368,3 +368,14 @@ pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     }
     panic!("not within 5 s: {what}");
 }
+
+/// Polls `check` every 50 ms for up to 10 s (outages are noticed by a ping every second).
+pub async fn eventually_long(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("not within 10 s: {what}");
+}

@@ -9,40 +9,11 @@ const assert = require("node:assert/strict");
 const { Server } = require("socket.io");
 const { io: connect } = require("socket.io-client");
 const { createClient } = require("redis");
+const { WAIT, next, eventually, check, runChecks } = require("./checks");
 const { createAdapter } = require("@socket.io/redis-adapter");
 const { Emitter } = require("@socket.io/redis-emitter");
 
 const [redisUrl, iogateUrl, mode] = process.argv.slice(2);
-const WAIT = 5000;
-
-/** The next `event` on `socket`, its arguments; fails after WAIT ms. */
-function next(socket, event) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "${event}" within ${WAIT} ms`)), WAIT);
-    socket.once(event, (...args) => {
-      clearTimeout(timer);
-      resolve(args);
-    });
-  });
-}
-
-/** Retries `check` until it stops throwing, for up to WAIT ms. */
-async function eventually(check) {
-  const until = Date.now() + WAIT;
-  for (;;) {
-    try {
-      return await check();
-    } catch (e) {
-      if (Date.now() > until) throw e;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
-
-const checks = [];
-function check(name, fn) {
-  checks.push([name, fn]);
-}
 
 (async () => {
   const pub = createClient({ url: redisUrl });
@@ -160,22 +131,12 @@ function check(name, fn) {
     assert.equal(reason, "io server disconnect");
   });
 
-  let failed = 0;
-  for (const [name, fn] of checks) {
-    try {
-      await fn();
-      console.log(`ok   ${name}`);
-    } catch (e) {
-      failed++;
-      console.log(`FAIL ${name}: ${e.message}`);
-    }
-  }
-  onNode.close();
-  onIogate.close();
-  io.close();
-  await Promise.allSettled([pub.quit(), sub.quit(), epub.quit()]);
-  console.log(failed ? `${failed} of ${checks.length} failed` : `all ${checks.length} passed`);
-  process.exit(failed ? 1 : 0);
+  await runChecks(async () => {
+    onNode.close();
+    onIogate.close();
+    io.close();
+    await Promise.allSettled([pub.quit(), sub.quit(), epub.quit()]);
+  });
 })().catch((e) => {
   console.error(e);
   process.exit(2);

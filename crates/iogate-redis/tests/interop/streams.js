@@ -9,22 +9,11 @@ const assert = require("node:assert/strict");
 const { Server } = require("socket.io");
 const { io: connect } = require("socket.io-client");
 const { createClient } = require("redis");
+const { WAIT, next, eventually, check, runChecks } = require("./checks");
 const { createAdapter } = require("@socket.io/redis-streams-adapter");
 
 const [redisUrl, iogateUrl] = process.argv.slice(2);
-const WAIT = 5000;
 const OFFSET = /^\d+-\d+$/;
-
-/** The next `event` on `socket`, its arguments; fails after WAIT ms. */
-function next(socket, event) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "${event}" within ${WAIT} ms`)), WAIT);
-    socket.once(event, (...args) => {
-      clearTimeout(timer);
-      resolve(args);
-    });
-  });
-}
 
 /** The next `count` events named `event` on `socket`, their arguments. */
 function several(socket, event, count) {
@@ -41,19 +30,6 @@ function several(socket, event, count) {
     };
     socket.on(event, on);
   });
-}
-
-/** Retries `check` until it stops throwing, for up to WAIT ms. */
-async function eventually(check) {
-  const until = Date.now() + WAIT;
-  for (;;) {
-    try {
-      return await check();
-    } catch (e) {
-      if (Date.now() > until) throw e;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
 }
 
 /** A client of `url` over websocket that does not reconnect by itself. */
@@ -80,11 +56,6 @@ function drop(socket) {
   const gone = { id: socket.id, pid: socket._pid, offset: socket._lastOffset };
   socket.io.engine.close();
   return gone;
-}
-
-const checks = [];
-function check(name, fn) {
-  checks.push([name, fn]);
 }
 
 (async () => {
@@ -220,22 +191,12 @@ function check(name, fn) {
     second.close();
   });
 
-  let failed = 0;
-  for (const [name, fn] of checks) {
-    try {
-      await fn();
-      console.log(`ok   ${name}`);
-    } catch (e) {
-      failed++;
-      console.log(`FAIL ${name}: ${e.message}`);
-    }
-  }
-  onNode.close();
-  onIogate.close();
-  io.close();
-  await Promise.allSettled([redis.quit()]);
-  console.log(failed ? `${failed} of ${checks.length} failed` : `all ${checks.length} passed`);
-  process.exit(failed ? 1 : 0);
+  await runChecks(async () => {
+    onNode.close();
+    onIogate.close();
+    io.close();
+    await Promise.allSettled([redis.quit()]);
+  });
 })().catch((e) => {
   console.error(e);
   process.exit(2);
