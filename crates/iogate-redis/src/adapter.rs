@@ -17,17 +17,12 @@ use std::sync::{Arc, Mutex, Weak};
 use iogate_socketio::{
     Adapter, AdapterError, BoxFuture, BroadcastOptions, EventData, Local, SocketInfo,
 };
-use rand::Rng;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::driver::{ClusterError, Driver, DriverError, Health, Message, Redis};
-use crate::requests::Requests;
+use crate::driver::{ClusterError, Driver, Health, Message, QUEUE, Redis, unavailable};
+use crate::requests::{Requests, random_id};
 use crate::wire::{self, Request, ResponseBody};
-
-/// How many received messages of one namespace may wait to be handled before new ones are
-/// dropped (with a warning): enough for bursts, bounded so a stuck node does not grow forever.
-pub(crate) const QUEUE: usize = 4096;
 
 /// The Redis adapter of one node. Cheap to clone; clones are the same node.
 #[derive(Clone)]
@@ -85,20 +80,6 @@ impl Channels {
             response,
         }
     }
-}
-
-/// A random id, like the Node adapter's `uid2(6)` (whose ids are 6 characters of base 62); a
-/// bit longer here, as nothing reads them but the nodes.
-pub(crate) fn random_id() -> String {
-    rand::thread_rng()
-        .sample_iter(rand::distributions::Alphanumeric)
-        .take(12)
-        .map(char::from)
-        .collect()
-}
-
-pub(crate) fn unavailable(e: DriverError) -> AdapterError {
-    AdapterError::Unavailable(e.to_string())
 }
 
 impl RedisAdapter {

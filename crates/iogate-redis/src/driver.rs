@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
+use iogate_socketio::AdapterError;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, FromRedisValue, PushInfo, PushKind};
 use tokio::sync::mpsc;
@@ -185,6 +186,10 @@ impl Health {
         }
     }
 }
+
+/// How many received messages of one namespace may wait to be handled before new ones are
+/// dropped (with a warning): enough for bursts, bounded so a stuck node does not grow forever.
+pub(crate) const QUEUE: usize = 4096;
 
 /// A failed Redis operation.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -518,6 +523,11 @@ async fn monitor(inner: Weak<Inner>) {
             inner.resubscribe().await;
         }
     }
+}
+
+/// What a failed operation means to the layer above: the other nodes cannot be reached now.
+pub(crate) fn unavailable(e: DriverError) -> AdapterError {
+    AdapterError::Unavailable(e.to_string())
 }
 
 /// `url` with its password replaced by `********`, for errors and logs.

@@ -1,15 +1,16 @@
 //! Requests that every other node answers (the sockets it has, its rooms): how many answers are
-//! still to come, what they brought, and the wait for them.
+//! still to come, what they brought, and the wait for them; and the random ids of requests and
+//! nodes.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use iogate_socketio::AdapterError;
+use rand::Rng;
 use tokio::sync::oneshot;
 
-use crate::adapter::unavailable;
-use crate::driver::Driver;
+use crate::driver::{Driver, unavailable};
 
 /// The requests of one node waiting for the others' answers, by request id.
 pub(crate) struct Requests<T> {
@@ -89,4 +90,14 @@ impl<T: Send + 'static> Requests<T> {
             let _ = done.send(request.collected);
         }
     }
+}
+
+/// A random id, like the Node adapter's `uid2(6)` (whose ids are 6 characters of base 62); a
+/// bit longer here, as nothing reads them but the nodes.
+pub(crate) fn random_id() -> String {
+    rand::thread_rng()
+        .sample_iter(rand::distributions::Alphanumeric)
+        .take(12)
+        .map(char::from)
+        .collect()
 }

@@ -35,9 +35,8 @@ use redis::{FromRedisValue, Value};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::adapter::{QUEUE, random_id, unavailable};
-use crate::driver::{ClusterError, Driver, Message, Redis, redacted};
-use crate::requests::Requests;
+use crate::driver::{ClusterError, Driver, Message, QUEUE, Redis, redacted, unavailable};
+use crate::requests::{Requests, random_id};
 use crate::streams_wire::{self as sw, Entry, Op};
 use crate::wire::{opts_of, socket_info, take_event};
 

@@ -5,13 +5,13 @@
 //! brings theirs back through [`Local`]. With no other node, [`Single`] forwards nothing.
 
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use bytes::Bytes;
 use iogate_engineio::Str;
 
 use crate::BoxFuture;
 use crate::io::IoInner;
-use crate::recovery::SharedSessions;
 
 /// Which sockets of a namespace an operation is for: those in any of `rooms` (every socket when
 /// empty), but none in any of `except`. A socket's id is a room of its own, as in socket.io.
@@ -118,6 +118,37 @@ pub trait Adapter: Send + Sync + 'static {
     fn shared_sessions(&self) -> Option<Arc<dyn SharedSessions>> {
         None
     }
+}
+
+/// A session as a store shared by the cluster keeps it: what
+/// `@socket.io/redis-streams-adapter` writes, `{sid, pid, rooms, data}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRecord {
+    /// The socket's id.
+    pub sid: String,
+    /// The session's private id.
+    pub pid: String,
+    /// Its rooms, its own id among them (as socket.io lists them).
+    pub rooms: Vec<String>,
+    /// What the layer above keeps of the socket as JSON (socket.io's `socket.data`; see
+    /// [`NsHandler::session_data`](crate::NsHandler::session_data)).
+    pub data: serde_json::Value,
+    /// Its namespace, when the node that wrote it said so (iogate's nodes do, Node's do not).
+    pub nsp: Option<String>,
+}
+
+/// Where a cluster keeps the sessions of connection state recovery, so that any node can take
+/// one back: see [`Adapter::shared_sessions`].
+pub trait SharedSessions: Send + Sync + 'static {
+    /// Keeps `session` for `ttl` (the recovery window). Fire and forget: a session that could
+    /// not be kept is only not recoverable.
+    fn persist(&self, session: SessionRecord, ttl: Duration);
+    /// Takes session `pid` back (it is gone afterwards); `None` when there is none, or the
+    /// store cannot be reached.
+    fn take(&self, pid: &str) -> BoxFuture<'static, Option<SessionRecord>>;
+    /// Forgets session `pid`, which this node kept past its bound of sessions: the store holds
+    /// no more of a node's sessions than the node does. Fire and forget.
+    fn forget(&self, pid: &str);
 }
 
 /// One node alone: nothing to forward.

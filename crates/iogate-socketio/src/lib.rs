@@ -31,13 +31,16 @@ pub mod recovery;
 pub mod ser;
 pub mod socket;
 
-pub use adapter::{Adapter, AdapterError, BroadcastOptions, EventData, Local, Single, SocketInfo};
+pub use adapter::{
+    Adapter, AdapterError, BroadcastOptions, EventData, Local, SessionRecord, SharedSessions,
+    Single, SocketInfo,
+};
 pub use io::{AdapterInit, Builder, Config, Io};
 pub use iogate_engineio as engineio;
 pub use iogate_engineio::{Str, TransportKind};
 pub use ns::{ConnectError, Event, Namespace, NsHandler};
 pub use parser::Parser;
-pub use recovery::{Recovery, RecoveryStats, SessionRecord, SharedSessions};
+pub use recovery::{Recovery, RecoveryStats};
 pub use socket::{AckData, AckError, EmitError, Sid, Socket};
 
 /// Milliseconds since the Unix epoch, as JavaScript's `Date.now()`.

@@ -28,7 +28,7 @@ use iogate_engineio::Str;
 use tokio::time::Instant;
 
 use crate::BoxFuture;
-use crate::adapter::{BroadcastOptions, EventData, done};
+use crate::adapter::{BroadcastOptions, EventData, SessionRecord, SharedSessions, done};
 
 /// A socket's id or a session's pid (what `socket::Sid` is).
 type Sid = Arc<str>;
@@ -42,37 +42,6 @@ fn parse_offset(text: &str) -> Option<Offset> {
     let (a, b) = text.split_once('-')?;
     let digits = |t: &str| !t.is_empty() && t.bytes().all(|c| c.is_ascii_digit());
     (digits(a) && digits(b)).then_some((a.parse().ok()?, b.parse().ok()?))
-}
-
-/// A session as a store shared by the cluster keeps it: what
-/// `@socket.io/redis-streams-adapter` writes, `{sid, pid, rooms, data}`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SessionRecord {
-    /// The socket's id.
-    pub sid: String,
-    /// The session's private id.
-    pub pid: String,
-    /// Its rooms, its own id among them (as socket.io lists them).
-    pub rooms: Vec<String>,
-    /// What the layer above keeps of the socket as JSON (socket.io's `socket.data`; see
-    /// [`NsHandler::session_data`](crate::NsHandler::session_data)).
-    pub data: serde_json::Value,
-    /// Its namespace, when the node that wrote it said so (iogate's nodes do, Node's do not).
-    pub nsp: Option<String>,
-}
-
-/// Where a cluster keeps the sessions of connection state recovery, so that any node can take
-/// one back: see [`Adapter::shared_sessions`](crate::Adapter::shared_sessions).
-pub trait SharedSessions: Send + Sync + 'static {
-    /// Keeps `session` for `ttl` (the recovery window). Fire and forget: a session that could
-    /// not be kept is only not recoverable.
-    fn persist(&self, session: SessionRecord, ttl: Duration);
-    /// Takes session `pid` back (it is gone afterwards); `None` when there is none, or the
-    /// store cannot be reached.
-    fn take(&self, pid: &str) -> BoxFuture<'static, Option<SessionRecord>>;
-    /// Forgets session `pid`, which this node kept past its bound of sessions: the store holds
-    /// no more of a node's sessions than the node does. Fire and forget.
-    fn forget(&self, pid: &str);
 }
 
 /// The settings of connection state recovery.

@@ -305,13 +305,13 @@ pub(crate) async fn admit(
         .and_then(|text| serde_json::from_str(&text).ok())
         .unwrap_or(Value::Null);
     // A recovered client carries on with its data and user; the rest is new. From another node
-    // of the cluster, only its user and claims come back (see `ClientState::to_json`).
+    // of the cluster, only its user and claims come back (see `session`).
     let previous = socket
         .previous_ext()
         .and_then(|ext| ext.clone().downcast::<ClientState>().ok())
         .or_else(|| {
             let data = socket.previous_data()?;
-            ClientState::from_json(socket.id().into(), data, &ns).map(Arc::new)
+            crate::session::from_json(socket.id().into(), data, &ns).map(Arc::new)
         });
     // Unless the token it authenticated with expired meanwhile: then every middleware checks
     // the handshake it came back with, as a new client's. So does a client recovered from
@@ -371,7 +371,7 @@ pub(crate) struct NsRuntime {
 }
 
 impl NsRuntime {
-    fn new(path: String, rails: Arc<Guardrails>, skip_middlewares: bool) -> Self {
+    pub(crate) fn new(path: String, rails: Arc<Guardrails>, skip_middlewares: bool) -> Self {
         Self {
             skip_middlewares,
             metrics: NsMetrics::new(&path),

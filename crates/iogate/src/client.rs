@@ -85,44 +85,25 @@ impl ClientState {
             data: previous.data.clone(),
             ..Self::new(previous.id.clone(), auth, ns)
         };
-        if let Some(user) = previous.user.get() {
-            let _ = state.user.set(user.clone());
+        if let Some(user) = previous.user() {
+            state.bind_user(user);
         }
         state
     }
 
-    /// What of the client travels with its session to another node of the cluster (socket.io's
-    /// `socket.data`): its user and verified claims. Values stored with
-    /// [`Client::insert`] stay on the node: they are typed, not serialisable.
-    pub(crate) fn to_json(&self) -> Value {
-        let mut data = serde_json::Map::new();
-        if let Some(user) = self.user() {
-            data.insert("user".into(), user.into());
+    /// Stores `value` on the client, in place of any value of its type.
+    pub(crate) fn insert<T: Clone + Send + Sync + 'static>(&self, value: T) {
+        let mut data = self.data.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(slot) = data.iter_mut().find(|v| v.is::<T>()) {
+            *slot = Box::new(value);
+        } else {
+            data.push(Box::new(value));
         }
-        #[cfg(feature = "jwt")]
-        if let Some(claims) = self.get::<crate::auth::Claims>() {
-            data.insert("claims".into(), Value::Object((*claims.0).clone()));
-        }
-        Value::Object(data)
     }
 
-    /// The state another node kept of client `id` as [`to_json`](Self::to_json) wrote it;
-    /// `None` when it names no user (a Node node's session, or a client that never
-    /// authenticated): nothing then vouches for the client.
-    pub(crate) fn from_json(id: Box<str>, data: &Value, ns: &Arc<NsRuntime>) -> Option<Self> {
-        let user = data.get("user").and_then(Value::as_str)?;
-        let state = Self::new(id, Value::Null, ns);
-        let _ = state.user.set(user.into());
-        #[cfg(feature = "jwt")]
-        if let Some(Value::Object(claims)) = data.get("claims") {
-            let claims = crate::auth::Claims(Arc::new(claims.clone()));
-            state
-                .data
-                .write()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(Box::new(claims));
-        }
-        Some(state)
+    /// Binds the client to `user`, when it has none yet.
+    pub(crate) fn bind_user(&self, user: &str) {
+        let _ = self.user.set(user.into());
     }
 
     /// Notes where the client's token expiry is watched.
@@ -231,12 +212,7 @@ impl Client {
     /// Stores a value of type `T` on this client (`client.data` in socket.io), replacing the
     /// previous one of that type.
     pub fn insert<T: Clone + Send + Sync + 'static>(&self, value: T) {
-        let mut data = self.state.data.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(slot) = data.iter_mut().find(|v| v.is::<T>()) {
-            *slot = Box::new(value);
-        } else {
-            data.push(Box::new(value));
-        }
+        self.state.insert(value);
     }
 
     /// A copy of the value of type `T` stored on this client.

@@ -79,6 +79,6 @@ impl sio::NsHandler for Mount {
     }
 
     fn session_data(&self, socket: &sio::Socket) -> serde_json::Value {
-        state(socket).map_or(serde_json::Value::Null, |s| s.to_json())
+        state(socket).map_or(serde_json::Value::Null, |s| crate::session::to_json(&s))
     }
 }

@@ -106,6 +106,7 @@ pub mod limits;
 pub mod metrics;
 pub mod pipe;
 pub mod server;
+mod session;
 #[cfg(feature = "testing")]
 pub mod testing;
 
