@@ -421,6 +421,25 @@ impl Driver {
         self.timed(cmd.query_async::<()>(&mut conn)).await
     }
 
+    /// The entries of `stream` from `from` on (`XRANGE`), `count` at the most.
+    pub(crate) async fn xrange(
+        &self,
+        stream: &str,
+        from: &str,
+        count: usize,
+    ) -> Result<redis::Value, DriverError> {
+        self.ensure_up()?;
+        let mut conn = self.inner.conn.clone();
+        let cmd = redis::cmd("XRANGE")
+            .arg(stream)
+            .arg(from)
+            .arg("+")
+            .arg("COUNT")
+            .arg(count)
+            .to_owned();
+        self.timed(cmd.query_async(&mut conn)).await
+    }
+
     /// Deletes `key`.
     pub(crate) async fn del(&self, key: String) -> Result<(), DriverError> {
         self.ensure_up()?;

@@ -12,7 +12,9 @@
 //!   made, several in one round trip.
 //! - **Sessions** of connection state recovery are `sio:session:<pid>`, with the recovery
 //!   window as their TTL, taken back with `GETDEL` (see
-//!   [`SharedSessions`](iogate_socketio::SharedSessions)).
+//!   [`SharedSessions`](iogate_socketio::SharedSessions)). A node replays what a client missed
+//!   from its own log of the stream; one started after the client's offset reads what it lacks
+//!   back with `XRANGE`.
 //! - **What is not kept** (fetching sockets, broadcasts with acknowledgements, server-side
 //!   events) goes over pub/sub: `<prefix>#<nsp>#` to every node, `<prefix>#<nsp>#<uid>#` to
 //!   one; the nodes are counted with `PUBSUB NUMSUB` of the first.
@@ -27,8 +29,8 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use iogate_socketio::{
-    Adapter, AdapterError, BoxFuture, BroadcastOptions, EventData, Local, SessionRecord,
-    SharedSessions, SocketInfo,
+    Adapter, AdapterError, BoxFuture, BroadcastOptions, EventData, Local, MissedEvent,
+    SessionRecord, SharedSessions, SocketInfo,
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{FromRedisValue, Value};
@@ -116,6 +118,8 @@ impl StreamsAdapter {
             inner: Arc::new(Inner {
                 sessions: Arc::new(Sessions {
                     driver: driver.clone(),
+                    stream: config.stream_name.clone(),
+                    max_len: config.stream_max_len,
                 }),
                 driver,
                 config,
@@ -201,6 +205,9 @@ impl StreamsAdapter {
             .into_iter()
             .next()
             .map_or_else(|| "0-0".to_owned(), |(id, _)| id);
+        if let Some(local) = self.inner.local.get() {
+            local.read_to(&from);
+        }
         let mut reader = self.lock_reader();
         if reader.is_none() {
             *reader = Some(tokio::spawn(read(
@@ -376,9 +383,15 @@ async fn read(inner: Weak<Inner>, mut conn: ConnectionManager, stream: String, m
         }
         match reply {
             Ok(reply) => {
-                for (id, fields) in entries(reply) {
-                    inner.on_entry(&id, &fields);
-                    from = id;
+                let read = entries(reply);
+                for (id, fields) in &read {
+                    inner.on_entry(id, fields);
+                }
+                if let Some((last, _)) = read.into_iter().next_back() {
+                    if let Some(local) = inner.local.get() {
+                        local.read_to(&last);
+                    }
+                    from = last;
                 }
             }
             Err(e) => {
@@ -440,12 +453,47 @@ fn entries(reply: Value) -> Vec<(String, Vec<(String, String)>)> {
     }
 }
 
-/// Recovery's sessions in Redis, as the Node adapter keeps them.
+/// Recovery's sessions in Redis, as the Node adapter keeps them, and the stream they replay.
 struct Sessions {
     driver: Driver,
+    stream: String,
+    /// The most entries read back for one client (about what the stream keeps).
+    max_len: usize,
 }
 
 impl SharedSessions for Sessions {
+    fn missed(&self, offset: &str) -> BoxFuture<'static, Option<Vec<MissedEvent>>> {
+        let (driver, stream, offset) =
+            (self.driver.clone(), self.stream.clone(), offset.to_owned());
+        // `MAXLEN ~` keeps a little more than asked: room for that, and for the offset itself.
+        let count = self.max_len + self.max_len / 10 + 1;
+        Box::pin(async move {
+            if !sw::is_offset(&offset) {
+                return None;
+            }
+            let reply = driver.xrange(&stream, &offset, count).await.ok()?;
+            let mut read = entries(reply).into_iter();
+            // The offset must still be there: else what came right after it is gone too.
+            read.next().filter(|(id, _)| *id == offset)?;
+            let missed = read
+                .filter_map(|(id, fields)| {
+                    let entry =
+                        Entry::from_fields(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+                    match sw::read_op(&entry) {
+                        Ok(Op::Broadcast { event, opts }) if !opts.local => Some(MissedEvent {
+                            offset: id,
+                            ns: entry.nsp,
+                            event,
+                            opts,
+                        }),
+                        _ => None,
+                    }
+                })
+                .collect();
+            Some(missed)
+        })
+    }
+
     fn forget(&self, pid: &str) {
         let driver = self.driver.clone();
         let key = sw::session_key(pid);

@@ -343,3 +343,46 @@ async fn redis_holds_no_more_sessions_of_a_node_than_its_bound() {
     assert!(session_kept(&redis, &pids[1]).await);
     assert!(session_kept(&redis, &pids[2]).await);
 }
+
+#[tokio::test]
+async fn a_node_started_after_the_client_left_recovers_it_from_the_stream() {
+    let redis = RedisServer::start().await;
+    let a = Node::streams(config(&redis), recovery()).await;
+    let mut client = Client::connect(a.addr).await;
+    let pid = client.pid.clone().unwrap();
+    client.call(json!(["join", "r"])).await;
+    drop(a.ns().broadcast(&rooms(&["r"]), "read", &(0,)));
+    let (_, offset) = split_offset(client.event().await);
+    let sid = client.sid.clone();
+    client.drop_transport();
+    eventually_kept(&redis, &pid).await;
+    a.ns()
+        .broadcast(&rooms(&["r"]), "news", &("before-c",))
+        .unwrap()
+        .await
+        .unwrap();
+    let mut witness = Client::connect(a.addr).await;
+    witness.call(json!(["join", "r"])).await;
+
+    // Node C starts now: it never read the client's offset nor the first event it missed.
+    let c = Node::streams(config(&redis), recovery()).await;
+    drop(a.ns().broadcast(&rooms(&["r"]), "news", &("after-c",)));
+    assert_eq!(
+        split_offset(witness.event().await).0,
+        json!(["news", "after-c"])
+    );
+
+    let mut back = Client::connect_with(c.addr, json!({"pid": pid, "offset": offset})).await;
+    assert_eq!(back.sid, sid);
+    assert_eq!(
+        split_offset(back.event().await).0,
+        json!(["news", "before-c"])
+    );
+    assert_eq!(
+        split_offset(back.event().await).0,
+        json!(["news", "after-c"])
+    );
+    drop(a.ns().broadcast(&rooms(&["r"]), "news", &("later",)));
+    assert_eq!(split_offset(back.event().await).0, json!(["news", "later"]));
+    assert_eq!(back.maybe_event(Duration::from_millis(300)).await, None);
+}

@@ -137,6 +137,19 @@ pub struct SessionRecord {
     pub nsp: Option<String>,
 }
 
+/// A broadcast read back from the cluster's store (see [`SharedSessions::missed`]).
+#[derive(Debug, Clone)]
+pub struct MissedEvent {
+    /// Its offset (the stream entry id).
+    pub offset: String,
+    /// Its namespace.
+    pub ns: String,
+    /// The event, without its offset.
+    pub event: EventData,
+    /// Whom it was for.
+    pub opts: BroadcastOptions,
+}
+
 /// Where a cluster keeps the sessions of connection state recovery, so that any node can take
 /// one back: see [`Adapter::shared_sessions`].
 pub trait SharedSessions: Send + Sync + 'static {
@@ -146,6 +159,10 @@ pub trait SharedSessions: Send + Sync + 'static {
     /// Takes session `pid` back (it is gone afterwards); `None` when there is none, or the
     /// store cannot be reached.
     fn take(&self, pid: &str) -> BoxFuture<'static, Option<SessionRecord>>;
+    /// The broadcasts after `offset`, oldest first, as the store still holds them: what a
+    /// client whose offset this node never read (it started later) missed. `None` when
+    /// `offset` itself is not there any more, or the store cannot be reached.
+    fn missed(&self, offset: &str) -> BoxFuture<'static, Option<Vec<MissedEvent>>>;
     /// Forgets session `pid`, which this node kept past its bound of sessions: the store holds
     /// no more of a node's sessions than the node does. Fire and forget.
     fn forget(&self, pid: &str);
@@ -242,6 +259,15 @@ impl Local {
     ) {
         if let Some(ns) = self.ns(ns) {
             ns.deliver_at(event, opts, offset);
+        }
+    }
+
+    /// The adapter read its stream up to `offset` (see [`Adapter::shared_sessions`]): a replay
+    /// of events read back from the cluster's store stops there, as what comes after reaches
+    /// the clients as it is read.
+    pub fn read_to(&self, offset: &str) {
+        if let Some(store) = self.io.upgrade().and_then(|io| io.store()) {
+            store.read_to(offset);
         }
     }
 

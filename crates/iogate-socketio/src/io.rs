@@ -185,6 +185,10 @@ impl IoInner {
     pub(crate) fn namespace(&self, path: &str) -> Option<Arc<Namespace>> {
         self.namespaces.get(path).cloned()
     }
+
+    pub(crate) fn store(&self) -> Option<Arc<Store>> {
+        self.store.clone()
+    }
 }
 
 /// What the Socket.IO layer keeps for one Engine.IO connection.

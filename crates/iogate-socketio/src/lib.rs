@@ -32,8 +32,8 @@ pub mod ser;
 pub mod socket;
 
 pub use adapter::{
-    Adapter, AdapterError, BroadcastOptions, EventData, Local, SessionRecord, SharedSessions,
-    Single, SocketInfo,
+    Adapter, AdapterError, BroadcastOptions, EventData, Local, MissedEvent, SessionRecord,
+    SharedSessions, Single, SocketInfo,
 };
 pub use io::{AdapterInit, Builder, Config, Io};
 pub use iogate_engineio as engineio;

@@ -28,7 +28,9 @@ use iogate_engineio::Str;
 use tokio::time::Instant;
 
 use crate::BoxFuture;
-use crate::adapter::{BroadcastOptions, EventData, SessionRecord, SharedSessions, done};
+use crate::adapter::{
+    BroadcastOptions, EventData, MissedEvent, SessionRecord, SharedSessions, done,
+};
 
 /// A socket's id or a session's pid (what `socket::Sid` is).
 type Sid = Arc<str>;
@@ -130,7 +132,9 @@ impl Kept {
 /// A session handed back to its client: where to replay from.
 pub(crate) struct Restored {
     pub(crate) kept: Kept,
-    /// The offset of the last event the client read.
+    /// What it missed before this node's log begins, read back from the cluster's store.
+    earlier: Vec<Logged>,
+    /// Where this node's log takes over: the client's offset, or the last of `earlier`.
     after: Offset,
 }
 
@@ -185,6 +189,8 @@ struct Inner {
     /// The offset of the latest event that left the log: a client that read it missed nothing
     /// that left.
     last_trimmed: Option<Offset>,
+    /// How far the cluster's stream was read: what comes after reaches clients as it is read.
+    read_to: Option<Offset>,
     bytes: usize,
     sessions: HashMap<Sid, Kept>,
     /// The kept sessions' pids in the order their connections broke (an entry whose session
@@ -247,8 +253,19 @@ impl Store {
     ) -> R {
         let mut inner = self.lock();
         match parse_offset(offset) {
-            Some(at) => self.log(&mut inner, at, ns, event, opts, deliver),
+            Some(at) => {
+                inner.read_to = inner.read_to.max(Some(at));
+                self.log(&mut inner, at, ns, event, opts, deliver)
+            }
             None => deliver(event),
+        }
+    }
+
+    /// The cluster's stream was read up to `offset` (see [`Local::read_to`](crate::Local::read_to)).
+    pub(crate) fn read_to(&self, offset: &str) {
+        if let Some(at) = parse_offset(offset) {
+            let mut inner = self.lock();
+            inner.read_to = inner.read_to.max(Some(at));
         }
     }
 
@@ -261,23 +278,12 @@ impl Store {
         opts: &BroadcastOptions,
         deliver: impl FnOnce(&EventData) -> R,
     ) -> R {
-        let event = with_offset(event, &format!("{}-{}", offset.0, offset.1));
-        let result = deliver(&event);
-        let size = event.data.len() + event.attachments.iter().map(Bytes::len).sum::<usize>();
-        let now = Instant::now();
-        inner.log.push_back(Logged {
-            offset,
-            at: now,
-            ns: ns.clone(),
-            targets: Targets {
-                rooms: opts.rooms.clone(),
-                except: opts.except.clone(),
-            },
-            event,
-            size,
-        });
+        let logged = logged(offset, ns, event, opts);
+        let result = deliver(&logged.event);
+        let size = logged.size;
+        inner.log.push_back(logged);
         inner.bytes += size;
-        self.trim(inner, now);
+        self.trim(inner, Instant::now());
         result
     }
 
@@ -321,9 +327,10 @@ impl Store {
         offset: &str,
     ) -> BoxFuture<'static, Option<Restored>> {
         let Some(shared) = &self.shared else {
-            return done(self.take_kept(ns, pid, offset, |kept| kept));
+            return done(self.take_kept(ns, pid, offset, None, |kept| kept));
         };
         let taken = shared.take(pid);
+        let shared = shared.clone();
         let (store, ns, pid, offset) = (
             self.clone(),
             ns.to_owned(),
@@ -332,7 +339,13 @@ impl Store {
         );
         Box::pin(async move {
             let record = taken.await;
-            store.take_kept(&ns, &pid, &offset, |mine| {
+            // A client whose offset this node never read (it started later) gets what it
+            // missed before this node's log from the cluster's store.
+            let earlier = match &record {
+                Some(_) if !store.knows(&offset) => shared.missed(&offset).await,
+                _ => None,
+            };
+            store.take_kept(&ns, &pid, &offset, earlier, |mine| {
                 let record = record?;
                 let ns = Str::from(record.nsp.clone().unwrap_or_else(|| ns.clone()));
                 let mut kept = Kept::new(
@@ -355,12 +368,19 @@ impl Store {
         })
     }
 
-    /// Takes session `pid` out of this node's sessions and lets `found` decide what to restore.
+    /// Whether this node's log knows `offset`: still holds it, or it was the last to leave.
+    fn knows(&self, offset: &str) -> bool {
+        parse_offset(offset).is_some_and(|after| known(&self.lock(), after))
+    }
+
+    /// Takes session `pid` out of this node's sessions and lets `found` decide what to restore;
+    /// `earlier` is what the cluster's store holds after `offset`, when this log lacks it.
     fn take_kept(
         &self,
         ns: &str,
         pid: &str,
         offset: &str,
+        earlier: Option<Vec<MissedEvent>>,
         found: impl FnOnce(Option<Kept>) -> Option<Kept>,
     ) -> Option<Restored> {
         let mut inner = self.lock();
@@ -373,38 +393,60 @@ impl Store {
             }
             return None;
         };
-        let after = self.replayable(&inner, &kept, offset);
-        if after.is_none() || *kept.ns != *ns {
+        let replay = self.replayable(&inner, &kept, offset, earlier);
+        if replay.is_none() || *kept.ns != *ns {
             // A wrong namespace is a forged pid: the session is forgotten all the same.
             self.stats.expired.fetch_add(1, Ordering::Relaxed);
             return None;
         }
+        let (earlier, after) = replay?;
         Some(Restored {
             kept,
-            after: after?,
+            earlier,
+            after,
         })
     }
 
-    /// The offset to replay after, when the log still holds every event after `offset` and
-    /// those for `kept` fit its client's queue.
-    fn replayable(&self, inner: &Inner, kept: &Kept, offset: &str) -> Option<Offset> {
+    /// What to replay for `kept`, which read up to `offset`: the events read back from the
+    /// cluster's store (`earlier`, when this log does not know `offset`) and where this log
+    /// takes over; `None` when events it missed are gone, or do not fit its client's queue.
+    fn replayable(
+        &self,
+        inner: &Inner,
+        kept: &Kept,
+        offset: &str,
+        earlier: Option<Vec<MissedEvent>>,
+    ) -> Option<(Vec<Logged>, Offset)> {
         let after = parse_offset(offset)?;
-        let start = inner.log.partition_point(|l| l.offset <= after);
-        let read = start
-            .checked_sub(1)
-            .and_then(|i| inner.log.get(i))
-            .is_some_and(|l| l.offset == after);
-        // The offset must be one this log gave: still in it, or the latest one that left it.
-        let known = read || (start == 0 && inner.last_trimmed == Some(after));
-        if !known {
-            return None;
-        }
+        let (earlier, after) = if known(inner, after) {
+            (Vec::new(), after)
+        } else {
+            let earlier: Vec<Logged> = earlier?
+                .into_iter()
+                .filter_map(|m| {
+                    let at = parse_offset(&m.offset).filter(|at| *at > after)?;
+                    Some(logged(at, &Str::from(m.ns), &m.event, &m.opts))
+                })
+                .collect();
+            let read = earlier.last().map_or(after, |l| l.offset);
+            // This log must hold everything after what was read back.
+            if inner.last_trimmed.is_some_and(|t| t > read) {
+                return None;
+            }
+            (earlier, read)
+        };
+        let restored = Restored {
+            kept: Kept::new(kept.sid.clone(), kept.ns.clone(), kept.rooms.clone(), None),
+            earlier,
+            after,
+        };
         let (mut bytes, mut packets) = (0, 0);
-        for logged in missed(inner, after, kept) {
+        for logged in missed(inner, &restored) {
             bytes += logged.size;
             packets += 1 + logged.event.attachments.len();
         }
-        (bytes <= self.max_replay.0 && packets <= self.max_replay.1).then_some(after)
+        let fits = bytes <= self.max_replay.0 && packets <= self.max_replay.1;
+        fits.then_some((restored.earlier, restored.after))
     }
 
     /// Replays to a restored session, under the log's lock: `connect` puts the socket back in
@@ -418,7 +460,7 @@ impl Store {
     ) {
         let inner = self.lock();
         connect();
-        for logged in missed(&inner, restored.after, &restored.kept) {
+        for logged in missed(&inner, restored) {
             send(&logged.event);
         }
         self.stats.recovered.fetch_add(1, Ordering::Relaxed);
@@ -472,12 +514,48 @@ impl Store {
     }
 }
 
-/// The logged events after `after` that were for `kept`.
-fn missed<'a>(inner: &'a Inner, after: Offset, kept: &'a Kept) -> impl Iterator<Item = &'a Logged> {
+/// Whether `inner`'s log knows `after`: still holds it, or it was the latest to leave.
+fn known(inner: &Inner, after: Offset) -> bool {
     let start = inner.log.partition_point(|l| l.offset <= after);
-    inner
-        .log
-        .range(start..)
+    let held = start
+        .checked_sub(1)
+        .and_then(|i| inner.log.get(i))
+        .is_some_and(|l| l.offset == after);
+    held || (start == 0 && inner.last_trimmed == Some(after))
+}
+
+/// An event as the log keeps it: with `offset` appended to its arguments.
+fn logged(offset: Offset, ns: &Str, event: &EventData, opts: &BroadcastOptions) -> Logged {
+    let event = with_offset(event, &format!("{}-{}", offset.0, offset.1));
+    let size = event.data.len() + event.attachments.iter().map(Bytes::len).sum::<usize>();
+    Logged {
+        offset,
+        at: Instant::now(),
+        ns: ns.clone(),
+        targets: Targets {
+            rooms: opts.rooms.clone(),
+            except: opts.except.clone(),
+        },
+        event,
+        size,
+    }
+}
+
+/// What `restored` missed, in order: the events read back from the cluster's store that this
+/// node has read past too (the others reach the client as they are read), then this log's
+/// after `restored.after`; only those for its namespace and rooms.
+fn missed<'a>(inner: &'a Inner, restored: &'a Restored) -> impl Iterator<Item = &'a Logged> {
+    let kept = &restored.kept;
+    let cut = inner
+        .read_to
+        .max(inner.log.back().map(|l| l.offset))
+        .max(inner.last_trimmed);
+    let start = inner.log.partition_point(|l| l.offset <= restored.after);
+    restored
+        .earlier
+        .iter()
+        .filter(move |l| cut.is_some_and(|cut| l.offset <= cut))
+        .chain(inner.log.range(start..))
         .filter(move |l| *l.ns == *kept.ns && kept.wants(&l.targets))
 }
 
@@ -552,7 +630,7 @@ mod tests {
 
     impl Store {
         fn take_now(&self, ns: &str, pid: &str, offset: &str) -> Option<Restored> {
-            self.take_kept(ns, pid, offset, |kept| kept)
+            self.take_kept(ns, pid, offset, None, |kept| kept)
         }
     }
 
@@ -743,6 +821,64 @@ mod tests {
             store.persist("p".into(), kept("s", &[]), serde_json::Value::default);
             assert!(store.take_now("/", "p", offset).is_none(), "{offset}");
         }
+    }
+
+    fn missed_event(offset: &str, text: &str) -> MissedEvent {
+        MissedEvent {
+            offset: offset.into(),
+            ns: "/".into(),
+            event: event(text),
+            opts: to(&[]),
+        }
+    }
+
+    #[test]
+    fn what_this_log_lacks_comes_from_the_cluster_up_to_where_it_was_read() {
+        let store = store(Recovery::default());
+        let ns = Str::from("/");
+        // This node started reading the stream at 5-0; a client read 3-0 elsewhere.
+        store.read_to("5-0");
+        store.record_at(&ns, &event("[\"b\"]"), &to(&[]), "6-0", |_| ());
+        let earlier = || {
+            Some(vec![
+                missed_event("4-0", "[\"a\"]"),
+                missed_event("6-0", "[\"b\"]"),
+                // Not read here yet: it reaches the client when it is.
+                missed_event("7-0", "[\"c\"]"),
+            ])
+        };
+        store.persist("p".into(), kept("s", &[]), serde_json::Value::default);
+        let restored = store
+            .take_kept("/", "p", "3-0", earlier(), |k| k)
+            .expect("recoverable");
+        assert_eq!(
+            replayed(&store, &restored),
+            ["[\"a\",\"4-0\"]", "[\"b\",\"6-0\"]"]
+        );
+        // Once read here, it is replayed from the log (after what came back).
+        store.record_at(&ns, &event("[\"c\"]"), &to(&[]), "7-0", |_| ());
+        store.record_at(&ns, &event("[\"d\"]"), &to(&[]), "8-0", |_| ());
+        store.persist("p".into(), kept("s", &[]), serde_json::Value::default);
+        let restored = store.take_kept("/", "p", "3-0", earlier(), |k| k).unwrap();
+        assert_eq!(replayed(&store, &restored).len(), 4);
+        // Nothing read back (the offset is gone from the cluster too): not recoverable.
+        store.persist("p".into(), kept("s", &[]), serde_json::Value::default);
+        assert!(store.take_kept("/", "p", "3-0", None, |k| k).is_none());
+    }
+
+    #[test]
+    fn a_gap_between_what_came_back_and_this_log_is_not_recoverable() {
+        let store = store(Recovery {
+            max_packets: 1,
+            ..Recovery::default()
+        });
+        let ns = Str::from("/");
+        store.record_at(&ns, &event("[\"b\"]"), &to(&[]), "6-0", |_| ());
+        store.record_at(&ns, &event("[\"c\"]"), &to(&[]), "7-0", |_| ());
+        // 6-0 left this log; the cluster gave back only up to 4-0.
+        store.persist("p".into(), kept("s", &[]), serde_json::Value::default);
+        let earlier = Some(vec![missed_event("4-0", "[\"a\"]")]);
+        assert!(store.take_kept("/", "p", "3-0", earlier, |k| k).is_none());
     }
 
     #[test]
