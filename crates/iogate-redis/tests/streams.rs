@@ -356,13 +356,14 @@ async fn a_node_started_after_the_client_left_recovers_it_from_the_stream() {
     let sid = client.sid.clone();
     client.drop_transport();
     eventually_kept(&redis, &pid).await;
-    a.ns()
-        .broadcast(&rooms(&["r"]), "news", &("before-c",))
-        .unwrap()
-        .await
-        .unwrap();
+    // A client that stays, to know when A delivered each event.
     let mut witness = Client::connect(a.addr).await;
     witness.call(json!(["join", "r"])).await;
+    drop(a.ns().broadcast(&rooms(&["r"]), "news", &("before-c",)));
+    assert_eq!(
+        split_offset(witness.event().await).0,
+        json!(["news", "before-c"])
+    );
 
     // Node C starts now: it never read the client's offset nor the first event it missed.
     let c = Node::streams(config(&redis), recovery()).await;
