@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::forwarded::TrustedProxies;
+
 /// Which transports clients may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Transports {
@@ -46,6 +48,9 @@ pub struct Config {
     /// permessage-deflate (RFC 7692) on websocket connections; `None`, the
     /// default as in socket.io, never negotiates it.
     pub per_message_deflate: Option<Deflate>,
+    /// The reverse proxies whose forwarding header gives a session's client address
+    /// ([`Session::peer`](crate::Session::peer)); none by default.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for Config {
@@ -61,6 +66,7 @@ impl Default for Config {
             write_timeout: Duration::from_secs(10),
             ws_read_buffer: 1024,
             per_message_deflate: None,
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }

@@ -19,6 +19,7 @@ use hyper::upgrade::OnUpgrade;
 use rand::RngCore;
 use tokio::sync::Notify;
 
+use crate::forwarded::TrustedProxies;
 use crate::packet::Frame;
 use crate::session::{self, Counters, Session};
 use crate::websocket::{self, WsConn};
@@ -170,12 +171,13 @@ fn copy_head(parts: &http::request::Parts) -> http::request::Parts {
     head
 }
 
-/// The client's address, when the server was served with `ConnectInfo`.
-fn peer(parts: &http::request::Parts) -> Option<SocketAddr> {
+/// The client's address, when the server was served with `ConnectInfo`: the TCP peer's, or,
+/// when that is a trusted proxy, the one its forwarding header names.
+fn peer(parts: &http::request::Parts, proxies: &TrustedProxies) -> Option<SocketAddr> {
     parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| *addr)
+        .map(|ConnectInfo(addr)| proxies.client(*addr, &parts.headers))
 }
 
 /// 15 random bytes from the thread's CSPRNG, as 20 base64url characters.
@@ -308,7 +310,11 @@ impl<H: Handler> Engine<H> {
         match transport {
             TransportKind::Websocket => self.accept_websocket(&mut parts, None),
             TransportKind::Polling => {
-                let session = self.open(copy_head(&parts), peer(&parts), TransportKind::Polling);
+                let session = self.open(
+                    copy_head(&parts),
+                    peer(&parts, &self.shared.config.trusted_proxies),
+                    TransportKind::Polling,
+                );
                 tokio::spawn(session::drive_polling(self.shared.clone(), session.clone()));
                 crate::polling::get(&session).await
             }
@@ -370,7 +376,10 @@ impl<H: Handler> Engine<H> {
         };
         let engine = self.clone();
         // Only what the task needs, copied: not the request's buffers; an upgrade needs none.
-        let head = existing.is_none().then(|| (copy_head(parts), peer(parts)));
+        let proxies = &self.shared.config.trusted_proxies;
+        let head = existing
+            .is_none()
+            .then(|| (copy_head(parts), peer(parts, proxies)));
         tokio::spawn(async move {
             let Ok(ws) = WsConn::accept(on_upgrade, &engine.shared.config, accepted).await else {
                 return;

@@ -19,10 +19,12 @@
 //! `websocket` (one transport each and its buffers; `websocket::frame` and
 //! `websocket::deflate` hold the frame bytes and the extension, no I/O),
 //! `session` (the queue, the heartbeat and the task driving a session),
-//! `engine` (routing requests).
+//! `engine` (routing requests), `forwarded` (the client's address behind trusted proxies,
+//! no I/O).
 
 mod config;
 mod engine;
+pub mod forwarded;
 mod packet;
 mod polling;
 mod session;
@@ -33,6 +35,7 @@ use std::sync::Arc;
 
 pub use config::{Config, Deflate, Transports};
 pub use engine::Engine;
+pub use forwarded::{ForwardedHeader, TrustedProxies};
 pub use packet::{Frame, Message};
 pub use session::Session;
 pub use str::Str;

@@ -293,7 +293,9 @@ impl<D> Session<D> {
     }
 
     /// The client's address, when the server was built with
-    /// `axum::extract::ConnectInfo<SocketAddr>`.
+    /// `axum::extract::ConnectInfo<SocketAddr>`: the TCP peer's, or, behind a proxy of
+    /// [`Config::trusted_proxies`](crate::Config::trusted_proxies), the client's that the proxy
+    /// forwarded.
     pub fn peer(&self) -> Option<SocketAddr> {
         self.peer
     }

@@ -98,6 +98,8 @@ pub mod defaults {
     pub const PARSER: &str = "json";
     /// `redis_adapter`.
     pub const REDIS_ADAPTER: &str = "pubsub";
+    /// `forwarded_header`.
+    pub const FORWARDED_HEADER: &str = "x-forwarded-for";
     /// `max_disconnection_duration`, in seconds.
     pub const MAX_DISCONNECTION_DURATION: u64 = 120;
     /// `recovery_max_sessions`.
@@ -165,6 +167,17 @@ pub struct Config {
         global = true
     )]
     pub allowed_origins: Vec<String>,
+    /// The reverse proxies in front of iogate, comma-separated addresses or ranges
+    /// (`10.0.0.0/8,192.168.1.10`): a connection from one of them counts as coming from the
+    /// client its forwarding header names (the rightmost hop that is not one of them), for the
+    /// per-IP limit and the logs. Unset: no header is believed, and every client behind a proxy
+    /// shares the proxy's address.
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', global = true)]
+    pub trusted_proxies: Vec<String>,
+    /// The header the trusted proxies name the client in: `x-forwarded-for` or `forwarded`
+    /// (RFC 7239).
+    #[arg(long, env = "FORWARDED_HEADER", default_value = defaults::FORWARDED_HEADER, value_parser = ["x-forwarded-for", "forwarded"], global = true)]
+    pub forwarded_header: String,
     /// The largest packet a client may send, in bytes (socket.io's maxHttpBufferSize).
     #[arg(long, env = "MAX_PAYLOAD", default_value_t = defaults::MAX_PAYLOAD, global = true)]
     pub max_payload: u64,
@@ -338,6 +351,8 @@ impl Default for Config {
             jwt_secret: None,
             api_key: Vec::new(),
             allowed_origins: vec![defaults::ALLOWED_ORIGINS.to_owned()],
+            trusted_proxies: Vec::new(),
+            forwarded_header: defaults::FORWARDED_HEADER.to_owned(),
             max_payload: defaults::MAX_PAYLOAD,
             redis_url: None,
             redis_startup_timeout: defaults::REDIS_STARTUP_TIMEOUT,
@@ -421,6 +436,16 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         key: "allowed_origins",
         env: "ALLOWED_ORIGINS",
+        secret: false,
+    },
+    Setting {
+        key: "trusted_proxies",
+        env: "TRUSTED_PROXIES",
+        secret: false,
+    },
+    Setting {
+        key: "forwarded_header",
+        env: "FORWARDED_HEADER",
         secret: false,
     },
     Setting {
@@ -751,6 +776,7 @@ fn unset_meaning(key: &str) -> &'static str {
     match key {
         "jwt_secret" => ": a random secret at each start",
         "api_key" => ": a random key at each start",
+        "trusted_proxies" => ": no proxy, forwarding headers ignored",
         "redis_url" => ": a single node",
         "metrics_key" => ": /metrics is open",
         "static_dir" => ": no files served",
@@ -966,6 +992,15 @@ impl Config {
     /// The smallest API or metrics key accepted.
     pub const MIN_KEY_LEN: usize = 16;
 
+    /// The trusted proxies, and the header they write.
+    pub fn proxies(&self) -> Result<iogate::TrustedProxies, String> {
+        let header = match self.forwarded_header.as_str() {
+            "forwarded" => iogate::ForwardedHeader::Forwarded,
+            _ => iogate::ForwardedHeader::XForwardedFor,
+        };
+        iogate::TrustedProxies::parse(&self.trusted_proxies, header)
+    }
+
     /// Sets `key` from a TOML value of the config file.
     fn set(&mut self, key: &str, value: toml::Value) -> Result<(), String> {
         fn get<T: for<'de> Deserialize<'de>>(value: toml::Value) -> Result<T, String> {
@@ -994,6 +1029,12 @@ impl Config {
                     .map_err(|_| "expected a string or an array of strings".to_owned())?
                     .into_vec();
             }
+            "trusted_proxies" => {
+                self.trusted_proxies = get::<List>(value)
+                    .map_err(|_| "expected a string or an array of strings".to_owned())?
+                    .into_vec();
+            }
+            "forwarded_header" => self.forwarded_header = get(value)?,
             "max_payload" => self.max_payload = get(value)?,
             "redis_url" => self.redis_url = Some(get(value)?),
             "redis_startup_timeout" => self.redis_startup_timeout = get(value)?,
@@ -1052,6 +1093,9 @@ impl Config {
             "api_key" if self.api_key.is_empty() => return None,
             "api_key" => list(&self.api_key),
             "allowed_origins" => list(&self.allowed_origins),
+            "trusted_proxies" if self.trusted_proxies.is_empty() => return None,
+            "trusted_proxies" => list(&self.trusted_proxies),
+            "forwarded_header" => V::String(self.forwarded_header.clone()),
             "max_payload" => V::Integer(i64::try_from(self.max_payload).unwrap_or(i64::MAX)),
             "redis_url" => V::String(self.redis_url.clone()?),
             "redis_startup_timeout" => {
@@ -1142,6 +1186,16 @@ impl Config {
             return Err(fail(
                 "parser",
                 format!("must be json or msgpack (got {:?})", self.parser),
+            ));
+        }
+        self.proxies().map_err(|p| fail("trusted_proxies", p))?;
+        if !["x-forwarded-for", "forwarded"].contains(&self.forwarded_header.as_str()) {
+            return Err(fail(
+                "forwarded_header",
+                format!(
+                    "must be x-forwarded-for or forwarded (got {:?})",
+                    self.forwarded_header
+                ),
             ));
         }
         if !["pubsub", "streams"].contains(&self.redis_adapter.as_str()) {
@@ -1304,6 +1358,7 @@ mod tests {
         let config = Config {
             jwt_secret: Some("x".into()),
             api_key: vec!["k".into()],
+            trusted_proxies: vec!["10.0.0.0/8".into()],
             redis_url: Some("redis://h".into()),
             metrics_key: Some("m".into()),
             static_dir: Some(".".into()),
@@ -1316,6 +1371,27 @@ mod tests {
         for setting in SETTINGS {
             assert!(config.value(setting.key).is_some(), "{}", setting.key);
         }
+    }
+
+    #[test]
+    fn trusted_proxies_must_be_addresses_or_ranges() {
+        let config = |proxies: &[&str]| Config {
+            trusted_proxies: proxies.iter().map(|p| p.to_string()).collect(),
+            ..Config::default()
+        };
+        assert!(
+            config(&["10.0.0.0/8", "192.168.1.10", "fd00::/8"])
+                .validate()
+                .is_ok()
+        );
+        let err = config(&["proxy.internal"])
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("trusted_proxies: \"proxy.internal\" is not an address"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -172,6 +172,9 @@ pub async fn app(config: &Config, secrets: &Secrets) -> Result<Service, StartErr
     if config.parser == "msgpack" {
         options = options.parser(Parser::Msgpack);
     }
+    // Checked by `Config::validate`.
+    let proxies = config.proxies().unwrap_or_default();
+    options = options.trusted_proxies(proxies.clone());
     if config.connection_state_recovery {
         options = options.connection_state_recovery(
             Recovery::default()
@@ -229,7 +232,7 @@ pub async fn app(config: &Config, secrets: &Secrets) -> Result<Service, StartErr
     if let Some(dir) = &config.static_dir {
         routes = routes.fallback_service(demo::static_files(dir));
     }
-    let router = with_tracing(gateways.into_router(routes));
+    let router = with_tracing(gateways.into_router(routes), proxies);
     Ok(Service {
         server,
         router,
@@ -237,25 +240,31 @@ pub async fn app(config: &Config, secrets: &Secrets) -> Result<Service, StartErr
     })
 }
 
-/// Adds one span per HTTP request, with its method and path (never the query: long-polling
-/// puts the session id there). REST calls log at `info`; socket.io's own requests (a long-poll
+/// Adds one span per HTTP request, with its method, path (never the query: long-polling
+/// puts the session id there) and client address (behind a trusted proxy, the client's it
+/// forwarded). REST calls log at `info`; socket.io's own requests (a long-poll
 /// every few seconds per client) at `debug`. Handlers add fields: `api_key` (which key, by its
 /// index, authorised the call).
 ///
 /// Every answer also gets `X-Content-Type-Options: nosniff`. Both layers go on in one
 /// `Router::layer` call: axum boxes and clones the routes' services once per call.
-fn with_tracing(router: Router) -> Router {
+fn with_tracing(router: Router, proxies: iogate::TrustedProxies) -> Router {
     let nosniff = SetResponseHeaderLayer::if_not_present(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
     let trace = TraceLayer::new_for_http()
-            .make_span_with(|req: &Request<axum::body::Body>| {
+            .make_span_with(move |req: &Request<axum::body::Body>| {
                 let path = req.uri().path();
+                let client = req
+                    .extensions()
+                    .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                    .map(|info| proxies.client(info.0, req.headers()).ip());
+                let client = tracing::field::display(client.map_or_else(String::new, |ip| ip.to_string()));
                 if path.starts_with("/socket.io") {
-                    tracing::debug_span!("http", method = %req.method(), path)
+                    tracing::debug_span!("http", method = %req.method(), path, client)
                 } else {
-                    tracing::info_span!("http", method = %req.method(), path, api_key = tracing::field::Empty)
+                    tracing::info_span!("http", method = %req.method(), path, client, api_key = tracing::field::Empty)
                 }
             })
             .on_request(())

@@ -17,6 +17,7 @@ use crate::handler::Route;
 use crate::limits::{Guardrails, Limits};
 use crate::metrics::{NsMetrics, RouteMetrics};
 use crate::{Client, Gateway, Server};
+pub use sio::engineio::{ForwardedHeader, TrustedProxies};
 
 /// The server's gateways, options and state: what NestJS's `AppModule` and `IoAdapter` hold.
 ///
@@ -480,6 +481,7 @@ pub struct Options {
     http_compression: Option<u16>,
     recovery: Option<Recovery>,
     parser: Parser,
+    trusted_proxies: TrustedProxies,
     limits: Limits,
 }
 
@@ -502,6 +504,7 @@ impl Default for Options {
             http_compression: Some(1024),
             recovery: None,
             parser: Parser::Json,
+            trusted_proxies: TrustedProxies::default(),
             limits: Limits::default(),
         }
     }
@@ -525,6 +528,7 @@ impl Options {
             per_message_deflate: self
                 .per_message_deflate
                 .then(sio::engineio::Deflate::default),
+            trusted_proxies: self.trusted_proxies.clone(),
             ..sio::engineio::Config::default()
         };
         sio::Config {
@@ -612,6 +616,17 @@ impl Options {
     /// [`Options::per_message_deflate`].
     pub fn http_compression(mut self, threshold: u16) -> Self {
         self.http_compression = Some(threshold);
+        self
+    }
+    /// The reverse proxies whose forwarding header names the client (none by default): a
+    /// connection from one of them counts as coming from the client's address in its
+    /// `X-Forwarded-For` (or `Forwarded`), the rightmost hop that is not one of these proxies.
+    /// That address is what the per-IP limit counts, what the logs and
+    /// [`Client::address`](crate::Client::address) say. A connection from anywhere else is
+    /// taken at its own address, whatever header it sends. Without this, every client behind a
+    /// proxy shares the proxy's address, and the per-IP limit then holds for them all together.
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.trusted_proxies = proxies;
         self
     }
     /// Sends long-polling responses uncompressed.

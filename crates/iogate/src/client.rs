@@ -196,6 +196,14 @@ impl Client {
         &self.socket.head().headers
     }
 
+    /// The client's address (socket.io's `handshake.address`): its connection's, or, behind a
+    /// proxy of [`Options::trusted_proxies`](crate::Options::trusted_proxies), the one the
+    /// proxy forwarded. `None` when the app is not served with the peer's address (see
+    /// [`serve`](crate::serve)).
+    pub fn address(&self) -> Option<std::net::IpAddr> {
+        self.socket.peer().map(|p| p.ip())
+    }
+
     /// The query string of the handshake request, without the `?`.
     pub fn query(&self) -> Option<&str> {
         self.socket.head().uri.query()

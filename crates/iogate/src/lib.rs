@@ -110,7 +110,10 @@ mod session;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use app::{App, Cors, Gateways, Options, Parser, Recovery, Transports, serve};
+pub use app::{
+    App, Cors, ForwardedHeader, Gateways, Options, Parser, Recovery, Transports, TrustedProxies,
+    serve,
+};
 pub use args::Args;
 pub use client::{Client, DisconnectReason, EmitError, RoomError, Transport};
 pub use context::Context;

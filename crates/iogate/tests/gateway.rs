@@ -7,7 +7,8 @@ use std::time::Duration;
 use iogate::testing::{Args, ClientError, ConnectError, Disconnect, TestClient, TestServer};
 use iogate::{
     Ack, App, BaseExceptionFilter, Client, Context, Data, DisconnectReason, Exception, Extension,
-    Gateway, HandlerExt, Namespace, Server, State, WsException, WsResponse,
+    ForwardedHeader, Gateway, HandlerExt, Namespace, Options, Server, State, TrustedProxies,
+    WsException, WsResponse,
 };
 use serde_json::{Value, json};
 
@@ -669,5 +670,32 @@ async fn a_handler_or_guard_that_panics_costs_the_client_one_internal_error_not_
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(*disconnects.lock().unwrap(), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_client_address_is_its_own_unless_a_trusted_proxy_names_another() -> anyhow::Result<()> {
+    let gateway = || {
+        Gateway::new("/").subscribe_message("whoami", async |client: Client| {
+            client.address().map(|ip| ip.to_string())
+        })
+    };
+    let whoami = async |server: &TestServer| -> anyhow::Result<Args> {
+        let mut c = TestClient::connect(server, "/")
+            .header("x-forwarded-for", "203.0.113.50, 198.51.100.7")
+            .await?;
+        Ok(c.emit_args_with_ack("whoami", Args::new()).await?)
+    };
+    // No proxy trusted (the default): whatever the client claims, its own address.
+    let server = TestServer::start(App::new().gateway(gateway())).await;
+    assert_eq!(whoami(&server).await?, Args::new().arg("127.0.0.1"));
+    // The loopback trusted as a proxy: the rightmost hop it names.
+    let proxies = TrustedProxies::parse(["127.0.0.1"], ForwardedHeader::XForwardedFor)
+        .map_err(anyhow::Error::msg)?;
+    let app = App::new()
+        .options(Options::default().trusted_proxies(proxies))
+        .gateway(gateway());
+    let server = TestServer::start(app).await;
+    assert_eq!(whoami(&server).await?, Args::new().arg("198.51.100.7"));
     Ok(())
 }
