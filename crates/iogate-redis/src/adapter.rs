@@ -60,6 +60,7 @@ struct Served {
 enum Collected {
     Sockets(Vec<SocketInfo>),
     Rooms(Vec<String>),
+    Answers(Vec<serde_json::Value>),
 }
 
 /// The channels of one namespace.
@@ -129,12 +130,22 @@ impl RedisAdapter {
         collected: Collected,
         body: impl FnOnce(&str, &str) -> String,
     ) -> BoxFuture<'static, Result<Collected, AdapterError>> {
+        self.ask_within(ns, collected, body, self.inner.config.request_timeout)
+    }
+
+    /// [`ask`](Self::ask), waiting up to `timeout`.
+    fn ask_within(
+        &self,
+        ns: &str,
+        collected: Collected,
+        body: impl FnOnce(&str, &str) -> String,
+        timeout: std::time::Duration,
+    ) -> BoxFuture<'static, Result<Collected, AdapterError>> {
         let inner = self.inner.clone();
         let channel = self.channels(ns).request;
         let request_id = random_id();
         let body = body(&inner.uid, &request_id);
         Box::pin(async move {
-            let timeout = inner.config.request_timeout;
             inner
                 .requests
                 .ask(&inner.driver, channel, request_id, body, collected, timeout)
@@ -228,10 +239,23 @@ impl Inner {
             Request::Fetch { request_id, opts } => {
                 Some(wire::fetch_response(&request_id, &local.fetch(ns, &opts)))
             }
-            Request::ServerSideEmit { data, .. } => {
-                // Not served yet: iogate has no server-side events. A sender waiting for an
-                // answer times out, as with a Node node that has no listener.
-                tracing::debug!(%data, "ignoring a serverSideEmit from another node");
+            Request::ServerSideEmit { data, request_id } => {
+                let args = match data {
+                    serde_json::Value::Array(args) => args,
+                    _ => return,
+                };
+                let answer = local.server_event(ns, args);
+                let (driver, channel) = (self.driver.clone(), channels.response.clone());
+                // Answered on the shared response channel, where Node answers too.
+                tokio::spawn(async move {
+                    let answer = answer.await;
+                    if let (Some(id), Some(answer)) = (request_id, answer) {
+                        let response = wire::server_side_emit_response(&id, &answer);
+                        if let Err(e) = driver.publish(channel, response).await {
+                            tracing::debug!(error = %e, "cannot answer a server-side event");
+                        }
+                    }
+                });
                 None
             }
             Request::BroadcastWithAck {
@@ -273,6 +297,7 @@ impl Inner {
                 (Collected::Sockets(all), ResponseBody::Sockets(sockets)) => {
                     all.extend(sockets.into_iter().filter_map(wire::socket_info));
                 }
+                (Collected::Answers(all), ResponseBody::ServerSideEmit(answer)) => all.push(answer),
                 (Collected::Rooms(all), ResponseBody::Rooms(rooms)) => {
                     for room in rooms {
                         if !all.contains(&room) {
@@ -394,7 +419,7 @@ impl Adapter for RedisAdapter {
         Box::pin(async move {
             match ask.await? {
                 Collected::Sockets(sockets) => Ok(sockets),
-                Collected::Rooms(_) => Ok(Vec::new()),
+                _ => Ok(Vec::new()),
             }
         })
     }
@@ -404,7 +429,32 @@ impl Adapter for RedisAdapter {
         Box::pin(async move {
             match ask.await? {
                 Collected::Rooms(rooms) => Ok(rooms),
-                Collected::Sockets(_) => Ok(Vec::new()),
+                _ => Ok(Vec::new()),
+            }
+        })
+    }
+
+    fn server_side_emit(
+        &self,
+        ns: &str,
+        args: &[serde_json::Value],
+        ack: Option<std::time::Duration>,
+    ) -> BoxFuture<'static, Result<Vec<serde_json::Value>, AdapterError>> {
+        let Some(timeout) = ack else {
+            let body = wire::server_side_emit_request(&self.inner.uid, None, args);
+            let sent = self.publish_request(ns, body);
+            return Box::pin(async move { sent.await.map(|()| Vec::new()) });
+        };
+        let ask = self.ask_within(
+            ns,
+            Collected::Answers(Vec::new()),
+            |uid, id| wire::server_side_emit_request(uid, Some(id), args),
+            timeout,
+        );
+        Box::pin(async move {
+            match ask.await? {
+                Collected::Answers(answers) => Ok(answers),
+                _ => Ok(Vec::new()),
             }
         })
     }

@@ -80,6 +80,8 @@ struct Inner {
     namespaces: Mutex<HashMap<String, Served>>,
     /// `FETCH_SOCKETS` requests waiting for the other nodes' answers.
     requests: Requests<Vec<SocketInfo>>,
+    /// `SERVER_SIDE_EMIT` requests waiting for the other nodes' answers.
+    answers: Requests<Vec<serde_json::Value>>,
     sessions: Arc<Sessions>,
 }
 
@@ -130,6 +132,7 @@ impl StreamsAdapter {
                 closed: AtomicBool::new(false),
                 namespaces: Mutex::default(),
                 requests: Requests::default(),
+                answers: Requests::default(),
             }),
         })
     }
@@ -317,9 +320,36 @@ impl Inner {
                 }
                 Some(sw::client_count_response(&self.uid, ns, &request_id, 0))
             }
+            (k, request_id) if k == sw::MessageType::ServerSideEmit as u8 => {
+                let args = match msg.data.get("packet") {
+                    Some(serde_json::Value::Array(args)) => args.clone(),
+                    _ => return,
+                };
+                let answer = local.server_event(ns, args);
+                let driver = self.driver.clone();
+                let (uid, ns) = (self.uid.clone(), ns.to_owned());
+                let channel = format!("{}#{ns}#{}#", self.config.prefix, msg.uid);
+                tokio::spawn(async move {
+                    let answer = answer.await;
+                    let (Some(id), Some(answer)) = (request_id, answer) else {
+                        return;
+                    };
+                    let Ok(response) = sw::server_side_emit_response(&uid, &ns, &id, &answer)
+                    else {
+                        return;
+                    };
+                    if let Err(e) = driver.publish(channel, response).await {
+                        tracing::debug!(error = %e, "cannot answer a server-side event");
+                    }
+                });
+                None
+            }
+            (k, Some(request_id)) if k == sw::MessageType::ServerSideEmitResponse as u8 => {
+                let answer = msg.data.get("packet").cloned().unwrap_or_default();
+                self.answers.answered(&request_id, |all| all.push(answer));
+                None
+            }
             (kind, _) => {
-                // Server-side events are not served yet: a sender waiting for an answer times
-                // out, as with a Node node that has no listener.
                 tracing::debug!(kind, "ignoring a cluster message");
                 None
             }
@@ -679,6 +709,38 @@ impl Adapter for StreamsAdapter {
                 served.task.abort();
                 if let Err(e) = driver.unsubscribe(&served.channels, &[]).await {
                     tracing::debug!(error = %e, "unsubscribing at close failed");
+                }
+            }
+        })
+    }
+
+    fn server_side_emit(
+        &self,
+        ns: &str,
+        args: &[serde_json::Value],
+        ack: Option<Duration>,
+    ) -> BoxFuture<'static, Result<Vec<serde_json::Value>, AdapterError>> {
+        let inner = self.inner.clone();
+        let channel = self.public_channel(ns);
+        let request_id = ack.map(|_| random_id());
+        let body = sw::server_side_emit(&inner.uid, ns, request_id.as_deref(), args);
+        Box::pin(async move {
+            let body = body.map_err(|e| AdapterError::Other(e.to_string()))?;
+            match (ack, request_id) {
+                (Some(timeout), Some(id)) => {
+                    let driver = &inner.driver;
+                    inner
+                        .answers
+                        .ask(driver, channel, id, body, Vec::new(), timeout)
+                        .await
+                }
+                _ => {
+                    inner
+                        .driver
+                        .publish(channel, body)
+                        .await
+                        .map_err(unavailable)?;
+                    Ok(Vec::new())
                 }
             }
         })

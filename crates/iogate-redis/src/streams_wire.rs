@@ -36,6 +36,10 @@ pub enum MessageType {
     FetchSockets = 7,
     /// The answer to [`FetchSockets`](Self::FetchSockets).
     FetchSocketsResponse = 8,
+    /// An event for the namespace's servers (`serverSideEmit`, published, not streamed).
+    ServerSideEmit = 9,
+    /// One node's answer to [`ServerSideEmit`](Self::ServerSideEmit).
+    ServerSideEmitResponse = 10,
 }
 
 /// One entry of the stream, its fields as written.
@@ -346,6 +350,32 @@ pub fn fetch_response(
 ) -> Result<Vec<u8>, WireError> {
     let data = json!({"requestId": request_id, "sockets": sockets});
     write_message(uid, nsp, MessageType::FetchSocketsResponse as u8, &data)
+}
+
+/// `SERVER_SIDE_EMIT`: `args` is `[name, ...args]`; with `request_id`, every other node
+/// answers.
+pub fn server_side_emit(
+    uid: &str,
+    nsp: &str,
+    request_id: Option<&str>,
+    args: &[Json],
+) -> Result<Vec<u8>, WireError> {
+    let mut data = json!({"packet": args});
+    if let Some(id) = request_id {
+        data["requestId"] = id.into();
+    }
+    write_message(uid, nsp, MessageType::ServerSideEmit as u8, &data)
+}
+
+/// `SERVER_SIDE_EMIT_RESPONSE`: this node's answer.
+pub fn server_side_emit_response(
+    uid: &str,
+    nsp: &str,
+    request_id: &str,
+    answer: &Json,
+) -> Result<Vec<u8>, WireError> {
+    let data = json!({"requestId": request_id, "packet": answer});
+    write_message(uid, nsp, MessageType::ServerSideEmitResponse as u8, &data)
 }
 
 /// `BROADCAST_CLIENT_COUNT`.

@@ -303,7 +303,7 @@ pub enum Request {
         /// The selected sockets.
         opts: BroadcastOptions,
     },
-    /// `SERVER_SIDE_EMIT`: not served by iogate (yet).
+    /// `SERVER_SIDE_EMIT`: an event for the namespace's servers.
     ServerSideEmit {
         /// The event's arguments, name first.
         data: Json,
@@ -424,6 +424,8 @@ pub enum ResponseBody {
     Sockets(Vec<Json>),
     /// `rooms` (to `ALL_ROOMS`).
     Rooms(Vec<String>),
+    /// `data`: one node's answer to a `SERVER_SIDE_EMIT`.
+    ServerSideEmit(Json),
     /// Anything else (an acknowledgement of a one-socket request, a broadcast-with-ack answer).
     Other,
 }
@@ -434,7 +436,11 @@ pub fn decode_response(bytes: &[u8]) -> Result<Option<Response>, WireError> {
     let Some(request_id) = v.get("requestId").and_then(room_name) else {
         return Ok(None);
     };
-    let body = if let Some(Json::Array(sockets)) = v.get_mut("sockets").map(Json::take) {
+    let server_side =
+        v.get("type").and_then(Json::as_u64) == Some(RequestType::ServerSideEmit as u64);
+    let body = if server_side {
+        ResponseBody::ServerSideEmit(v.get_mut("data").map(Json::take).unwrap_or(Json::Null))
+    } else if let Some(Json::Array(sockets)) = v.get_mut("sockets").map(Json::take) {
         ResponseBody::Sockets(sockets)
     } else if let Some(rooms) = v.get("rooms").filter(|r| r.is_array()) {
         ResponseBody::Rooms(rooms_of(Some(rooms)))
@@ -460,6 +466,22 @@ pub fn socket_info(v: Json) -> Option<SocketInfo> {
 
 fn opts_json(opts: &BroadcastOptions) -> Json {
     json!({"rooms": opts.rooms, "except": opts.except})
+}
+
+/// `SERVER_SIDE_EMIT` request: `args` is `[name, ...args]`; with `request_id`, every other
+/// node answers.
+pub fn server_side_emit_request(uid: &str, request_id: Option<&str>, args: &[Json]) -> String {
+    let mut v = json!({"uid": uid, "type": RequestType::ServerSideEmit as u8, "data": args});
+    if let Some(id) = request_id {
+        v["requestId"] = id.into();
+    }
+    v.to_string()
+}
+
+/// One node's answer to a `SERVER_SIDE_EMIT`.
+pub fn server_side_emit_response(request_id: &str, data: &Json) -> String {
+    json!({"type": RequestType::ServerSideEmit as u8, "requestId": request_id, "data": data})
+        .to_string()
 }
 
 /// `REMOTE_FETCH` request.

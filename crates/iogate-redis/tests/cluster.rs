@@ -226,3 +226,9 @@ async fn an_unreachable_redis_is_a_clear_error_without_the_password() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn server_side_events_reach_every_other_node_and_bring_their_answers() {
+    let redis = RedisServer::start().await;
+    common::server_side_events_cross_nodes(|| Node::start(config(&redis))).await;
+}

@@ -387,3 +387,9 @@ async fn a_node_started_after_the_client_left_recovers_it_from_the_stream() {
     assert_eq!(split_offset(back.event().await).0, json!(["news", "later"]));
     assert_eq!(back.maybe_event(Duration::from_millis(300)).await, None);
 }
+
+#[tokio::test]
+async fn server_side_events_reach_every_other_node_and_bring_their_answers() {
+    let redis = RedisServer::start().await;
+    common::server_side_events_cross_nodes(|| Node::streams(config(&redis), None)).await;
+}

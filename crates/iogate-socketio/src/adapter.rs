@@ -108,6 +108,18 @@ pub trait Adapter: Send + Sync + 'static {
     fn all_rooms(&self, ns: &str) -> BoxFuture<'static, Result<Vec<String>, AdapterError>>;
     /// Stops forwarding (unsubscribes).
     fn close(&self) -> BoxFuture<'static, ()>;
+    /// Sends `args` (`[name, ...args]`) to namespace `ns` of every other node (socket.io's
+    /// `serverSideEmit`); with `ack`, waits that long for every other node's answer. Nothing to
+    /// send to by default (one node).
+    fn server_side_emit(
+        &self,
+        ns: &str,
+        args: &[serde_json::Value],
+        ack: Option<Duration>,
+    ) -> BoxFuture<'static, Result<Vec<serde_json::Value>, AdapterError>> {
+        let _ = (ns, args, ack);
+        done(Ok(Vec::new()))
+    }
     /// The cluster's store of recovery sessions, for an adapter that orders the cluster's
     /// broadcasts itself (the Redis streams adapter). With one:
     /// - a broadcast is not delivered on this node at once: [`broadcast`](Self::broadcast)
@@ -268,6 +280,19 @@ impl Local {
     pub fn read_to(&self, offset: &str) {
         if let Some(store) = self.io.upgrade().and_then(|io| io.store()) {
             store.read_to(offset);
+        }
+    }
+
+    /// Hands namespace `ns` an event another node sent it (`[name, ...args]`); the future gives
+    /// its answer, if any.
+    pub fn server_event(
+        &self,
+        ns: &str,
+        args: Vec<serde_json::Value>,
+    ) -> BoxFuture<'static, Option<serde_json::Value>> {
+        match self.ns(ns) {
+            Some(ns) => ns.handler().server_event(args),
+            None => done(None),
         }
     }
 

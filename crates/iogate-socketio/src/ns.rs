@@ -84,6 +84,16 @@ pub trait NsHandler: Send + Sync + 'static {
         let _ = socket;
         serde_json::Value::Null
     }
+    /// An event another node of the cluster sent to this namespace's servers (socket.io's
+    /// `serverSideEmit`): `args` is `[name, ...args]`. What the future gives is the answer, for
+    /// a sender that waits for one; `None` sends none. Not answered by default.
+    fn server_event(
+        &self,
+        args: Vec<serde_json::Value>,
+    ) -> BoxFuture<'static, Option<serde_json::Value>> {
+        let _ = args;
+        done(None)
+    }
 }
 
 /// A namespace.
@@ -415,6 +425,25 @@ impl Namespace {
             all.extend(theirs.await?);
             Ok(all.into_iter().collect())
         })
+    }
+
+    /// Sends `event` with `data` to this namespace on every other node of the cluster
+    /// (socket.io's `serverSideEmit`); with `ack`, waits that long for each other node's
+    /// answer, and the future gives them. Binary data cannot be sent this way.
+    pub fn server_side_emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+        ack: Option<std::time::Duration>,
+    ) -> Result<BoxFuture<'static, Result<Vec<serde_json::Value>, AdapterError>>, EmitError> {
+        let (text, attachments) = ser::args(Some(event), data)?;
+        if !attachments.is_empty() {
+            return Err(EmitError::Serialize(serde::ser::Error::custom(
+                "binary data cannot be sent to the other nodes",
+            )));
+        }
+        let args: Vec<serde_json::Value> = serde_json::from_str(&text)?;
+        Ok(self.adapter.server_side_emit(self.path(), &args, ack))
     }
 
     fn forward(

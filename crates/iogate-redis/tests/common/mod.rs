@@ -79,11 +79,17 @@ impl RedisServer {
 /// - `broadcast_bin(room, event)` broadcasts the bytes `[1, 2, 3]` to the room;
 /// - `fetch()` answers with the ids of every node's sockets;
 /// - `rooms()` answers with this socket's rooms; `all_rooms()` with every node's rooms;
+/// - `server_side_emit(event, arg)` sends `event(arg)` to the other nodes' servers and answers
+///   with their answers;
 /// - `state()` answers with `{recovered, previous}`: whether the socket recovered its session,
 ///   and the session data it brought from another node (the handler keeps `{"sid": id}`).
+///
+/// Server-side events from other nodes are kept in `server_events`; `ping` is answered with
+/// `{"echo": args}`, anything else not at all.
 #[derive(Default)]
 pub struct TestHandler {
     pub io: OnceLock<Io>,
+    pub server_events: std::sync::Mutex<Vec<Value>>,
 }
 
 fn spawn_ack(socket: &Arc<Socket>, id: Option<i64>, answer: BoxFuture<'static, Value>) {
@@ -140,6 +146,17 @@ impl NsHandler for TestHandler {
                     }
                 })
             }
+            "server_side_emit" => {
+                let event = args[1].as_str().unwrap().to_owned();
+                let sent =
+                    ns.server_side_emit(&event, &(args[2].clone(),), Some(Duration::from_secs(3)));
+                Box::pin(async move {
+                    match sent.unwrap().await {
+                        Ok(answers) => json!(answers),
+                        Err(e) => json!({"error": e.to_string()}),
+                    }
+                })
+            }
             "rooms" => {
                 let rooms = socket.rooms();
                 Box::pin(async move { json!(rooms) })
@@ -170,6 +187,15 @@ impl NsHandler for TestHandler {
     fn session_data(&self, socket: &Socket) -> Value {
         json!({"sid": socket.id()})
     }
+
+    fn server_event(&self, args: Vec<Value>) -> BoxFuture<'static, Option<Value>> {
+        self.server_events
+            .lock()
+            .unwrap()
+            .push(Value::Array(args.clone()));
+        let answer = (args.first() == Some(&json!("ping"))).then(|| json!({"echo": args}));
+        Box::pin(async move { answer })
+    }
 }
 
 /// Options selecting `rooms`.
@@ -185,6 +211,7 @@ pub struct Node {
     pub io: Io,
     pub health: Arc<Health>,
     pub addr: SocketAddr,
+    pub handler: Arc<TestHandler>,
 }
 
 impl Node {
@@ -229,7 +256,12 @@ impl Node {
             .await
             .unwrap();
         });
-        Self { io, health, addr }
+        Self {
+            io,
+            health,
+            addr,
+            handler,
+        }
     }
 
     pub fn ns(&self) -> Arc<iogate_socketio::Namespace> {
@@ -378,4 +410,49 @@ pub async fn eventually_long(what: &str, mut check: impl FnMut() -> bool) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("not within 10 s: {what}");
+}
+
+/// Three nodes made by `start`: an event one node sends reaches the two others and not itself,
+/// their answers come back when asked for, and a node that does not answer is a timeout.
+pub async fn server_side_events_cross_nodes<F>(start: impl Fn() -> F)
+where
+    F: std::future::Future<Output = Node>,
+{
+    let (a, b, c) = (start().await, start().await, start().await);
+    a.ns()
+        .server_side_emit("note", &(1, "x"), None)
+        .unwrap()
+        .await
+        .unwrap();
+    let note = json!(["note", 1, "x"]);
+    eventually("b and c got the note", || {
+        [&b, &c]
+            .iter()
+            .all(|n| n.handler.server_events.lock().unwrap().contains(&note))
+    })
+    .await;
+    assert!(
+        a.handler.server_events.lock().unwrap().is_empty(),
+        "not to itself"
+    );
+
+    let answers = a
+        .ns()
+        .server_side_emit("ping", &("hi",), Some(Duration::from_secs(2)))
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(answers, vec![json!({"echo": ["ping", "hi"]}); 2]);
+
+    let started = std::time::Instant::now();
+    let silent = a
+        .ns()
+        .server_side_emit("silent", &(), Some(Duration::from_millis(300)))
+        .unwrap()
+        .await;
+    assert!(
+        matches!(silent, Err(iogate_socketio::AdapterError::Timeout)),
+        "{silent:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
 }

@@ -124,6 +124,18 @@ const [redisUrl, iogateUrl, mode] = process.argv.slice(2);
     await got;
   });
 
+  io.on("ping", (arg, cb) => cb({ node: arg }));
+
+  check("Node's serverSideEmitWithAck gets the iogate node's answer", async () => {
+    const answers = await io.serverSideEmitWithAck("ping", "from-node");
+    assert.deepEqual(answers, [{ echo: ["ping", "from-node"] }]);
+  });
+
+  check("iogate's server_side_emit gets the Node node's answer", async () => {
+    const answers = await onIogate.timeout(WAIT).emitWithAck("server_side_emit", "ping", "from-iogate");
+    assert.deepEqual(answers, [{ node: "from-iogate" }]);
+  });
+
   check("Node's disconnectSockets disconnects the iogate socket", async () => {
     const gone = next(onIogate, "disconnect");
     io.in(onIogate.id).disconnectSockets();

@@ -191,6 +191,18 @@ function drop(socket) {
     second.close();
   });
 
+  io.on("ping", (arg, cb) => cb({ node: arg }));
+
+  check("Node's serverSideEmitWithAck gets the iogate node's answer", async () => {
+    const answers = await io.serverSideEmitWithAck("ping", "from-node");
+    assert.deepEqual(answers, [{ echo: ["ping", "from-node"] }]);
+  });
+
+  check("iogate's server_side_emit gets the Node node's answer", async () => {
+    const answers = await onIogate.timeout(WAIT).emitWithAck("server_side_emit", "ping", "from-iogate");
+    assert.deepEqual(answers, [{ node: "from-iogate" }]);
+  });
+
   await runChecks(async () => {
     onNode.close();
     onIogate.close();
