@@ -148,6 +148,17 @@ impl App {
                     }
                 }
             }
+            for (event, handler) in g.server_events {
+                match ns.server_events.entry(event.clone().into_boxed_str()) {
+                    Entry::Occupied(_) => panic!(
+                        "iogate: two handlers for the server event {event:?} on the namespace {:?}",
+                        g.namespace
+                    ),
+                    Entry::Vacant(v) => {
+                        v.insert(handler);
+                    }
+                }
+            }
             ns.middleware.extend(g.middleware);
             ns.on_connection.extend(g.on_connection);
             ns.on_disconnect.extend(g.on_disconnect);
@@ -360,6 +371,8 @@ pub(crate) struct NsRuntime {
     pub(crate) middleware: Vec<Arc<dyn Middleware>>,
     pub(crate) on_connection: Vec<ConnectHook>,
     pub(crate) on_disconnect: Vec<DisconnectHook>,
+    /// The handlers of server-side events from the other nodes, by event.
+    pub(crate) server_events: HashMap<Box<str>, crate::gateway::ServerEventHandler>,
     pub(crate) rails: Arc<Guardrails>,
     pub(crate) room_policies: Vec<crate::gateway::RoomPolicy>,
     /// The filter of refusals that reach no route: the first of the namespace's gateways'.
@@ -381,6 +394,7 @@ impl NsRuntime {
             middleware: Vec::new(),
             on_connection: Vec::new(),
             on_disconnect: Vec::new(),
+            server_events: HashMap::new(),
             rails,
             room_policies: Vec::new(),
             filter: None,

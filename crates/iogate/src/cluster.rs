@@ -1,7 +1,10 @@
 //! Clustering over Redis (feature `redis`): several iogate processes behave as one server.
 //!
 //! Every operation of the [`Server`](crate::Server) handle (emit to a namespace, a room, a
-//! user or a client, `except`, join/leave, disconnect, count) reaches the clients of every node,
+//! user or a client, `except`, join/leave, disconnect, count, fetch the clients) reaches the
+//! clients of every node, and server-side events
+//! ([`Namespace::server_side_emit`](crate::Namespace::server_side_emit),
+//! [`Gateway::on_server_event`](crate::Gateway::on_server_event)) the other nodes' gateways,
 //! in the protocol of one of Node's adapters, chosen with [`Redis::protocol`]:
 //! - [`Protocol::PubSub`] (the default), `@socket.io/redis-adapter`: Node socket.io servers on
 //!   the same Redis (with that adapter) share rooms with iogate nodes, and

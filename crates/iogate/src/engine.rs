@@ -78,6 +78,32 @@ impl sio::NsHandler for Mount {
         m.bytes_out.increment(bytes as u64);
     }
 
+    fn server_event(
+        &self,
+        mut args: Vec<serde_json::Value>,
+    ) -> BoxFuture<Option<serde_json::Value>> {
+        let ns = &self.0;
+        let handler = args
+            .first()
+            .and_then(serde_json::Value::as_str)
+            .and_then(|name| ns.server_events.get(name))
+            .cloned();
+        let Some(handler) = handler else {
+            // No handler: no answer, as a Node node without a listener.
+            return Box::pin(std::future::ready(None));
+        };
+        let name = match args.remove(0) {
+            serde_json::Value::String(name) => name,
+            _ => String::new(),
+        };
+        let event = crate::ServerEvent {
+            name,
+            args,
+            server: ns.server().clone(),
+        };
+        Box::pin(async move { Some(handler(event).await) })
+    }
+
     fn session_data(&self, socket: &sio::Socket) -> serde_json::Value {
         state(socket).map_or(serde_json::Value::Null, |s| crate::session::to_json(&s))
     }

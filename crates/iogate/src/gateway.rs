@@ -7,12 +7,14 @@ use crate::exception::Exception;
 use crate::filter::ExceptionFilter;
 use crate::guard::Guard;
 use crate::handler::{BoxFuture, IntoRoute, Route};
-use crate::{Client, DisconnectReason, Server};
+use crate::{Client, DisconnectReason, Server, ServerEvent};
 
 pub(crate) type ConnectHook = Arc<dyn Fn(Client) -> BoxFuture<Result<(), Exception>> + Send + Sync>;
 pub(crate) type DisconnectHook =
     Arc<dyn Fn(Client, DisconnectReason) -> BoxFuture<()> + Send + Sync>;
 pub(crate) type InitHook = Arc<dyn Fn(Server) + Send + Sync>;
+pub(crate) type ServerEventHandler =
+    Arc<dyn Fn(ServerEvent) -> BoxFuture<serde_json::Value> + Send + Sync>;
 pub(crate) type RoomPolicy = Arc<dyn Fn(&Client, &str) -> bool + Send + Sync>;
 
 /// A gateway: a namespace, its hooks and its handlers.
@@ -49,6 +51,7 @@ pub struct Gateway {
     pub(crate) guards: Vec<Arc<dyn Guard>>,
     pub(crate) filter: Option<Arc<dyn ExceptionFilter>>,
     pub(crate) room_policies: Vec<RoomPolicy>,
+    pub(crate) server_events: Vec<(String, ServerEventHandler)>,
 }
 
 impl Gateway {
@@ -68,6 +71,7 @@ impl Gateway {
             guards: Vec::new(),
             filter: None,
             room_policies: Vec::new(),
+            server_events: Vec::new(),
         }
     }
 
@@ -126,6 +130,39 @@ impl Gateway {
     /// Runs `hook` once the server is built (`afterInit`), with the server handle.
     pub fn after_init(mut self, hook: impl Fn(Server) + Send + Sync + 'static) -> Self {
         self.after_init.push(Arc::new(hook));
+        self
+    }
+
+    /// Handles `event` when another node of the cluster sends it to this namespace with
+    /// [`Namespace::server_side_emit`](crate::Namespace::server_side_emit) (or Node's
+    /// `io.serverSideEmit`): socket.io's `io.on(event, ...)` for server-side events. What the
+    /// handler returns is this node's answer, for a sender that waits for answers
+    /// ([`Namespace::server_side_emit_with_ack`](crate::Namespace::server_side_emit_with_ack)).
+    ///
+    /// ```
+    /// use iogate::{Gateway, ServerEvent};
+    ///
+    /// let gateway = Gateway::new("/").on_server_event("cache:drop", async |event: ServerEvent| {
+    ///     let key: String = event.data().unwrap_or_default();
+    ///     tracing::info!(key, "dropping a cached entry another node changed");
+    ///     "dropped"
+    /// });
+    /// ```
+    ///
+    /// # Panics
+    /// At build, when two gateways of one namespace handle the same server event.
+    pub fn on_server_event<F, Fut>(mut self, event: impl Into<String>, handler: F) -> Self
+    where
+        F: Fn(ServerEvent) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output: serde::Serialize> + Send + 'static,
+    {
+        let call: ServerEventHandler = Arc::new(move |event| {
+            let answer = handler(event);
+            Box::pin(async move {
+                serde_json::to_value(answer.await).unwrap_or(serde_json::Value::Null)
+            })
+        });
+        self.server_events.push((event.into(), call));
         self
     }
 

@@ -127,7 +127,9 @@ pub use handler::{
 };
 pub use limits::Limits;
 pub use pipe::Pipe;
-pub use server::{Broadcast, BroadcastError, Namespace, RecoveryCounts, Server};
+pub use server::{
+    Broadcast, BroadcastError, ClientInfo, Namespace, RecoveryCounts, Server, ServerEvent,
+};
 
 #[cfg(feature = "macros")]
 pub use iogate_macros::{

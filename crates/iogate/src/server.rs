@@ -239,6 +239,63 @@ impl Namespace {
         self.select().client_ids()
     }
 
+    /// Sends `event` with `data` (a tuple is several arguments) to this namespace on every other
+    /// node of the cluster (socket.io's `serverSideEmit`); their gateways handle it with
+    /// [`Gateway::on_server_event`](crate::Gateway::on_server_event). Not to this node, and to
+    /// no one without a cluster. Binary data cannot be sent this way.
+    pub async fn server_side_emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<(), BroadcastError> {
+        self.server_side(event, data, None).await.map(drop)
+    }
+
+    /// [`server_side_emit`](Self::server_side_emit), then waits up to `timeout` for every other
+    /// node's answer (socket.io's `serverSideEmitWithAck`): one per node, in the order they
+    /// came. A node that does not answer in time makes it fail, as in socket.io.
+    pub async fn server_side_emit_with_ack<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+        timeout: std::time::Duration,
+    ) -> Result<Vec<serde_json::Value>, BroadcastError> {
+        self.server_side(event, data, Some(timeout)).await
+    }
+
+    async fn server_side<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+        ack: Option<std::time::Duration>,
+    ) -> Result<Vec<serde_json::Value>, BroadcastError> {
+        let sent = self
+            .sio()?
+            .server_side_emit(event, &Ser(data), ack)
+            .map_err(|e| BroadcastError::Serialize(e.to_string()))?;
+        sent.await.map_err(adapter_error)
+    }
+
+    /// The clients of this namespace on every node (socket.io's `fetchSockets`): their ids,
+    /// rooms, data and handshake.
+    pub async fn fetch_clients(&self) -> Result<Vec<ClientInfo>, BroadcastError> {
+        let all = self.sio()?.fetch_sockets(&sio::BroadcastOptions::default());
+        let sockets = all.await.map_err(adapter_error)?;
+        Ok(sockets
+            .into_iter()
+            .map(|s| ClientInfo {
+                rooms: s
+                    .rooms
+                    .into_iter()
+                    .filter(|r| *r != s.id && !r.starts_with(RESERVED_PREFIX))
+                    .collect(),
+                id: s.id,
+                data: s.data,
+                handshake: s.handshake,
+            })
+            .collect())
+    }
+
     /// The rooms of the namespace that have clients (iogate's own rooms left out).
     pub async fn rooms(&self) -> Result<Vec<String>, BroadcastError> {
         let all = self.sio()?.all_rooms();
@@ -368,6 +425,64 @@ impl Broadcast {
                 .collect(),
             Err(_) => Vec::new(),
         }
+    }
+}
+
+/// A client of any node, as [`Namespace::fetch_clients`] describes it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ClientInfo {
+    /// Its public id.
+    pub id: String,
+    /// The rooms it joined (iogate's own rooms left out).
+    pub rooms: Vec<String>,
+    /// What its node keeps of it as JSON (its user and verified claims, on iogate's nodes).
+    pub data: serde_json::Value,
+    /// Its handshake: `{headers, query, address, time, issued, url, auth, secure, xdomain}`.
+    pub handshake: serde_json::Value,
+}
+
+/// An event another node of the cluster sent to a namespace
+/// ([`Gateway::on_server_event`](crate::Gateway::on_server_event)).
+#[derive(Clone)]
+pub struct ServerEvent {
+    pub(crate) name: String,
+    pub(crate) args: Vec<serde_json::Value>,
+    pub(crate) server: Server,
+}
+
+impl ServerEvent {
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its arguments.
+    pub fn args(&self) -> &[serde_json::Value] {
+        &self.args
+    }
+
+    /// Its data as `T`, as [`Data`](crate::Data) reads a client's: one argument as itself,
+    /// several as an array, none as `null`.
+    pub fn data<T: serde::de::DeserializeOwned>(&self) -> serde_json::Result<T> {
+        match self.args.as_slice() {
+            [] => T::deserialize(&serde_json::Value::Null),
+            [one] => T::deserialize(one),
+            several => T::deserialize(&serde_json::Value::Array(several.to_vec())),
+        }
+    }
+
+    /// The server handle of this node.
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+}
+
+impl fmt::Debug for ServerEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerEvent")
+            .field("name", &self.name)
+            .field("args", &self.args)
+            .finish()
     }
 }
 
