@@ -103,6 +103,7 @@ impl<H: Handler> Shared<H> {
             }
         }
         tracing::debug!(reason = reason.as_str(), "engine.io session closed");
+        self.totals.finished.fetch_add(1, Ordering::Relaxed);
         self.handler.on_close(session, reason);
         self.finished.notify_waiters();
     }
@@ -214,6 +215,25 @@ impl<H: Handler> Engine<H> {
     /// Open sessions (opened and not yet finished).
     pub fn session_count(&self) -> usize {
         self.shared.sessions().len()
+    }
+
+    /// Open sessions on long-polling (not upgraded).
+    pub fn polling_count(&self) -> usize {
+        let sessions = self.shared.sessions();
+        sessions
+            .values()
+            .filter(|s| s.transport() == TransportKind::Polling)
+            .count()
+    }
+
+    /// Sessions opened since the engine started.
+    pub fn sessions_opened(&self) -> u64 {
+        self.shared.totals.opened.load(Ordering::Relaxed)
+    }
+
+    /// Sessions finished since the engine started.
+    pub fn sessions_finished(&self) -> u64 {
+        self.shared.totals.finished.load(Ordering::Relaxed)
     }
 
     /// Bytes received from all clients since the engine started.
@@ -353,6 +373,7 @@ impl<H: Handler> Engine<H> {
             open,
         ));
         self.shared.sessions().insert(sid, session.clone());
+        self.shared.totals.opened.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(transport = transport.as_str(), "engine.io session opened");
         self.shared.handler.on_open(&session);
         session

@@ -34,6 +34,9 @@ pub(crate) struct Counters {
     pub(crate) bytes_out: AtomicU64,
     pub(crate) packets_in: AtomicU64,
     pub(crate) packets_out: AtomicU64,
+    /// Sessions opened and finished (engine totals only).
+    pub(crate) opened: AtomicU64,
+    pub(crate) finished: AtomicU64,
 }
 
 impl Counters {

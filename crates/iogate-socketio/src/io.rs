@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use crate::adapter::{Adapter, AdapterError, Local, Single};
 use crate::msgpack;
 use crate::ns::{Event, Namespace, NsHandler};
+use crate::observe::Observer;
 use crate::packet::{self, Packet, PacketType};
 use crate::parser::Parser;
 use crate::recovery::{self, Recovery, RecoveryStats, Store};
@@ -58,6 +59,7 @@ pub type AdapterInit = (String, BoxFuture<'static, Result<(), AdapterError>>);
 pub struct Builder {
     config: Config,
     adapter: Arc<dyn Adapter>,
+    observer: Option<Arc<dyn Observer>>,
     namespaces: Vec<(String, Arc<dyn NsHandler>)>,
 }
 
@@ -65,6 +67,12 @@ impl Builder {
     /// Forwards operations to other nodes through `adapter` (default: none).
     pub fn adapter(mut self, adapter: Arc<dyn Adapter>) -> Self {
         self.adapter = adapter;
+        self
+    }
+
+    /// Tells `observer` what the sockets do (default: no one).
+    pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = Some(observer);
         self
     }
 
@@ -97,6 +105,7 @@ impl Builder {
                     self.adapter.clone(),
                     store.clone(),
                     self.config.parser,
+                    self.observer.clone(),
                 );
                 (path, Arc::new(ns))
             })
@@ -139,6 +148,7 @@ impl Io {
         Builder {
             config,
             adapter: Arc::new(Single),
+            observer: None,
             namespaces: Vec::new(),
         }
     }
@@ -333,6 +343,9 @@ impl Handler {
             }
             PacketType::Event | PacketType::BinaryEvent => {
                 if let Some(data) = p.data {
+                    if let Some(observer) = socket.ns.observer().filter(|o| o.wants_events()) {
+                        observer.received(&socket, &data);
+                    }
                     socket.ns.handler().event(
                         &socket,
                         Event {
@@ -493,6 +506,9 @@ async fn admit(
             }
             if let Some(connect) = connect {
                 send_counted(&session, &ns, connect);
+            }
+            if let Some(observer) = ns.observer() {
+                observer.connected(&socket);
             }
             // The connection hooks start a moment after CONNECT is written, so that what they
             // emit reaches the client in a read of its own (see `HOOKS_AFTER_CONNECT`); events

@@ -16,6 +16,7 @@
 //! | [`socket`] | one client in one namespace: emit, acknowledgements, rooms, disconnect |
 //! | [`adapter`] | forwarding operations to the other nodes of a cluster |
 //! | [`recovery`] | the sessions of broken connections and the events they missed |
+//! | [`observe`] | what a watching tool (the Admin UI) is told |
 //!
 //! A socket's id is public (it is the client's `socket.id`, sent in CONNECT as socket.io
 //! does); the Engine.IO session id, which authorizes a long-polling client's requests, never
@@ -25,6 +26,7 @@ pub mod adapter;
 pub mod io;
 pub mod msgpack;
 pub mod ns;
+pub mod observe;
 pub mod packet;
 pub mod parser;
 pub mod recovery;
@@ -39,6 +41,7 @@ pub use io::{AdapterInit, Builder, Config, Io};
 pub use iogate_engineio as engineio;
 pub use iogate_engineio::{Str, TransportKind};
 pub use ns::{ConnectError, Event, Namespace, NsHandler};
+pub use observe::Observer;
 pub use parser::Parser;
 pub use recovery::{Recovery, RecoveryStats};
 pub use socket::{AckData, AckError, EmitError, Sid, Socket};

@@ -8,6 +8,7 @@ use iogate_engineio::Str;
 use serde::Serialize;
 
 use crate::adapter::{Adapter, AdapterError, BroadcastOptions, EventData, done};
+use crate::observe::Observer;
 use crate::parser::Parser;
 use crate::recovery::Store;
 use crate::socket::{EmitError, Sid, Socket};
@@ -107,6 +108,8 @@ pub struct Namespace {
     parser: Parser,
     /// Whether the adapter orders the broadcasts ([`Adapter::shared_sessions`]).
     sequenced: bool,
+    /// Who watches the sockets, if anyone.
+    observer: Option<Arc<dyn Observer>>,
     sockets: RwLock<HashMap<Sid, Arc<Socket>>>,
     rooms: RwLock<HashMap<Arc<str>, Members>>,
 }
@@ -121,11 +124,13 @@ impl Namespace {
         adapter: Arc<dyn Adapter>,
         store: Option<Arc<Store>>,
         parser: Parser,
+        observer: Option<Arc<dyn Observer>>,
     ) -> Self {
         Self {
             path: Str::from(path.to_owned()),
             handler,
             sequenced: adapter.shared_sessions().is_some(),
+            observer,
             adapter,
             store,
             parser,
@@ -290,6 +295,11 @@ impl Namespace {
         }
     }
 
+    /// Who watches the sockets, if anyone.
+    pub(crate) fn observer(&self) -> Option<&dyn Observer> {
+        self.observer.as_deref()
+    }
+
     /// Whether the adapter orders this namespace's broadcasts and delivers them here too.
     pub(crate) fn sequenced(&self) -> bool {
         self.sequenced
@@ -311,9 +321,14 @@ impl Namespace {
                 .data_frames(self.path(), false, None, &event.data, &event.attachments);
         let targets = self.select(opts);
         let mut queued = 0;
+        let watcher = self.observer().filter(|o| o.wants_events());
         for socket in &targets {
             // A client over its outgoing bound is cut off by the engine: nothing else to do.
-            queued += usize::from(socket.push(&frames).is_ok());
+            let pushed = socket.push(&frames).is_ok();
+            queued += usize::from(pushed);
+            if let (true, Some(observer)) = (pushed, watcher) {
+                observer.sent(socket, &event.data);
+            }
         }
         if queued > 0 {
             self.handler()

@@ -211,7 +211,9 @@ impl Socket {
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
         let (text, bins) = ser::args(Some(event), data)?;
         let Some(store) = self.ns.store() else {
-            return self.send(&self.frames(false, None, &text, &bins));
+            self.send(&self.frames(false, None, &text, &bins))?;
+            self.observe_sent(&text);
+            return Ok(());
         };
         let event = EventData {
             data: Str::from(text),
@@ -231,7 +233,16 @@ impl Socket {
         }
         store.record(self.ns.path_str(), &event, &own, |event| {
             self.send(&self.frames(false, None, &event.data, &event.attachments))
-        })
+        })?;
+        self.observe_sent(&event.data);
+        Ok(())
+    }
+
+    /// Tells the observer, if it wants events, that `args` was sent to this socket.
+    fn observe_sent(&self, args: &str) {
+        if let Some(observer) = self.ns.observer().filter(|o| o.wants_events()) {
+            observer.sent(self, args);
+        }
     }
 
     /// Answers the client's acknowledgement request `id` with `data`.
@@ -293,8 +304,14 @@ impl Socket {
         }
         let room: Arc<str> = room.into();
         rooms.push(room.clone());
-        if self.connected() {
-            self.ns.index_join(&room, self);
+        if !self.connected() {
+            // Listed in its rooms when it connects (and so told to the observer then).
+            return;
+        }
+        self.ns.index_join(&room, self);
+        drop(rooms);
+        if let Some(observer) = self.ns.observer() {
+            observer.joined(self, &room);
         }
     }
 
@@ -313,8 +330,13 @@ impl Socket {
         let mut rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(i) = rooms.iter().position(|r| &**r == room) {
             let room = rooms.swap_remove(i);
-            if self.connected() {
-                self.ns.index_leave(&room, &self.id);
+            if !self.connected() {
+                return;
+            }
+            self.ns.index_leave(&room, &self.id);
+            drop(rooms);
+            if let Some(observer) = self.ns.observer() {
+                observer.left(self, &room);
             }
         }
     }
@@ -378,6 +400,9 @@ impl Socket {
                 self.ext.get().cloned(),
             );
             store.persist(pid.clone(), kept, || self.ns.handler().session_data(self));
+        }
+        if let Some(observer) = self.ns.observer() {
+            observer.disconnected(self, reason);
         }
         // Acknowledgements still awaited will not come.
         self.acks.lock().unwrap_or_else(|e| e.into_inner()).take();
