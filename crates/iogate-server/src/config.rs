@@ -100,6 +100,8 @@ pub mod defaults {
     pub const REDIS_ADAPTER: &str = "pubsub";
     /// `forwarded_header`.
     pub const FORWARDED_HEADER: &str = "x-forwarded-for";
+    /// `admin_ui_mode`.
+    pub const ADMIN_UI_MODE: &str = "production";
     /// `max_disconnection_duration`, in seconds.
     pub const MAX_DISCONNECTION_DURATION: u64 = 120;
     /// `recovery_max_sessions`.
@@ -238,6 +240,35 @@ pub struct Config {
     /// socket.io client bundle for the demo page). Unset: no files are served.
     #[arg(long, env = "STATIC_DIR", value_name = "DIR", global = true)]
     pub static_dir: Option<PathBuf>,
+    /// Serve socket.io's Admin UI on the `/admin` namespace: its dashboard (admin.socket.io, or
+    /// `@socket.io/admin-ui`'s `ui/dist` served with `static_dir`) watches this server, and
+    /// unless `admin_ui_readonly` acts on its clients. Needs `admin_ui_username` and
+    /// `admin_ui_password_hash`, or `admin_ui_no_auth`.
+    #[arg(long, env = "ADMIN_UI", value_parser = BoolishValueParser::new(), global = true)]
+    pub admin_ui: bool,
+    /// The Admin UI's user name.
+    #[arg(long, env = "ADMIN_UI_USERNAME", global = true)]
+    pub admin_ui_username: Option<String>,
+    /// The bcrypt hash of the Admin UI's password (`$2b$10$...`), as the UI's Node server
+    /// side takes it.
+    #[arg(
+        long,
+        env = "ADMIN_UI_PASSWORD_HASH",
+        hide_env_values = true,
+        global = true
+    )]
+    pub admin_ui_password_hash: Option<String>,
+    /// The Admin UI only watches: it may not emit, move clients between rooms or disconnect them.
+    #[arg(long, env = "ADMIN_UI_READONLY", value_parser = BoolishValueParser::new(), global = true)]
+    pub admin_ui_readonly: bool,
+    /// What the Admin UI is sent: `production` (figures only) or `development` (every client,
+    /// room change and event, contents included).
+    #[arg(long, env = "ADMIN_UI_MODE", default_value = defaults::ADMIN_UI_MODE, value_parser = ["production", "development"], global = true)]
+    pub admin_ui_mode: String,
+    /// Lets anyone who reaches `/admin` into the Admin UI, without a password: only where the
+    /// network keeps everyone else out.
+    #[arg(long, env = "ADMIN_UI_NO_AUTH", value_parser = BoolishValueParser::new(), global = true)]
+    pub admin_ui_no_auth: bool,
     /// DEVELOPMENT ONLY: serve the demo chat page at `/demo` and `POST /demo/token`, which
     /// signs a token for any user name it is given. Never enable it where others can reach it.
     #[arg(long, env = "DEMO", value_parser = BoolishValueParser::new(), global = true)]
@@ -362,6 +393,12 @@ impl Default for Config {
             log_json: false,
             metrics: true,
             metrics_key: None,
+            admin_ui: false,
+            admin_ui_username: None,
+            admin_ui_password_hash: None,
+            admin_ui_readonly: false,
+            admin_ui_mode: defaults::ADMIN_UI_MODE.to_owned(),
+            admin_ui_no_auth: false,
             static_dir: None,
             demo: false,
             http_compression: true,
@@ -496,6 +533,36 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         key: "static_dir",
         env: "STATIC_DIR",
+        secret: false,
+    },
+    Setting {
+        key: "admin_ui",
+        env: "ADMIN_UI",
+        secret: false,
+    },
+    Setting {
+        key: "admin_ui_username",
+        env: "ADMIN_UI_USERNAME",
+        secret: false,
+    },
+    Setting {
+        key: "admin_ui_password_hash",
+        env: "ADMIN_UI_PASSWORD_HASH",
+        secret: true,
+    },
+    Setting {
+        key: "admin_ui_readonly",
+        env: "ADMIN_UI_READONLY",
+        secret: false,
+    },
+    Setting {
+        key: "admin_ui_mode",
+        env: "ADMIN_UI_MODE",
+        secret: false,
+    },
+    Setting {
+        key: "admin_ui_no_auth",
+        env: "ADMIN_UI_NO_AUTH",
         secret: false,
     },
     Setting {
@@ -779,6 +846,7 @@ fn unset_meaning(key: &str) -> &'static str {
         "trusted_proxies" => ": no proxy, forwarding headers ignored",
         "redis_url" => ": a single node",
         "metrics_key" => ": /metrics is open",
+        "admin_ui_username" | "admin_ui_password_hash" => ": no Admin UI login",
         "static_dir" => ": no files served",
         "jwt_public_key_file" => ": HMAC with jwt_secret",
         "jwt_jwks_file" => ": no JWKS",
@@ -992,6 +1060,30 @@ impl Config {
     /// The smallest API or metrics key accepted.
     pub const MIN_KEY_LEN: usize = 16;
 
+    /// The Admin UI's settings, when it is on.
+    pub fn admin(&self) -> Result<Option<iogate::admin::AdminUi>, String> {
+        use iogate::admin::{AdminMode, AdminUi};
+        if !self.admin_ui {
+            return Ok(None);
+        }
+        let admin = match (&self.admin_ui_username, &self.admin_ui_password_hash) {
+            _ if self.admin_ui_no_auth => AdminUi::without_auth(),
+            (Some(user), Some(hash)) => {
+                AdminUi::basic_auth(user, hash).map_err(|e| e.to_string())?
+            }
+            _ => {
+                return Err("needs admin_ui_username and admin_ui_password_hash \
+                            (or admin_ui_no_auth = true, where no one else can reach /admin)"
+                    .to_owned());
+            }
+        };
+        let mode = match self.admin_ui_mode.as_str() {
+            "development" => AdminMode::Development,
+            _ => AdminMode::Production,
+        };
+        Ok(Some(admin.readonly(self.admin_ui_readonly).mode(mode)))
+    }
+
     /// The trusted proxies, and the header they write.
     pub fn proxies(&self) -> Result<iogate::TrustedProxies, String> {
         let header = match self.forwarded_header.as_str() {
@@ -1044,6 +1136,12 @@ impl Config {
             "metrics" => self.metrics = get(value)?,
             "metrics_key" => self.metrics_key = Some(get(value)?),
             "static_dir" => self.static_dir = Some(get(value)?),
+            "admin_ui" => self.admin_ui = get(value)?,
+            "admin_ui_username" => self.admin_ui_username = Some(get(value)?),
+            "admin_ui_password_hash" => self.admin_ui_password_hash = Some(get(value)?),
+            "admin_ui_readonly" => self.admin_ui_readonly = get(value)?,
+            "admin_ui_mode" => self.admin_ui_mode = get(value)?,
+            "admin_ui_no_auth" => self.admin_ui_no_auth = get(value)?,
             "demo" => self.demo = get(value)?,
             "http_compression" => self.http_compression = get(value)?,
             "events_per_second" => self.events_per_second = get(value)?,
@@ -1109,6 +1207,12 @@ impl Config {
             "metrics" => V::Boolean(self.metrics),
             "metrics_key" => V::String(self.metrics_key.clone()?),
             "static_dir" => V::String(self.static_dir.as_ref()?.display().to_string()),
+            "admin_ui" => V::Boolean(self.admin_ui),
+            "admin_ui_username" => V::String(self.admin_ui_username.clone()?),
+            "admin_ui_password_hash" => V::String(self.admin_ui_password_hash.clone()?),
+            "admin_ui_readonly" => V::Boolean(self.admin_ui_readonly),
+            "admin_ui_mode" => V::String(self.admin_ui_mode.clone()),
+            "admin_ui_no_auth" => V::Boolean(self.admin_ui_no_auth),
             "demo" => V::Boolean(self.demo),
             "http_compression" => V::Boolean(self.http_compression),
             "events_per_second" => V::Integer(i64::from(self.events_per_second)),
@@ -1189,6 +1293,7 @@ impl Config {
             ));
         }
         self.proxies().map_err(|p| fail("trusted_proxies", p))?;
+        self.admin().map_err(|p| fail("admin_ui", p))?;
         if !["x-forwarded-for", "forwarded"].contains(&self.forwarded_header.as_str()) {
             return Err(fail(
                 "forwarded_header",
@@ -1361,6 +1466,8 @@ mod tests {
             trusted_proxies: vec!["10.0.0.0/8".into()],
             redis_url: Some("redis://h".into()),
             metrics_key: Some("m".into()),
+            admin_ui_username: Some("admin".into()),
+            admin_ui_password_hash: Some("h".into()),
             static_dir: Some(".".into()),
             jwt_public_key_file: Some("k.pem".into()),
             jwt_jwks_file: Some("jwks.json".into()),
@@ -1371,6 +1478,31 @@ mod tests {
         for setting in SETTINGS {
             assert!(config.value(setting.key).is_some(), "{}", setting.key);
         }
+    }
+
+    #[test]
+    fn the_admin_ui_needs_credentials_unless_told_otherwise() {
+        let on = |user: Option<&str>, hash: Option<&str>, no_auth: bool| Config {
+            admin_ui: true,
+            admin_ui_username: user.map(str::to_owned),
+            admin_ui_password_hash: hash.map(str::to_owned),
+            admin_ui_no_auth: no_auth,
+            ..Config::default()
+        };
+        let err = on(None, None, false).validate().unwrap_err().to_string();
+        assert!(
+            err.starts_with("admin_ui: needs admin_ui_username"),
+            "{err}"
+        );
+        let err = on(Some("a"), Some("plain"), false)
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bcrypt hash"), "{err}");
+        let hash = "$2b$04$Q6x3VYnhPTPhzx3bTt6Q6eyjBQ33Rmc1X0MTY7ybP0ZpuKK1cTnIW";
+        assert!(on(Some("a"), Some(hash), false).validate().is_ok());
+        assert!(on(None, None, true).validate().is_ok());
+        assert!(Config::default().validate().is_ok(), "off needs nothing");
     }
 
     #[test]

@@ -192,9 +192,13 @@ pub async fn app(config: &Config, secrets: &Secrets) -> Result<Service, StartErr
         NotificationsGateway.into_gateway(),
     ];
     let namespaces: Arc<[String]> = gateways.iter().map(|g| g.namespace().to_owned()).collect();
-    let app = gateways
+    let mut app = gateways
         .into_iter()
         .fold(App::new().options(options), App::gateway);
+    // Checked by `Config::validate`.
+    if let Ok(Some(admin)) = config.admin() {
+        app = app.admin_ui(admin);
+    }
     let gateways = match &config.redis_url {
         Some(url) => {
             let protocol = match config.redis_adapter.as_str() {

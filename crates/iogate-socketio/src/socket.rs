@@ -435,6 +435,18 @@ impl Socket {
         hooks.await;
     }
 
+    /// An id of the socket's connection, the same for its sockets of every namespace, safe to
+    /// show (socket.io's Admin UI groups sockets by it): not the Engine.IO session id, which
+    /// would let its holder post as the client, but 48 bits of a keyed hash of it.
+    pub fn connection_id(&self) -> String {
+        use std::hash::BuildHasher;
+        static KEY: OnceLock<std::hash::RandomState> = OnceLock::new();
+        let hash = KEY
+            .get_or_init(Default::default)
+            .hash_one(self.session.sid());
+        format!("{:012x}", hash >> 16)
+    }
+
     /// The socket as `fetchSockets` describes it.
     pub fn info(&self) -> SocketInfo {
         let head = self.head();

@@ -41,6 +41,8 @@ pub struct App {
     gateways: Vec<Gateway>,
     options: Options,
     state: http::Extensions,
+    /// Who watches the sockets (the Admin UI), if anyone.
+    observer: Option<Arc<dyn sio::Observer>>,
 }
 
 impl App {
@@ -52,6 +54,16 @@ impl App {
     /// Adds a gateway.
     pub fn gateway(mut self, gateway: impl IntoGateway) -> Self {
         self.gateways.push(gateway.into_gateway());
+        self
+    }
+
+    /// Serves socket.io's Admin UI on `/admin` (see [`admin`](crate::admin)): its dashboard
+    /// then watches, and unless read-only acts on, this server's sockets.
+    #[cfg(feature = "admin")]
+    pub fn admin_ui(mut self, admin: crate::admin::AdminUi) -> Self {
+        let (gateway, observer) = admin.build();
+        self.gateways.push(gateway);
+        self.observer = Some(observer);
         self
     }
 
@@ -167,6 +179,9 @@ impl App {
         }
         let namespaces: Vec<Arc<NsRuntime>> = namespaces.into_iter().map(Arc::new).collect();
         let mut builder = sio::Io::builder(self.options.protocol()).adapter(adapter);
+        if let Some(observer) = self.observer {
+            builder = builder.observer(observer);
+        }
         for ns in &namespaces {
             builder = builder.ns(ns.path.clone(), Arc::new(Mount(ns.clone())));
         }

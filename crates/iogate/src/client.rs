@@ -196,6 +196,12 @@ impl Client {
         &self.socket.head().headers
     }
 
+    /// The server handle of the client's node.
+    #[cfg_attr(not(feature = "admin"), allow(dead_code))]
+    pub(crate) fn server(&self) -> &crate::Server {
+        self.state.ns.server()
+    }
+
     /// The client's address (socket.io's `handshake.address`): its connection's, or, behind a
     /// proxy of [`Options::trusted_proxies`](crate::Options::trusted_proxies), the one the
     /// proxy forwarded. `None` when the app is not served with the peer's address (see

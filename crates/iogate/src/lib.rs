@@ -73,6 +73,8 @@
 //! | `macros` | yes | [`#[gateway]`](macro@gateway) and its attributes: a gateway written as an `impl` block, as NestJS writes one |
 //! | `testing` | no | [`testing`]: serve an app on a free port and drive it with a socket.io test client |
 
+#[cfg(feature = "admin")]
+pub mod admin;
 pub mod app;
 pub mod args;
 #[cfg(feature = "jwt")]

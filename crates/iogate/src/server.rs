@@ -139,6 +139,12 @@ impl Server {
     }
 
     /// Whether [`close`](Self::close) has begun.
+    /// The protocol server.
+    #[cfg_attr(not(feature = "admin"), allow(dead_code))]
+    pub(crate) fn io(&self) -> &sio::Io {
+        &self.inner.io
+    }
+
     pub(crate) fn is_closing(&self) -> bool {
         self.inner.closing.load(Ordering::Relaxed)
     }
@@ -198,6 +204,11 @@ impl Namespace {
             to: Vec::new(),
             except: Vec::new(),
         }
+    }
+
+    /// Every client of the namespace, to make them join, leave or disconnect.
+    pub fn all(&self) -> Broadcast {
+        self.select()
     }
 
     /// Every client in `room`.
@@ -406,6 +417,13 @@ impl Broadcast {
     /// Disconnects every client of the selection; each sees `io server disconnect`.
     pub async fn disconnect(self) -> Result<(), BroadcastError> {
         let done = self.ns.sio()?.disconnect_sockets(&self.options(), false);
+        done.await.map_err(adapter_error)
+    }
+
+    /// Closes the whole connection of every client of the selection (socket.io's
+    /// `disconnectSockets(true)`): it leaves every namespace at once.
+    pub async fn close(self) -> Result<(), BroadcastError> {
+        let done = self.ns.sio()?.disconnect_sockets(&self.options(), true);
         done.await.map_err(adapter_error)
     }
 
