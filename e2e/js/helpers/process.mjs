@@ -26,7 +26,9 @@ export function cleanEnv(env = {}) {
   for (const name of [
     'PORT', 'HOST', 'JWT_SECRET', 'API_KEY', 'ALLOWED_ORIGINS', 'MAX_PAYLOAD', 'REDIS_URL',
     'REDIS_STARTUP_TIMEOUT', 'SHUTDOWN_TIMEOUT', 'RUST_LOG', 'LOG_JSON', 'METRICS', 'METRICS_KEY',
-    'STATIC_DIR', 'DEMO', 'IOGATE_CONFIG',
+    'STATIC_DIR', 'DEMO', 'IOGATE_CONFIG', 'REDIS_ADAPTER', 'TRUSTED_PROXIES', 'FORWARDED_HEADER',
+    'ADMIN_UI', 'ADMIN_UI_USERNAME', 'ADMIN_UI_PASSWORD_HASH', 'ADMIN_UI_READONLY', 'ADMIN_UI_MODE',
+    'ADMIN_UI_NO_AUTH',
   ]) delete base[name];
   const merged = { ...base, ...env };
   // `undefined` in `env` unsets a variable.
