@@ -62,6 +62,17 @@ pub enum Command {
     /// Prints the effective configuration (secrets masked) with where each value came from,
     /// after checking it.
     Config,
+    /// Writes what the gateways' declared events make: TypeScript types for socket.io-client
+    /// (`ts`, one file per namespace) or an AsyncAPI 3.0 document (`asyncapi`).
+    Codegen {
+        /// `ts` or `asyncapi`.
+        #[arg(value_parser = ["ts", "asyncapi"])]
+        target: String,
+        /// Where to write: a folder for `ts` (made if missing), a file for `asyncapi`; unset,
+        /// to standard output.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
 }
 
 /// The defaults, shared by clap's help and [`Config::default`].

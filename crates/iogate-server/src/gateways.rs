@@ -11,8 +11,11 @@ use iogate::{
     Ack, Client, Context, Data, Exception, ExceptionFilter, Extension, Namespace, WsError,
     WsException, gateway, middleware, subscribe_message, use_filters, use_guards, use_pipes,
 };
-use serde::Deserialize;
+use iogate::{Gateway, IntoGateway};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use ts_rs::TS;
 
 /// `/`: public; `message`, `events` and the rooms of the guide.
 pub struct RootGateway;
@@ -38,7 +41,10 @@ impl RootGateway {
     ) -> Result<(), Exception> {
         client.join(&room)?;
         client.emit("joinedRoom", &room)?;
-        let joined = json!({ "userId": client.id(), "room": room });
+        let joined = Presence {
+            user_id: client.id().to_owned(),
+            room: room.clone(),
+        };
         ns.to(room).emit("userJoined", &joined).await?;
         Ok(())
     }
@@ -51,7 +57,10 @@ impl RootGateway {
         ns: Namespace,
     ) -> Result<(), Exception> {
         client.leave(&room)?;
-        let left = json!({ "userId": client.id(), "room": room });
+        let left = Presence {
+            user_id: client.id().to_owned(),
+            room: room.clone(),
+        };
         ns.to(room).emit("userLeft", &left).await?;
         Ok(())
     }
@@ -63,7 +72,10 @@ impl RootGateway {
         client: Client,
         ns: Namespace,
     ) -> Result<(), Exception> {
-        let msg = json!({ "userId": client.id(), "message": m.message });
+        let msg = Said {
+            user_id: client.id().to_owned(),
+            message: m.message,
+        };
         ns.to(m.room).emit("message", &msg).await?;
         Ok(())
     }
@@ -183,7 +195,11 @@ impl ChatGateway {
         ns: Namespace,
     ) -> Result<(), Exception> {
         let user = client.get::<Claims>().and_then(|c| c.sub());
-        let msg = json!({ "userId": client.id(), "user": user, "message": m.message });
+        let msg = SaidBy {
+            user_id: client.id().to_owned(),
+            user,
+            message: m.message,
+        };
         ns.to(m.room).emit("message", &msg).await?;
         Ok(())
     }
@@ -207,10 +223,66 @@ fn received(data: &Value) -> &'static str {
 }
 
 /// The body of `messageToRoom`.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema, TS)]
 pub struct RoomMessage {
     room: String,
     message: Value,
+}
+
+/// `userJoined` and `userLeft`: which client, which room.
+#[derive(Serialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Presence {
+    user_id: String,
+    room: String,
+}
+
+/// `message` on `/`: which client said what to the room.
+#[derive(Serialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Said {
+    user_id: String,
+    message: Value,
+}
+
+/// `message` on `/chat`: which client, as which user (its token's `sub`), said what.
+#[derive(Serialize, JsonSchema, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SaidBy {
+    user_id: String,
+    user: Option<String>,
+    message: Value,
+}
+
+/// The app's gateways, each with the events its clients send and receive declared, for the
+/// TypeScript types and the AsyncAPI document (`iogate codegen`, `/asyncapi.json`).
+pub fn all(jwt: &JwtAuth) -> [Gateway; 4] {
+    // Every namespace: what a refused event or connection hook sends.
+    let common = |g: Gateway| g.emits::<Value>("exception");
+    let rooms = |g: Gateway| {
+        g.accepts::<String>("joinRoom")
+            .accepts::<RoomMessage>("messageToRoom")
+            .emits::<String>("joinedRoom")
+    };
+    let echo = |g: Gateway| {
+        g.accepts_with_ack::<Value, String>("message")
+            .accepts_with_ack::<Value, Value>("events")
+    };
+    [
+        common(echo(rooms(RootGateway.into_gateway())))
+            .accepts::<String>("leaveRoom")
+            .emits::<Presence>("userJoined")
+            .emits::<Presence>("userLeft")
+            .emits::<Said>("message"),
+        common(echo(EventsGateway::new(jwt).into_gateway()))
+            .accepts_with_ack::<Value, Value>("privateMessage")
+            .accepts_with_ack::<Value, Value>("refreshToken")
+            .accepts_with_ack::<Value, Value>("createMessage")
+            .emits::<Value>("notification")
+            .emits::<Value>(iogate::auth::TOKEN_EXPIRED_EVENT),
+        common(rooms(ChatGateway::new(jwt).into_gateway())).emits::<SaidBy>("message"),
+        common(NotificationsGateway.into_gateway()).accepts_with_ack::<(), String>("ping"),
+    ]
 }
 
 /// `{ id, ...data }`, as the guide's `createMessage` spreads the body.

@@ -27,10 +27,9 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderValue, Request, Response, header};
-use gateways::{ChatGateway, EventsGateway, NotificationsGateway, RootGateway};
 use iogate::auth::JwtAuth;
 use iogate::cluster::{Protocol, Redis};
-use iogate::{App, Cors, IntoGateway, Limits, Options, Parser, Recovery, Server};
+use iogate::{App, Cors, Limits, Options, Parser, Recovery, Server};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -136,6 +135,25 @@ pub fn jwt_auth(config: &Config, secrets: &Secrets) -> Result<JwtAuth, StartErro
     })
 }
 
+/// The events the app's gateways declare: what `iogate codegen` writes and `/asyncapi.json`
+/// serves. Nothing is started; the key that would check tokens is a throwaway one.
+pub fn contract() -> iogate::typed::Contract {
+    let jwt = JwtAuth::hmac(
+        iogate::auth::JwtAlgorithm::HS256,
+        &rand::random::<[u8; 32]>(),
+    )
+    .expect("HS256 takes any key");
+    gateways::all(&jwt)
+        .into_iter()
+        .fold(App::new(), App::gateway)
+        .contract()
+}
+
+/// The AsyncAPI document of `contract`, as this server describes itself.
+pub fn asyncapi_of(contract: &iogate::typed::Contract) -> serde_json::Value {
+    contract.asyncapi("iogate", env!("CARGO_PKG_VERSION"))
+}
+
 /// Builds the gateways, the REST API and the rest; with `redis_url`, joins the cluster first.
 pub async fn app(config: &Config, secrets: &Secrets) -> Result<Service, StartError> {
     // The recorder must be in place before the app is built: the framework looks its metric
@@ -185,16 +203,12 @@ pub async fn app(config: &Config, secrets: &Secrets) -> Result<Service, StartErr
                 .max_bytes(config.recovery_max_bytes),
         );
     }
-    let gateways = [
-        RootGateway.into_gateway(),
-        EventsGateway::new(&jwt).into_gateway(),
-        ChatGateway::new(&jwt).into_gateway(),
-        NotificationsGateway.into_gateway(),
-    ];
+    let gateways = gateways::all(&jwt);
     let namespaces: Arc<[String]> = gateways.iter().map(|g| g.namespace().to_owned()).collect();
     let mut app = gateways
         .into_iter()
         .fold(App::new().options(options), App::gateway);
+    let asyncapi = Arc::new(asyncapi_of(&app.contract()));
     // Checked by `Config::validate`.
     if let Ok(Some(admin)) = config.admin() {
         app = app.admin_ui(admin);
@@ -230,6 +244,13 @@ pub async fn app(config: &Config, secrets: &Secrets) -> Result<Service, StartErr
             key: config.metrics_key.clone().map(|k| Arc::from(vec![k])),
         }));
     }
+    routes = routes.route(
+        "/asyncapi.json",
+        axum::routing::get(move || {
+            let doc = asyncapi.clone();
+            async move { axum::Json(doc.as_ref().clone()) }
+        }),
+    );
     if config.demo {
         routes = routes.merge(demo::routes(secrets.jwt_secret.clone()));
     }

@@ -38,8 +38,41 @@ fn run() -> anyhow::Result<i32> {
             print!("{}", effective.render());
             Ok(0)
         }
+        Some(Command::Codegen { target, out }) => codegen(&target, out.as_deref()),
         None => serve(effective),
     }
+}
+
+/// `iogate codegen ts|asyncapi [--out PATH]`.
+fn codegen(target: &str, out: Option<&std::path::Path>) -> anyhow::Result<i32> {
+    let contract = iogate_server::contract();
+    if target == "asyncapi" {
+        let doc = serde_json::to_string_pretty(&iogate_server::asyncapi_of(&contract))?;
+        match out {
+            Some(path) => std::fs::write(path, doc + "\n")
+                .with_context(|| format!("cannot write {}", path.display()))?,
+            None => println!("{doc}"),
+        }
+        return Ok(0);
+    }
+    let files = contract.typescript();
+    match out {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot make {}", dir.display()))?;
+            for (name, text) in &files {
+                let path = dir.join(name);
+                std::fs::write(&path, text)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+        }
+        None => {
+            for (name, text) in &files {
+                println!("// ---- {name}\n{text}");
+            }
+        }
+    }
+    Ok(0)
 }
 
 fn serve(effective: Effective) -> anyhow::Result<i32> {

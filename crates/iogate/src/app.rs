@@ -67,6 +67,16 @@ impl App {
         self
     }
 
+    /// The events the gateways declared ([`typed`](crate::typed)), for TypeScript types and an
+    /// AsyncAPI document.
+    pub fn contract(&self) -> crate::typed::Contract {
+        let mut contract = crate::typed::Contract::default();
+        for g in &self.gateways {
+            contract.add(&g.namespace, g.contract.clone());
+        }
+        contract
+    }
+
     /// Sets the options (CORS, heartbeat, sizes, transports).
     pub fn options(mut self, options: Options) -> Self {
         self.options = options;

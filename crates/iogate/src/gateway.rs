@@ -52,6 +52,7 @@ pub struct Gateway {
     pub(crate) filter: Option<Arc<dyn ExceptionFilter>>,
     pub(crate) room_policies: Vec<RoomPolicy>,
     pub(crate) server_events: Vec<(String, ServerEventHandler)>,
+    pub(crate) contract: Vec<crate::typed::Declared>,
 }
 
 impl Gateway {
@@ -72,6 +73,7 @@ impl Gateway {
             filter: None,
             room_policies: Vec::new(),
             server_events: Vec::new(),
+            contract: Vec::new(),
         }
     }
 
@@ -130,6 +132,35 @@ impl Gateway {
     /// Runs `hook` once the server is built (`afterInit`), with the server handle.
     pub fn after_init(mut self, hook: impl Fn(Server) + Send + Sync + 'static) -> Self {
         self.after_init.push(Arc::new(hook));
+        self
+    }
+
+    /// Declares that clients send `event` with data of type `T`, for the generated TypeScript
+    /// types and AsyncAPI document ([`typed`](crate::typed)); `()` for no data. It declares:
+    /// the handler that serves the event is added with
+    /// [`subscribe_message`](Self::subscribe_message).
+    pub fn accepts<T: crate::typed::EventType>(mut self, event: impl Into<String>) -> Self {
+        let declared = crate::typed::Declared::new::<T>(event.into(), true, None);
+        self.contract.push(declared);
+        self
+    }
+
+    /// Declares that clients send `event` with data of type `T` and an acknowledgement, which
+    /// the server answers with `A` (`()` for none).
+    pub fn accepts_with_ack<T: crate::typed::EventType, A: crate::typed::EventType>(
+        mut self,
+        event: impl Into<String>,
+    ) -> Self {
+        let ack = Some(crate::typed::Desc::of::<A>());
+        let declared = crate::typed::Declared::new::<T>(event.into(), true, ack);
+        self.contract.push(declared);
+        self
+    }
+
+    /// Declares that the server emits `event` with data of type `T` to this namespace's clients.
+    pub fn emits<T: crate::typed::EventType>(mut self, event: impl Into<String>) -> Self {
+        let declared = crate::typed::Declared::new::<T>(event.into(), false, None);
+        self.contract.push(declared);
         self
     }
 

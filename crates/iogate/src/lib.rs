@@ -111,6 +111,7 @@ pub mod server;
 mod session;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod typed;
 
 pub use app::{
     App, Cors, ForwardedHeader, Gateways, Options, Parser, Recovery, Transports, TrustedProxies,

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import { token } from '../../js/helpers/server.mjs';
-import { request, startIogate } from '../../js/helpers/process.mjs';
+import { request, runIogate, startIogate } from '../../js/helpers/process.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
@@ -56,9 +56,32 @@ function runClient(env) {
   return { lines, waitFor, stop };
 }
 
+/** tsc on `args`, from the suite's folder: `{ code, stdout }`, a failure included. */
+async function tsc(args) {
+  try {
+    const { stdout } = await promisify(execFile)(path.join(BIN, 'tsc'), args, { cwd: ROOT });
+    return { code: 0, stdout };
+  } catch (err) {
+    return { code: err.code, stdout: err.stdout };
+  }
+}
+
 describe("the guide's Node/TypeScript client", () => {
-  it('type-checks as written', async () => {
-    await promisify(execFile)(path.join(BIN, 'tsc'), ['-p', 'guide/tsconfig.json'], { cwd: ROOT });
+  it('type-checks as written, against the types iogate generates for /events', async () => {
+    const { code, stderr } = await runIogate(['codegen', 'ts', '--out', path.join(ROOT, 'guide/generated')]);
+    assert.equal(code, 0, stderr);
+    const checked = await tsc(['-p', 'guide/tsconfig.json']);
+    assert.equal(checked.code, 0, checked.stdout);
+  });
+
+  it('the generated types refuse a wrong acknowledgement and an unknown event', async () => {
+    const { code, stdout } = await tsc([
+      '--noEmit', '--strict', '--module', 'NodeNext', '--moduleResolution', 'NodeNext',
+      '--target', 'ES2022', '--types', 'node', 'guide/wrong.ts',
+    ]);
+    assert.notEqual(code, 0, 'tsc accepted guide/wrong.ts');
+    assert.match(stdout, /wrong\.ts\(9,\d+\): error TS2345: .*\(response: number\) => void.*\(response: string\) => void/);
+    assert.match(stdout, /wrong\.ts\(11,\d+\): error TS2345: Argument of type '"mesage"'/);
   });
 
   it('runs unchanged against iogate: acks, a REST notification, disconnect on shutdown', async () => {

@@ -1,9 +1,14 @@
 import { FormEvent, useEffect, useState } from 'react';
+import type { Socket } from 'socket.io-client';
+import type * as ChatEvents from './generated/chat';
+import type * as EventsEvents from './generated/events';
 import { useSocket } from './useSocket';
 import { SERVER_URL, demoToken } from './token';
 
 type Session = { user: string; room: string; token: string };
-type ChatMessage = { userId: string; user?: string; message: unknown };
+// The namespaces' events, as iogate's gateways declare them (`iogate codegen ts`).
+type ChatSocket = Socket<ChatEvents.ServerToClientEvents, ChatEvents.ClientToServerEvents>;
+type EventsSocket = Socket<EventsEvents.ServerToClientEvents, EventsEvents.ClientToServerEvents>;
 
 const show = (value: unknown) => (typeof value === 'string' ? value : JSON.stringify(value));
 
@@ -45,8 +50,8 @@ function Login({ onJoin }: { onJoin: (s: Session) => void }) {
 
 function Chat({ user, room, token }: Session) {
   // Two namespaces, one connection: /chat for the room, /events for notifications.
-  const chat = useSocket(`${SERVER_URL}/chat`, token);
-  const events = useSocket(`${SERVER_URL}/events`, token);
+  const chat = useSocket<ChatSocket>(`${SERVER_URL}/chat`, token);
+  const events = useSocket<EventsSocket>(`${SERVER_URL}/events`, token);
   const [joined, setJoined] = useState(false);
   const [messages, setMessages] = useState<string[]>([]);
   const [notifications, setNotifications] = useState<string[]>([]);
@@ -59,7 +64,7 @@ function Chat({ user, room, token }: Session) {
       setJoined(true);
       setMessages((m) => [...m, `you joined #${r}`]);
     };
-    const onMessage = (m: ChatMessage) => setMessages((all) => [...all, `${m.user ?? m.userId}: ${show(m.message)}`]);
+    const onMessage = (m: ChatEvents.SaidBy) => setMessages((all) => [...all, `${m.user ?? m.userId}: ${show(m.message)}`]);
     socket.on('joinedRoom', onJoined);
     socket.on('message', onMessage);
     socket.emit('joinRoom', room);
