@@ -56,6 +56,11 @@ pub trait Handler: Send + Sync + 'static {
     /// The session closed; called exactly once per opened session, after which
     /// the engine keeps nothing of it.
     fn on_close(&self, session: &Arc<Session<Self::Data>>, reason: CloseReason);
+
+    /// The session moved from long-polling to its websocket. Nothing by default.
+    fn on_upgrade(&self, session: &Arc<Session<Self::Data>>) {
+        let _ = session;
+    }
 }
 
 /// Why a session closed.

@@ -670,6 +670,7 @@ pub(crate) async fn upgrade<H: Handler>(
     if switched {
         // The waiting GET (if any) answers NOOP; the polling task exits.
         session.wake_all();
+        shared.handler.on_upgrade(&session);
         drive_websocket(shared, session, ws).await;
     } else {
         let _ = timeout(config.write_timeout, ws.close()).await;

@@ -318,6 +318,15 @@ impl iogate_engineio::Handler for Handler {
             socket.gone(reason);
         }
     }
+
+    fn on_upgrade(&self, session: &Arc<Session<Conn>>) {
+        let sockets = session.data.lock().sockets.clone();
+        for socket in sockets {
+            if let Some(observer) = socket.ns.observer() {
+                observer.upgraded(&socket);
+            }
+        }
+    }
 }
 
 impl Handler {

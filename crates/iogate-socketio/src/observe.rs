@@ -16,6 +16,10 @@ pub trait Observer: Send + Sync + 'static {
     fn disconnected(&self, socket: &Socket, reason: DisconnectReason) {
         let _ = (socket, reason);
     }
+    /// `socket`'s connection moved from long-polling to its websocket.
+    fn upgraded(&self, socket: &Socket) {
+        let _ = socket;
+    }
     /// `socket` joined `room`.
     fn joined(&self, socket: &Socket, room: &str) {
         let _ = (socket, room);

@@ -17,7 +17,8 @@
 //! On the `/admin` namespace it sends what the UI listens for: `config` (the features it may
 //! use), `server_stats` every 2 s (clients, long-polling clients, namespaces, and the counts of
 //! connections, disconnections, packets and bytes in and out), and in development mode
-//! `all_sockets`, `socket_connected`, `socket_disconnected`, `room_joined`, `room_left`,
+//! `all_sockets`, `socket_connected`, `socket_updated` (a client upgraded to websocket),
+//! `socket_disconnected`, `room_joined`, `room_left`,
 //! `event_received` and `event_sent`. Unless read-only, it carries out the UI's `emit`, `join`,
 //! `leave` and `_disconnect`, for one socket or a whole room, on every node of a cluster.
 //!
@@ -365,6 +366,13 @@ impl sio::Observer for Observer {
                 .arg(reason.as_str())
                 .arg(now());
             self.tell("socket_disconnected", args);
+        }
+    }
+
+    fn upgraded(&self, socket: &sio::Socket) {
+        if self.development() {
+            let update = json!({"id": socket.id(), "nsp": socket.ns(), "transport": "websocket"});
+            self.tell("socket_updated", Args::new().arg(update));
         }
     }
 

@@ -1,6 +1,6 @@
 // The server side of socket.io's Admin UI, as `@socket.io/admin-ui` 0.5's dashboard speaks it,
 // driven with the official client on `/admin`: login (password, then the session it gave),
-// `config`, `all_sockets`, `server_stats` every 2 s, every socket and room change and event in
+// `config`, `all_sockets`, `server_stats` every 2 s, every socket, upgrade, room change and event in
 // development mode, and the UI's actions (`emit`, `join`, `leave`, `_disconnect`). In
 // production mode and read-only, the figures only and no action.
 import assert from 'node:assert/strict';
@@ -100,6 +100,17 @@ describe('the Admin UI', { skip: MODE === 'reference' && 'iogate only: the refer
         'socket_disconnected',
       );
       assert.equal(reason, 'client namespace disconnect');
+    });
+
+    it('sees a long-polling client upgrade to websocket (socket_updated)', async (t) => {
+      const { rec } = await admin(t, server);
+      await rec.waitFor('config');
+      const client = track(t, await connect(server.url, '/', { transports: ['polling', 'websocket'] }));
+      const [update] = await rec.waitUntil(
+        () => rec.all.find(([e, u]) => e === 'socket_updated' && u.id === client.id)?.slice(1),
+        'socket_updated',
+      );
+      assert.deepEqual(update, { id: client.id, nsp: '/', transport: 'websocket' });
     });
 
     it('acts: emit, join, leave and disconnect, to one client or a room', async (t) => {
