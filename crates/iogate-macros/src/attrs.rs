@@ -16,6 +16,7 @@ const READ: &str = "__iogate_read";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Helper {
     SubscribeMessage,
+    OnServerEvent,
     Middleware,
     UseGuards,
     UsePipes,
@@ -28,6 +29,7 @@ impl Helper {
         let last = attr.path().segments.last()?;
         Some(match last.ident.to_string().as_str() {
             "subscribe_message" => Self::SubscribeMessage,
+            "on_server_event" => Self::OnServerEvent,
             "middleware" => Self::Middleware,
             "use_guards" => Self::UseGuards,
             "use_pipes" => Self::UsePipes,
@@ -40,6 +42,7 @@ impl Helper {
     pub(crate) fn name(self) -> &'static str {
         match self {
             Self::SubscribeMessage => "subscribe_message",
+            Self::OnServerEvent => "on_server_event",
             Self::Middleware => "middleware",
             Self::UseGuards => "use_guards",
             Self::UsePipes => "use_pipes",
@@ -96,6 +99,24 @@ impl GatewayArgs {
         parser.parse2(args)?;
         Ok(parsed)
     }
+}
+
+/// The event of `#[on_server_event("event")]`.
+pub(crate) fn server_event(attr: &Attribute) -> syn::Result<LitStr> {
+    let usage = "`#[on_server_event]` takes the event's name: `#[on_server_event(\"cache:drop\")]`";
+    let event: LitStr = match &attr.meta {
+        Meta::List(list) => {
+            syn::parse2(list.tokens.clone()).map_err(|e| syn::Error::new(e.span(), usage))?
+        }
+        other => return Err(syn::Error::new_spanned(other, usage)),
+    };
+    if event.value().is_empty() {
+        return Err(syn::Error::new(
+            event.span(),
+            "an event's name cannot be empty",
+        ));
+    }
+    Ok(event)
 }
 
 /// The event of `#[subscribe_message("event")]`.

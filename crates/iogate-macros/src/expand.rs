@@ -93,6 +93,10 @@ pub(crate) fn expand(item: &ItemImpl, gateway: Gateway) -> TokenStream {
                 let hook = w.hook(member, &[("server", quote!(::iogate::Server))], false);
                 quote!(#g.after_init(#hook))
             }
+            Role::ServerEvent { event } => {
+                let hook = w.hook(member, &[("event", quote!(::iogate::ServerEvent))], true);
+                quote!(#g.on_server_event(#event, #hook))
+            }
         };
         w.step(&member.cfgs, call);
     }

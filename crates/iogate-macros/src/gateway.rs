@@ -60,6 +60,8 @@ pub(crate) enum Role {
     Disconnect,
     /// `after_init`.
     Init,
+    /// `#[on_server_event("event")]`.
+    ServerEvent { event: LitStr },
 }
 
 /// Errors gathered while reading, so that one build reports them all.
@@ -191,7 +193,7 @@ fn read_uses(attrs: &mut [Attribute], on_impl: bool, errors: &mut Errors) -> Use
                 ),
             ),
             // A method's own, read by `read_method`.
-            Helper::SubscribeMessage | Helper::Middleware => continue,
+            Helper::SubscribeMessage | Helper::OnServerEvent | Helper::Middleware => continue,
         }
         attrs::mark_read(attr);
     }
@@ -203,8 +205,16 @@ fn read_uses(attrs: &mut [Attribute], on_impl: bool, errors: &mut Errors) -> Use
 fn read_method(method: &mut ImplItemFn, errors: &mut Errors) -> Option<Member> {
     let mut event = None;
     let mut middleware = None;
+    let mut server_event = None;
     for attr in &mut method.attrs {
         match Helper::of(attr) {
+            Some(Helper::OnServerEvent) => {
+                if server_event.is_some() {
+                    errors.at(&*attr, "a method handles one server event");
+                } else {
+                    server_event = errors.keep(attrs::server_event(attr));
+                }
+            }
             Some(Helper::SubscribeMessage) => {
                 if event.is_some() {
                     errors.at(
@@ -238,7 +248,18 @@ fn read_method(method: &mut ImplItemFn, errors: &mut Errors) -> Option<Member> {
 
     let sig = &method.sig;
     let name = sig.ident.to_string();
+    if server_event.is_some() && (event.is_some() || middleware.is_some()) {
+        errors.at(
+            &sig.ident,
+            "a method handles either a server event (`#[on_server_event]`) or a client's event or \
+             handshake, not both",
+        );
+        return None;
+    }
     let role = match (event, middleware) {
+        (None, None) if server_event.is_some() => Role::ServerEvent {
+            event: server_event?,
+        },
         (Some(_), Some(attr)) => {
             errors.at(
                 attr,
@@ -374,6 +395,19 @@ fn read_method(method: &mut ImplItemFn, errors: &mut Errors) -> Option<Member> {
                         "the disconnection hook (NestJS's `handleDisconnect`), which returns \
                          nothing (the reason may be left out)",
                         "async fn handle_disconnect(&self, client: Client, reason: DisconnectReason)",
+                    ),
+                );
+            }
+        }
+        Role::ServerEvent { .. } => {
+            if sig.asyncness.is_none() || inputs.len() > 1 {
+                errors.at(
+                    &head,
+                    hook(
+                        "a server-side event's handler (socket.io's `io.on(event)` for \
+                         `serverSideEmit`), whose return value is this node's answer (the event \
+                         may be left out)",
+                        "async fn name(&self, event: ServerEvent) -> impl Serialize",
                     ),
                 );
             }

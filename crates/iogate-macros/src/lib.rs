@@ -87,6 +87,7 @@
 //! | [`#[use_pipes(a, b)]`](macro@use_pipes) | a handler, or the block | `@UsePipes(A, B)` | `Route::pipe` |
 //! | [`#[use_filters(f)]`](macro@use_filters) | a handler, or the block | `@UseFilters(F)` | `Route::filter`, `Gateway::filter` |
 //! | [`#[middleware]`](macro@middleware) | an async method | `server.use(...)` | `Gateway::middleware` |
+//! | [`#[on_server_event("event")]`](macro@on_server_event) | an async method | `io.on(event)` of `serverSideEmit` | `Gateway::on_server_event` |
 //! | `fn after_init(&self, server: Server)` | a method, by name | `afterInit` | `Gateway::after_init` |
 //! | `async fn handle_connection(&self, client: Client)` | a method, by name | `handleConnection` | `Gateway::handle_connection` |
 //! | `async fn handle_disconnect(&self, client: Client, reason: DisconnectReason)` | a method, by name | `handleDisconnect` | `Gateway::handle_disconnect` |
@@ -320,6 +321,31 @@ pub fn use_pipes(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn use_filters(args: TokenStream, item: TokenStream) -> TokenStream {
     attrs::standalone(Helper::UseFilters, args.into(), item.into()).into()
+}
+
+/// Handles an event another node of the cluster sends to this gateway's namespace (socket.io's
+/// `io.on(event)` for `serverSideEmit`): what the method returns is this node's answer.
+///
+/// ```
+/// # use iogate::{gateway, on_server_event, ServerEvent};
+/// struct CacheGateway;
+///
+/// #[gateway(namespace = "/")]
+/// impl CacheGateway {
+///     #[on_server_event("cache:drop")]
+///     async fn drop_entry(&self, event: ServerEvent) -> bool {
+///         let key: String = event.data().unwrap_or_default();
+///         // ... forget the cached entry `key` ...
+///         !key.is_empty()
+///     }
+/// }
+/// ```
+///
+/// Written `async fn name(&self, event: ServerEvent) -> T` with `T: Serialize` (the event may be
+/// left out). See `Gateway::on_server_event`.
+#[proc_macro_attribute]
+pub fn on_server_event(args: TokenStream, item: TokenStream) -> TokenStream {
+    attrs::standalone(Helper::OnServerEvent, args.into(), item.into()).into()
 }
 
 /// Runs this method during each client's handshake, to admit or refuse it (a socket.io

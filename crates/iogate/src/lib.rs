@@ -136,5 +136,5 @@ pub use server::{
 
 #[cfg(feature = "macros")]
 pub use iogate_macros::{
-    gateway, middleware, subscribe_message, use_filters, use_guards, use_pipes,
+    gateway, middleware, on_server_event, subscribe_message, use_filters, use_guards, use_pipes,
 };

@@ -8,12 +8,26 @@ use std::time::Duration;
 
 use iogate::cluster::{Protocol, Redis};
 use iogate::testing::{Args, TestClient, TestServer};
-use iogate::{App, Data, Gateway, ServerEvent};
+use iogate::{App, Data, Gateway, ServerEvent, gateway, on_server_event};
 use redis_server::RedisServer;
 use serde_json::{Value, json};
 
+/// A gateway written with `#[gateway]`: on `/where`, answers the server event `where` with its
+/// node's name.
+struct Where {
+    node: &'static str,
+}
+
+#[gateway(namespace = "/where")]
+impl Where {
+    #[on_server_event("where")]
+    async fn answer(&self) -> &'static str {
+        self.node
+    }
+}
+
 /// An app whose `/` gateway answers the server event `ping` with `{"pong": data, "node": node}`,
-/// and lets clients join rooms (`join`).
+/// and lets clients join rooms (`join`); and [`Where`].
 async fn node(redis: &RedisServer, protocol: Protocol, name: &'static str) -> TestServer {
     let gateway = Gateway::new("/")
         .on_server_event("ping", move |event: ServerEvent| async move {
@@ -25,6 +39,7 @@ async fn node(redis: &RedisServer, protocol: Protocol, name: &'static str) -> Te
         );
     let gateways = App::new()
         .gateway(gateway)
+        .gateway(Where { node: name })
         .build_redis(Redis::new(redis.url()).protocol(protocol))
         .await
         .expect("joins the cluster");
@@ -54,6 +69,13 @@ async fn gateways_answer_server_events_and_clients_are_fetched_from_every_node()
             ],
             "{protocol:?}"
         );
+        let mut nodes = a
+            .server
+            .of("/where")
+            .server_side_emit_with_ack("where", &(), Duration::from_secs(2))
+            .await?;
+        nodes.sort_by_key(Value::to_string);
+        assert_eq!(nodes, [json!("b"), json!("c")], "{protocol:?}");
         // No handler for it on the others: no answer in time is an error.
         let silent = root
             .server_side_emit_with_ack("nobody", &(), Duration::from_millis(300))
