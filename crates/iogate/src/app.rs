@@ -347,8 +347,10 @@ pub(crate) async fn admit(
         .previous_ext()
         .and_then(|ext| ext.clone().downcast::<ClientState>().ok())
         .or_else(|| {
-            let data = socket.previous_data()?;
-            crate::session::from_json(socket.id().into(), data, &ns).map(Arc::new)
+            let kept = crate::session::read(socket.previous_data()?)?;
+            let state = ClientState::new(socket.id().into(), Value::Null, &ns);
+            kept.restore(&state);
+            Some(Arc::new(state))
         });
     // Unless the token it authenticated with expired meanwhile: then every middleware checks
     // the handshake it came back with, as a new client's. So does a client recovered from

@@ -3,11 +3,8 @@
 //! claims of its token, as JSON. Values stored with [`Client::insert`](crate::Client::insert)
 //! stay on the node that has them: they are typed, not serialisable.
 
-use std::sync::Arc;
-
 use serde_json::Value;
 
-use crate::app::NsRuntime;
 use crate::client::ClientState;
 
 /// The client's state as its session keeps it: `{"user": ..., "claims": {...}}`, each only
@@ -24,18 +21,40 @@ pub(crate) fn to_json(state: &ClientState) -> Value {
     Value::Object(data)
 }
 
-/// The state another node kept of client `id`, as [`to_json`] wrote it; `None` when it names
-/// no user (a Node node's session, or a client that never authenticated): nothing then vouches
-/// for the client, and the middlewares check it as a new one.
-pub(crate) fn from_json(id: Box<str>, data: &Value, ns: &Arc<NsRuntime>) -> Option<ClientState> {
-    let user = data.get("user").and_then(Value::as_str)?;
-    let state = ClientState::new(id, Value::Null, ns);
-    state.bind_user(user);
+/// What another node kept of a client, as [`to_json`] wrote it.
+pub(crate) struct Kept {
+    /// Its user.
+    pub(crate) user: String,
+    /// The verified claims of its token.
     #[cfg(feature = "jwt")]
-    if let Some(Value::Object(claims)) = data.get("claims") {
-        state.insert(crate::auth::Claims(Arc::new(claims.clone())));
+    pub(crate) claims: Option<crate::auth::Claims>,
+}
+
+impl Kept {
+    /// Gives `state` (the recovered client's) the user and claims kept.
+    pub(crate) fn restore(self, state: &ClientState) {
+        state.bind_user(&self.user);
+        #[cfg(feature = "jwt")]
+        if let Some(claims) = self.claims {
+            state.insert(claims);
+        }
     }
-    Some(state)
+}
+
+/// What `data` (another node's session data) keeps of its client; `None` when it names no user
+/// (a Node node's session, or a client that never authenticated): nothing then vouches for the
+/// client, and the middlewares check it as a new one.
+pub(crate) fn read(data: &Value) -> Option<Kept> {
+    Some(Kept {
+        user: data.get("user").and_then(Value::as_str)?.to_owned(),
+        #[cfg(feature = "jwt")]
+        claims: match data.get("claims") {
+            Some(Value::Object(claims)) => {
+                Some(crate::auth::Claims(std::sync::Arc::new(claims.clone())))
+            }
+            _ => None,
+        },
+    })
 }
 
 #[cfg(test)]
@@ -44,11 +63,11 @@ mod tests {
 
     #[test]
     fn no_user_no_state() {
-        let rails = Arc::new(crate::limits::Guardrails::new(Default::default()));
-        let ns = Arc::new(NsRuntime::new("/".into(), rails, true));
-        assert!(from_json("id".into(), &serde_json::json!({}), &ns).is_none());
-        assert!(from_json("id".into(), &serde_json::json!({"user": 1}), &ns).is_none());
-        let state = from_json("id".into(), &serde_json::json!({"user": "ann"}), &ns).unwrap();
-        assert_eq!(to_json(&state), serde_json::json!({"user": "ann"}));
+        assert!(read(&serde_json::json!({})).is_none());
+        assert!(read(&serde_json::json!({"user": 1})).is_none());
+        let kept = read(&serde_json::json!({"user": "ann", "claims": {"sub": "ann"}})).unwrap();
+        assert_eq!(kept.user, "ann");
+        #[cfg(feature = "jwt")]
+        assert_eq!(kept.claims.and_then(|c| c.sub()).as_deref(), Some("ann"));
     }
 }
