@@ -135,8 +135,9 @@ fn ext_to_json(kind: i8, data: &[u8]) -> Json {
     Json::String(iso_date(secs, nanos / 1_000_000))
 }
 
-/// `YYYY-MM-DDTHH:MM:SS.sssZ` of a Unix time, as JavaScript's `Date.prototype.toISOString`.
-fn iso_date(secs: i64, millis: u32) -> String {
+/// `YYYY-MM-DDTHH:MM:SS.sssZ` of a Unix time, as JavaScript's `Date.prototype.toISOString`
+/// (and `JSON.stringify` of a `Date`) writes it.
+pub fn iso_date(secs: i64, millis: u32) -> String {
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Civil date of a day count (Howard Hinnant's days_from_civil, inverted).
     let z = days + 719_468;

@@ -175,31 +175,20 @@ impl AdminUi {
                 tokio::spawn(stats(server, watching.clone(), server_id.clone()));
             });
         if !self.readonly {
-            gateway = gateway
-                .subscribe_message(
-                    "emit",
-                    async |client: Client, Data(args): Data<Vec<Value>>| {
-                        act(&client, Action::Emit, args).await
-                    },
-                )
-                .subscribe_message(
-                    "join",
-                    async |client: Client, Data(args): Data<Vec<Value>>| {
-                        act(&client, Action::Join, args).await
-                    },
-                )
-                .subscribe_message(
-                    "leave",
-                    async |client: Client, Data(args): Data<Vec<Value>>| {
-                        act(&client, Action::Leave, args).await
-                    },
-                )
-                .subscribe_message(
-                    "_disconnect",
-                    async |client: Client, Data(args): Data<Vec<Value>>| {
-                        act(&client, Action::Disconnect, args).await
+            let actions = [
+                ("emit", Action::Emit),
+                ("join", Action::Join),
+                ("leave", Action::Leave),
+                ("_disconnect", Action::Disconnect),
+            ];
+            for (event, action) in actions {
+                gateway = gateway.subscribe_message(
+                    event,
+                    move |client: Client, Data(args): Data<Vec<Value>>| async move {
+                        act(&client, action, args).await
                     },
                 );
+            }
         }
         (gateway, observer)
     }
@@ -573,33 +562,10 @@ struct Totals {
 
 /// Now, as JavaScript's `new Date().toJSON()` writes it: `2026-12-02T16:40:12.345Z`.
 fn now() -> String {
-    let millis = std::time::SystemTime::now()
+    let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    iso_date(millis)
-}
-
-/// `millis` since the epoch as an ISO 8601 date in UTC.
-fn iso_date(millis: i64) -> String {
-    let days = millis.div_euclid(86_400_000);
-    let ms = millis.rem_euclid(86_400_000);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        ms / 3_600_000,
-        ms / 60_000 % 60,
-        ms / 1000 % 60,
-        ms % 1000
-    )
+        .unwrap_or_default();
+    sio::msgpack::iso_date(now.as_secs() as i64, now.subsec_millis())
 }
 
 #[cfg(test)]
@@ -608,10 +574,12 @@ mod tests {
 
     #[test]
     fn dates_are_written_as_javascript_does() {
-        assert_eq!(iso_date(0), "1970-01-01T00:00:00.000Z");
-        // As Node prints `new Date(ms).toJSON()` for each.
-        assert_eq!(iso_date(1_796_148_332_077), "2026-12-01T18:05:32.077Z");
-        assert_eq!(iso_date(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        // As Node prints `new Date(1796148332077).toJSON()`.
+        assert_eq!(
+            sio::msgpack::iso_date(1_796_148_332, 77),
+            "2026-12-01T18:05:32.077Z"
+        );
+        assert!(now().ends_with('Z'));
     }
 
     #[test]

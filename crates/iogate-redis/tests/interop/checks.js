@@ -34,6 +34,24 @@ function check(name, fn) {
   checks.push([name, fn]);
 }
 
+/** The checks of server-side events between the Node node `io` and the iogate node that the
+ *  client `onIogate` is connected to (its test handler answers `ping` with `{echo: args}`, and
+ *  sends `server_side_emit(event, arg)` on). */
+function checkServerSideEvents(io, onIogate) {
+  const assert = require("node:assert/strict");
+  io.on("ping", (arg, cb) => cb({ node: arg }));
+
+  check("Node's serverSideEmitWithAck gets the iogate node's answer", async () => {
+    const answers = await io.serverSideEmitWithAck("ping", "from-node");
+    assert.deepEqual(answers, [{ echo: ["ping", "from-node"] }]);
+  });
+
+  check("iogate's server_side_emit gets the Node node's answer", async () => {
+    const answers = await onIogate.timeout(WAIT).emitWithAck("server_side_emit", "ping", "from-iogate");
+    assert.deepEqual(answers, [{ node: "from-iogate" }]);
+  });
+}
+
 /** Runs every check, prints each outcome, calls `cleanup`, and exits 0 only when all passed. */
 async function runChecks(cleanup) {
   let failed = 0;
@@ -51,4 +69,4 @@ async function runChecks(cleanup) {
   process.exit(failed ? 1 : 0);
 }
 
-module.exports = { WAIT, next, eventually, check, runChecks };
+module.exports = { WAIT, next, eventually, check, checkServerSideEvents, runChecks };

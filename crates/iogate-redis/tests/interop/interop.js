@@ -9,7 +9,7 @@ const assert = require("node:assert/strict");
 const { Server } = require("socket.io");
 const { io: connect } = require("socket.io-client");
 const { createClient } = require("redis");
-const { WAIT, next, eventually, check, runChecks } = require("./checks");
+const { WAIT, next, eventually, check, checkServerSideEvents, runChecks } = require("./checks");
 const { createAdapter } = require("@socket.io/redis-adapter");
 const { Emitter } = require("@socket.io/redis-emitter");
 
@@ -124,17 +124,7 @@ const [redisUrl, iogateUrl, mode] = process.argv.slice(2);
     await got;
   });
 
-  io.on("ping", (arg, cb) => cb({ node: arg }));
-
-  check("Node's serverSideEmitWithAck gets the iogate node's answer", async () => {
-    const answers = await io.serverSideEmitWithAck("ping", "from-node");
-    assert.deepEqual(answers, [{ echo: ["ping", "from-node"] }]);
-  });
-
-  check("iogate's server_side_emit gets the Node node's answer", async () => {
-    const answers = await onIogate.timeout(WAIT).emitWithAck("server_side_emit", "ping", "from-iogate");
-    assert.deepEqual(answers, [{ node: "from-iogate" }]);
-  });
+  checkServerSideEvents(io, onIogate);
 
   check("Node's disconnectSockets disconnects the iogate socket", async () => {
     const gone = next(onIogate, "disconnect");

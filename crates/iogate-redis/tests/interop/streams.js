@@ -9,7 +9,7 @@ const assert = require("node:assert/strict");
 const { Server } = require("socket.io");
 const { io: connect } = require("socket.io-client");
 const { createClient } = require("redis");
-const { WAIT, next, eventually, check, runChecks } = require("./checks");
+const { WAIT, next, eventually, check, checkServerSideEvents, runChecks } = require("./checks");
 const { createAdapter } = require("@socket.io/redis-streams-adapter");
 
 const [redisUrl, iogateUrl] = process.argv.slice(2);
@@ -191,17 +191,7 @@ function drop(socket) {
     second.close();
   });
 
-  io.on("ping", (arg, cb) => cb({ node: arg }));
-
-  check("Node's serverSideEmitWithAck gets the iogate node's answer", async () => {
-    const answers = await io.serverSideEmitWithAck("ping", "from-node");
-    assert.deepEqual(answers, [{ echo: ["ping", "from-node"] }]);
-  });
-
-  check("iogate's server_side_emit gets the Node node's answer", async () => {
-    const answers = await onIogate.timeout(WAIT).emitWithAck("server_side_emit", "ping", "from-iogate");
-    assert.deepEqual(answers, [{ node: "from-iogate" }]);
-  });
+  checkServerSideEvents(io, onIogate);
 
   await runChecks(async () => {
     onNode.close();
