@@ -107,14 +107,6 @@ pub(crate) async fn get<D>(session: &Session<D>) -> Response<Body> {
                     };
                     return payload_response(Bytes::from_static(body.as_bytes()));
                 }
-                State::Closing(CloseReason::TransportClose) => {
-                    // The client closed it: this GET raced its CLOSE (see
-                    // `Session::close_by_client`).
-                    inner.set_closed(CloseReason::TransportClose);
-                    drop(inner);
-                    session.control.notify_one();
-                    return payload_response(Bytes::from_static(b"6"));
-                }
                 State::Closing(reason) => {
                     let mut frames = inner.take_queue();
                     frames.push_back(Frame::Text(Str::from("1")));
@@ -187,11 +179,7 @@ pub(crate) async fn post<H: Handler>(
     for p in packets {
         let len = p.len();
         if let Err(reason) = session::receive(shared, session, p) {
-            if reason == CloseReason::TransportClose {
-                session.close_by_client();
-            } else {
-                session.fail(reason);
-            }
+            session.fail(reason);
             break;
         }
         input.spend(len).await;

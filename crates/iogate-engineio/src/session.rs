@@ -268,26 +268,6 @@ impl<D> Session<D> {
         self.wake_all();
     }
 
-    /// The client closed the session over long-polling. A GET waiting is answered NOOP, as Node
-    /// answers it, and the session ends. With none waiting, a GET may be racing this POST (a
-    /// client sends them at once, as socket.io's test suite does, and two threads may take the
-    /// POST first): the session waits [`CLIENT_CLOSE_GRACE`] for it to answer it NOOP too,
-    /// rather than 400 for a session it had a moment before.
-    pub(crate) fn close_by_client(&self) {
-        {
-            let mut inner = self.lock();
-            if inner.state != State::Open {
-                return;
-            }
-            if inner.poll_active {
-                inner.set_closed(CloseReason::TransportClose);
-            } else {
-                inner.state = State::Closing(CloseReason::TransportClose);
-            }
-        }
-        self.wake_all();
-    }
-
     /// Ends the session at once, dropping whatever is queued.
     pub(crate) fn fail(&self, reason: CloseReason) {
         self.lock().set_closed(reason);
@@ -424,9 +404,6 @@ pub(crate) fn receive<H: Handler>(
     Ok(())
 }
 
-/// How long a long-polling session the client closed waits for a GET that raced the close.
-pub(crate) const CLIENT_CLOSE_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
-
 /// The task of a polling session: the heartbeat, and finishing the session.
 pub(crate) async fn drive_polling<H: Handler>(
     shared: Arc<Shared<H>>,
@@ -446,14 +423,8 @@ pub(crate) async fn drive_polling<H: Handler>(
                 State::Closed(reason) => break reason,
                 State::Closing(reason) => {
                     // Wait for a GET to take the last frames and CLOSE, but
-                    // not longer than a websocket write may take; after the
-                    // client's own CLOSE, only for a GET that raced it.
-                    let wait = if reason == CloseReason::TransportClose {
-                        CLIENT_CLOSE_GRACE
-                    } else {
-                        config.write_timeout
-                    };
-                    let deadline = *closing_deadline.get_or_insert(now + wait);
+                    // not longer than a websocket write may take.
+                    let deadline = *closing_deadline.get_or_insert(now + config.write_timeout);
                     if now >= deadline {
                         inner.set_closed(reason);
                         break reason;

@@ -455,27 +455,6 @@ async fn sessions_are_forgotten_after_they_close() {
 }
 
 #[tokio::test]
-async fn a_poll_that_races_the_clients_close_gets_noop_then_the_session_is_gone() {
-    let (addr, engine) = serve(config(10_000, 5_000), false).await;
-    let (sid, _) = open_polling(addr).await;
-    // The CLOSE lands before the poll (as when both are sent at once and the POST wins).
-    assert_eq!(post(addr, &sid, b"1").await.text(), "ok");
-    let poll = get(addr, &sid).await;
-    assert_eq!((poll.status, poll.text()), (200, "6".to_owned()));
-    assert_eq!(get(addr, &sid).await.status, 400);
-    eventually("closed", || engine.session_count() == 0).await;
-    assert_eq!(engine.handler().closes(), vec![CloseReason::TransportClose]);
-
-    // Without a poll, the session ends within the grace all the same.
-    let (sid, _) = open_polling(addr).await;
-    assert_eq!(post(addr, &sid, b"1").await.text(), "ok");
-    let started = tokio::time::Instant::now();
-    eventually("closed without a poll", || engine.session_count() == 0).await;
-    assert!(started.elapsed() < Duration::from_secs(2));
-    assert_eq!(get(addr, &sid).await.status, 400);
-}
-
-#[tokio::test]
 async fn server_close_delivers_queued_frames_then_close() {
     let (addr, engine) = serve(config(10_000, 5_000), false).await;
     let mut ws = ws_connect(addr, "EIO=4&transport=websocket").await;
