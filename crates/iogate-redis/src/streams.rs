@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use iogate_socketio::{
     Adapter, AdapterError, BoxFuture, BroadcastOptions, EventData, Local, MissedEvent,
-    SessionRecord, SharedSessions, SocketInfo,
+    SessionRecord, SharedSessions, SocketInfo, done,
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{FromRedisValue, Value};
@@ -157,16 +157,16 @@ impl StreamsAdapter {
         let job = Job { fields, fallback };
         if !self.inner.driver.health().is_up() {
             fall_back(&self.inner.local, job);
-            return ready(Err(AdapterError::Unavailable(
+            return done(Err(AdapterError::Unavailable(
                 "Redis is unreachable".into(),
             )));
         }
         match self.inner.queue.try_send(job) {
-            Ok(()) => ready(Ok(())),
+            Ok(()) => done(Ok(())),
             Err(e) => {
                 tracing::warn!("cluster entry not written: the writer to Redis cannot keep up");
                 fall_back(&self.inner.local, e.into_inner());
-                ready(Err(AdapterError::Unavailable(
+                done(Err(AdapterError::Unavailable(
                     "the writer to Redis cannot keep up".into(),
                 )))
             }
@@ -228,12 +228,17 @@ impl StreamsAdapter {
     }
 
     fn public_channel(&self, ns: &str) -> String {
-        format!("{}#{ns}#", self.inner.config.prefix)
+        channel(&self.inner.config.prefix, ns, None)
     }
 }
 
-fn ready<T: Send + 'static>(value: T) -> BoxFuture<'static, T> {
-    Box::pin(std::future::ready(value))
+/// The pub/sub channel of namespace `ns`: `<prefix>#<ns>#` to every node, or
+/// `<prefix>#<ns>#<uid>#` to node `uid`.
+fn channel(prefix: &str, ns: &str, uid: Option<&str>) -> String {
+    match uid {
+        Some(uid) => format!("{prefix}#{ns}#{uid}#"),
+        None => format!("{prefix}#{ns}#"),
+    }
 }
 
 impl Inner {
@@ -328,7 +333,7 @@ impl Inner {
                 let answer = local.server_event(ns, args);
                 let driver = self.driver.clone();
                 let (uid, ns) = (self.uid.clone(), ns.to_owned());
-                let channel = format!("{}#{ns}#{}#", self.config.prefix, msg.uid);
+                let channel = channel(&self.config.prefix, &ns, Some(&msg.uid));
                 tokio::spawn(async move {
                     let answer = answer.await;
                     let (Some(id), Some(answer)) = (request_id, answer) else {
@@ -355,7 +360,7 @@ impl Inner {
             }
         };
         if let Some(answer) = answer {
-            let channel = format!("{}#{ns}#{}#", self.config.prefix, msg.uid);
+            let channel = channel(&self.config.prefix, ns, Some(&msg.uid));
             let driver = self.driver.clone();
             tokio::spawn(async move {
                 if let Err(e) = driver.publish(channel, answer).await {
@@ -569,7 +574,8 @@ impl Adapter for StreamsAdapter {
     fn init(&self, ns: &str, local: Local) -> BoxFuture<'static, Result<(), AdapterError>> {
         let _ = self.inner.local.set(local.clone());
         let public = self.public_channel(ns);
-        let channels = vec![public.clone(), format!("{public}{}#", self.inner.uid)];
+        let private = channel(&self.inner.config.prefix, ns, Some(&self.inner.uid));
+        let channels = vec![public, private];
         let (tx, rx) = mpsc::channel::<Message>(QUEUE);
         let task = tokio::spawn(serve(Arc::downgrade(&self.inner), ns.to_owned(), local, rx));
         let previous = self.inner.lock_namespaces().insert(
@@ -607,7 +613,7 @@ impl Adapter for StreamsAdapter {
                 entry.fields(),
                 Some((ns.to_owned(), event.clone(), opts.clone())),
             ),
-            Err(e) => ready(Err(AdapterError::Other(e.to_string()))),
+            Err(e) => done(Err(AdapterError::Other(e.to_string()))),
         }
     }
 

@@ -184,8 +184,8 @@ pub trait SharedSessions: Send + Sync + 'static {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Single;
 
-/// A future that is ready with `value`.
-pub(crate) fn done<T: Send + 'static>(value: T) -> BoxFuture<'static, T> {
+/// A future that is ready with `value` (for adapters that answer at once).
+pub fn done<T: Send + 'static>(value: T) -> BoxFuture<'static, T> {
     Box::pin(std::future::ready(value))
 }
 

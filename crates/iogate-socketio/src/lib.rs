@@ -35,7 +35,7 @@ pub mod socket;
 
 pub use adapter::{
     Adapter, AdapterError, BroadcastOptions, EventData, Local, MissedEvent, SessionRecord,
-    SharedSessions, Single, SocketInfo,
+    SharedSessions, Single, SocketInfo, done,
 };
 pub use io::{AdapterInit, Builder, Config, Io};
 pub use iogate_engineio as engineio;

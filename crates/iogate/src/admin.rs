@@ -366,25 +366,11 @@ impl sio::Observer for Observer {
     }
 
     fn joined(&self, socket: &sio::Socket, room: &str) {
-        if self.development() {
-            let args = Args::new()
-                .arg(socket.ns())
-                .arg(room)
-                .arg(socket.id())
-                .arg(now());
-            self.tell("room_joined", args);
-        }
+        self.room("room_joined", socket, room);
     }
 
     fn left(&self, socket: &sio::Socket, room: &str) {
-        if self.development() {
-            let args = Args::new()
-                .arg(socket.ns())
-                .arg(room)
-                .arg(socket.id())
-                .arg(now());
-            self.tell("room_left", args);
-        }
+        self.room("room_left", socket, room);
     }
 
     fn wants_events(&self) -> bool {
@@ -401,6 +387,18 @@ impl sio::Observer for Observer {
 }
 
 impl Observer {
+    /// `room_joined` or `room_left`: `(nsp, room, id, date)`.
+    fn room(&self, kind: &'static str, socket: &sio::Socket, room: &str) {
+        if self.development() {
+            let args = Args::new()
+                .arg(socket.ns())
+                .arg(room)
+                .arg(socket.id())
+                .arg(now());
+            self.tell(kind, args);
+        }
+    }
+
     /// An event of a socket outside `/admin`, for the UI's event log.
     fn event(&self, kind: &'static str, socket: &sio::Socket, args: &str) {
         if socket.ns() == NAMESPACE {
