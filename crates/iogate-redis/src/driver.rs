@@ -1,6 +1,10 @@
 //! The connection to Redis, made to survive outages: one reconnecting connection (RESP3, so that
 //! it both publishes and receives pushes) that subscribes again by itself, operations that fail
 //! fast while Redis is down, and a health flag fed by a ping every second.
+//!
+//! With [`Protocol::Sharded`] the connection is to a Redis Cluster (its seed nodes in the URL,
+//! comma-separated): channels are sharded (`SSUBSCRIBE`, `SPUBLISH`, `PUBSUB SHARDNUMSUB`), each
+//! on the node that owns its slot, and the client follows slot moves and failovers.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,8 +12,10 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use iogate_socketio::AdapterError;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{AsyncCommands, FromRedisValue, PushInfo, PushKind};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, FromRedisValue, Pipeline, PushInfo, PushKind, RedisFuture, Value};
 use tokio::sync::mpsc;
 
 /// Which of socket.io's Redis adapters the nodes speak.
@@ -22,6 +28,9 @@ pub enum Protocol {
     /// `@socket.io/redis-streams-adapter` 0.3: one stream, and connection state recovery on
     /// any node ([`StreamsAdapter`](crate::StreamsAdapter)).
     Streams,
+    /// `@socket.io/redis-adapter` 8.x's `createShardedAdapter`, over a Redis Cluster's sharded
+    /// pub/sub ([`ShardedAdapter`](crate::ShardedAdapter)).
+    Sharded,
 }
 
 /// How to reach Redis, and how hard to try.
@@ -40,7 +49,8 @@ pub struct Redis {
 
 impl Redis {
     /// Redis at `url` (`redis://[:password@]host:port/db`; RESP3 is required and added when
-    /// missing).
+    /// missing). For a Redis Cluster ([`Protocol::Sharded`]), `url` may name several seed
+    /// nodes, comma-separated: `redis://10.0.0.1:7000,redis://10.0.0.2:7000`.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
@@ -113,13 +123,27 @@ impl Redis {
 
     /// The URL with RESP3 asked for (pub/sub messages arrive as RESP3 pushes).
     pub(crate) fn resp3_url(&self) -> String {
-        if self.url.contains("protocol=") {
-            self.url.clone()
-        } else if self.url.contains('?') {
-            format!("{}&protocol=resp3", self.url)
-        } else {
-            format!("{}?protocol=resp3", self.url)
-        }
+        resp3(&self.url)
+    }
+
+    /// The seed nodes of a Redis Cluster: each URL of the comma-separated list, with RESP3.
+    pub(crate) fn seeds(&self) -> Vec<String> {
+        self.url
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(resp3)
+            .collect()
+    }
+}
+
+fn resp3(url: &str) -> String {
+    if url.contains("protocol=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&protocol=resp3")
+    } else {
+        format!("{url}?protocol=resp3")
     }
 }
 
@@ -219,8 +243,45 @@ struct Subscriptions {
     patterns: Vec<String>,
 }
 
+/// The connection: to one Redis, or to a Redis Cluster (sharded pub/sub).
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(c) => c.req_packed_command(cmd),
+            Self::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(c) => c.req_packed_commands(cmd, offset, count),
+            Self::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(c) => c.get_db(),
+            Self::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
 struct Inner {
-    conn: ConnectionManager,
+    conn: Conn,
+    /// In a Redis Cluster, which master serves which slots, as last seen.
+    masters: Mutex<Option<String>>,
     routes: Routes,
     subscriptions: Mutex<Subscriptions>,
     health: Arc<Health>,
@@ -236,11 +297,10 @@ pub(crate) struct Driver {
 impl Driver {
     /// Connects, retrying until `config.startup_timeout`; then pings every second.
     pub(crate) async fn connect(config: &Redis) -> Result<Self, ClusterError> {
-        let url = config.resp3_url();
-        let client = redis::Client::open(url.as_str()).map_err(|e| ClusterError::InvalidUrl {
+        let invalid = |e: redis::RedisError| ClusterError::InvalidUrl {
             url: redacted(&config.url),
             reason: e.to_string(),
-        })?;
+        };
         let routes: Routes = Arc::default();
         let push = {
             let routes = routes.clone();
@@ -249,22 +309,51 @@ impl Driver {
                 Ok::<(), std::convert::Infallible>(())
             }
         };
-        let manager = ConnectionManagerConfig::new()
-            .set_push_sender(push)
-            // Subscriptions confirmed before a reconnection come back with it; those attempted
-            // while Redis was down are made again by the monitor (see `resubscribe`).
-            .set_automatic_resubscription()
-            .set_connection_timeout(Some(config.command_timeout))
-            .set_response_timeout(Some(config.command_timeout))
-            .set_max_delay(Duration::from_secs(2))
-            // Few quick retries per attempt: the startup loop below and the monitor retry on.
-            .set_number_of_retries(1);
+        let sharded = config.protocol == Protocol::Sharded;
+        let single = if sharded {
+            None
+        } else {
+            let client = redis::Client::open(config.resp3_url()).map_err(invalid)?;
+            let manager = ConnectionManagerConfig::new()
+                .set_push_sender(push.clone())
+                // Subscriptions confirmed before a reconnection come back with it; those
+                // attempted while Redis was down are made again by the monitor (see
+                // `resubscribe`).
+                .set_automatic_resubscription()
+                .set_connection_timeout(Some(config.command_timeout))
+                .set_response_timeout(Some(config.command_timeout))
+                .set_max_delay(Duration::from_secs(2))
+                // Few quick retries per attempt: the startup loop below and the monitor retry
+                // on.
+                .set_number_of_retries(1);
+            Some((client, manager))
+        };
+        let cluster = if sharded {
+            // The client tracks its subscriptions and makes them again on the node that owns
+            // each channel's slot after a reconnection, a slot move or a failover.
+            let client = ClusterClient::builder(config.seeds())
+                .use_protocol(redis::ProtocolVersion::RESP3)
+                .push_sender(push)
+                .connection_timeout(config.command_timeout)
+                .response_timeout(config.command_timeout)
+                .retries(2)
+                .build()
+                .map_err(invalid)?;
+            Some(client)
+        } else {
+            None
+        };
         let started = tokio::time::Instant::now();
         let mut delay = Duration::from_millis(100);
         let conn = loop {
             let attempt = async {
-                let mut conn =
-                    ConnectionManager::new_with_config(client.clone(), manager.clone()).await?;
+                let mut conn = match (&single, &cluster) {
+                    (Some((client, manager)), _) => Conn::Single(
+                        ConnectionManager::new_with_config(client.clone(), manager.clone()).await?,
+                    ),
+                    (None, Some(client)) => Conn::Cluster(client.get_async_connection().await?),
+                    (None, None) => unreachable!("one of the two is made above"),
+                };
                 // The manager may connect lazily: a PING proves Redis is there.
                 redis::cmd("PING").query_async::<()>(&mut conn).await?;
                 Ok::<_, redis::RedisError>(conn)
@@ -287,6 +376,7 @@ impl Driver {
         };
         let inner = Arc::new(Inner {
             conn,
+            masters: Mutex::default(),
             routes,
             subscriptions: Mutex::default(),
             health: Arc::default(),
@@ -325,7 +415,15 @@ impl Driver {
     ) -> Result<(), DriverError> {
         self.ensure_up()?;
         let mut conn = self.inner.conn.clone();
-        self.timed(conn.publish::<_, _, redis::Value>(channel, payload.into()))
+        let command = match conn {
+            Conn::Single(_) => "PUBLISH",
+            Conn::Cluster(_) => "SPUBLISH",
+        };
+        let cmd = redis::cmd(command)
+            .arg(channel)
+            .arg(payload.into())
+            .to_owned();
+        self.timed(cmd.query_async::<Value>(&mut conn))
             .await
             .map(drop)
     }
@@ -368,12 +466,21 @@ impl Driver {
             subs.patterns.retain(|p| !patterns.contains(p));
         }
         self.ensure_up()?;
-        let mut conn = self.inner.conn.clone();
-        if !channels.is_empty() {
-            self.timed(conn.unsubscribe(channels)).await?;
-        }
-        if !patterns.is_empty() {
-            self.timed(conn.punsubscribe(patterns)).await?;
+        match self.inner.conn.clone() {
+            Conn::Single(mut conn) => {
+                if !channels.is_empty() {
+                    self.timed(conn.unsubscribe(channels)).await?;
+                }
+                if !patterns.is_empty() {
+                    self.timed(conn.punsubscribe(patterns)).await?;
+                }
+            }
+            // One channel per command: a command's channels must share a slot.
+            Conn::Cluster(mut conn) => {
+                for channel in channels {
+                    self.timed(conn.sunsubscribe(channel)).await?;
+                }
+            }
         }
         Ok(())
     }
@@ -456,13 +563,18 @@ impl Driver {
         self.timed(cmd.query_async(&mut conn)).await
     }
 
-    /// How many connections subscribe `channel` (one per node: `PUBSUB NUMSUB`).
+    /// How many connections subscribe `channel` (one per node: `PUBSUB NUMSUB`, or
+    /// `PUBSUB SHARDNUMSUB` in a Redis Cluster, summed over its nodes).
     pub(crate) async fn numsub(&self, channel: &str) -> Result<usize, DriverError> {
         self.ensure_up()?;
         let mut conn = self.inner.conn.clone();
-        let cmd = redis::cmd("PUBSUB").arg("NUMSUB").arg(channel).to_owned();
-        let (_, count): (String, usize) = self.timed(cmd.query_async(&mut conn)).await?;
-        Ok(count)
+        let which = match conn {
+            Conn::Single(_) => "NUMSUB",
+            Conn::Cluster(_) => "SHARDNUMSUB",
+        };
+        let cmd = redis::cmd("PUBSUB").arg(which).arg(channel).to_owned();
+        let reply: Value = self.timed(cmd.query_async(&mut conn)).await?;
+        Ok(subscriber_count(reply))
     }
 }
 
@@ -496,12 +608,21 @@ impl Inner {
     }
 
     async fn subscribe(&self, channels: &[String], patterns: &[String]) -> Result<(), DriverError> {
-        let mut conn = self.conn.clone();
-        if !channels.is_empty() {
-            self.timed(conn.subscribe(channels)).await?;
-        }
-        if !patterns.is_empty() {
-            self.timed(conn.psubscribe(patterns)).await?;
+        match self.conn.clone() {
+            Conn::Single(mut conn) => {
+                if !channels.is_empty() {
+                    self.timed(conn.subscribe(channels)).await?;
+                }
+                if !patterns.is_empty() {
+                    self.timed(conn.psubscribe(patterns)).await?;
+                }
+            }
+            // One channel per command: a command's channels must share a slot.
+            Conn::Cluster(mut conn) => {
+                for channel in channels {
+                    self.timed(conn.ssubscribe(channel)).await?;
+                }
+            }
         }
         Ok(())
     }
@@ -509,39 +630,132 @@ impl Inner {
     /// Subscribes to everything recorded: after an outage, the subscriptions attempted during
     /// it were never made, and a reconnection the manager did not notice may have lost others.
     /// Subscribing twice is harmless in Redis.
-    async fn resubscribe(&self) {
+    async fn resubscribe(&self) -> bool {
         let (channels, patterns) = {
             let subs = self.lock_subscriptions();
             (subs.channels.clone(), subs.patterns.clone())
         };
-        if let Err(e) = self.subscribe(&channels, &patterns).await {
-            tracing::warn!(error = %e, "subscribing again after a Redis outage failed");
+        match self.subscribe(&channels, &patterns).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "subscribing again after a Redis outage failed");
+                false
+            }
         }
+    }
+
+    fn lock_masters(&self) -> std::sync::MutexGuard<'_, Option<String>> {
+        self.masters.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
 /// Pings Redis every second to notice outages and recoveries even when idle; subscribes again
-/// at each recovery. Ends with the driver.
+/// at each recovery. In a Redis Cluster, looks at the masters four times a second, and
+/// subscribes again when they change: the node misses a room's broadcasts from a failover until
+/// it does. Ends with the driver.
 async fn monitor(inner: Weak<Inner>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let every = match inner.upgrade().map(|i| i.conn.clone()) {
+        Some(Conn::Cluster(_)) => Duration::from_millis(250),
+        _ => Duration::from_secs(1),
+    };
+    let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         let Some(inner) = inner.upgrade() else {
             return;
         };
-        let mut conn = inner.conn.clone();
-        let cmd = redis::cmd("PING");
-        let ping = tokio::time::timeout(inner.timeout, cmd.query_async::<()>(&mut conn));
-        let recovered = match ping.await {
-            Ok(Ok(())) => inner.health.set(true, &""),
-            Ok(Err(e)) => inner.health.set(false, &e),
-            Err(_) => inner.health.set(false, &DriverError::Timeout),
+        let answer = tokio::time::timeout(inner.timeout, ping(inner.conn.clone()));
+        let (recovered, masters) = match answer.await {
+            Ok(Ok(masters)) => (inner.health.set(true, &""), masters),
+            Ok(Err(e)) => (inner.health.set(false, &e), None),
+            Err(_) => (inner.health.set(false, &DriverError::Timeout), None),
         };
-        if recovered {
-            inner.resubscribe().await;
+        // A new master (a failover, a slot moved): the subscriptions of the old one are gone
+        // with it. Subscribing again sends each channel's subscription by its slot, which
+        // makes the client read the slots anew and reach the new master.
+        let moved = masters.filter(|now| {
+            let mut last = inner.lock_masters();
+            let first = last.is_none();
+            if first {
+                *last = Some(now.clone());
+            }
+            !first && last.as_ref() != Some(now)
+        });
+        if !recovered && moved.is_none() {
+            continue;
+        }
+        // After a move the first subscriptions may still go to the old master, and fail while
+        // the client reads the slots anew: they are retried at once, for a second, so the
+        // node does not miss more than that. The new masters are recorded once subscribed;
+        // what still fails is made again at the next tick.
+        let tries = if moved.is_some() { 10 } else { 1 };
+        for _ in 0..tries {
+            if inner.resubscribe().await {
+                if let Some(now) = moved {
+                    *inner.lock_masters() = Some(now);
+                }
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+/// Pings Redis; in a Redis Cluster, reads which master serves which slots instead
+/// (`CLUSTER SLOTS`, from any node), as a text that changes when the masters do.
+async fn ping(conn: Conn) -> redis::RedisResult<Option<String>> {
+    match conn {
+        Conn::Single(mut conn) => {
+            redis::cmd("PING").query_async::<()>(&mut conn).await?;
+            Ok(None)
+        }
+        Conn::Cluster(mut conn) => {
+            let slots: Value = redis::cmd("CLUSTER")
+                .arg("SLOTS")
+                .query_async(&mut conn)
+                .await?;
+            Ok(Some(masters(&slots)))
+        }
+    }
+}
+
+/// The slot ranges of a `CLUSTER SLOTS` answer with their master's address, one per line, in
+/// slot order.
+fn masters(slots: &Value) -> String {
+    let Value::Array(ranges) = slots else {
+        return String::new();
+    };
+    let mut lines: Vec<(i64, String)> = ranges
+        .iter()
+        .filter_map(|range| {
+            let Value::Array(fields) = range else {
+                return None;
+            };
+            let number = |i: usize| {
+                fields
+                    .get(i)
+                    .and_then(|v| i64::from_redis_value_ref(v).ok())
+            };
+            let Some(Value::Array(master)) = fields.get(2) else {
+                return None;
+            };
+            let host = master
+                .first()
+                .and_then(|v| String::from_redis_value_ref(v).ok())?;
+            let port = master
+                .get(1)
+                .and_then(|v| i64::from_redis_value_ref(v).ok())?;
+            let (start, end) = (number(0)?, number(1)?);
+            Some((start, format!("{start}-{end} {host}:{port}")))
+        })
+        .collect();
+    lines.sort();
+    lines
+        .into_iter()
+        .map(|(_, line)| line)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// What a failed operation means to the layer above: the other nodes cannot be reached now.
@@ -560,11 +774,22 @@ pub(crate) fn redacted(url: &str) -> String {
     }
 }
 
+/// The count of `PUBSUB NUMSUB`/`SHARDNUMSUB`'s `[channel, count]` answer, or of the map a
+/// Redis Cluster's answers are merged into.
+fn subscriber_count(reply: Value) -> usize {
+    let count = |v: &Value| usize::from_redis_value_ref(v).unwrap_or(0);
+    match reply {
+        Value::Array(items) => items.get(1).map_or(0, count),
+        Value::Map(pairs) => pairs.iter().map(|(_, v)| count(v)).sum(),
+        _ => 0,
+    }
+}
+
 /// Hands a pub/sub message to the queue of its channel, or of its pattern.
 fn route(routes: &Routes, msg: PushInfo) {
     let mut data = msg.data.into_iter();
     let (key, channel, payload) = match msg.kind {
-        PushKind::Message => {
+        PushKind::Message | PushKind::SMessage => {
             let (Some(chan), Some(payload)) = (data.next(), data.next()) else {
                 return;
             };

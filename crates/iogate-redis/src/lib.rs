@@ -6,15 +6,19 @@
 //! - `@socket.io/redis-adapter` 8.x, over pub/sub ([`RedisAdapter`]), which
 //!   `@socket.io/redis-emitter` can broadcast through too;
 //! - `@socket.io/redis-streams-adapter` 0.3, over one stream ([`StreamsAdapter`]): a client
-//!   whose connection broke is recovered on any node.
+//!   whose connection broke is recovered on any node;
+//! - `@socket.io/redis-adapter` 8.x's sharded adapter, over a Redis Cluster's sharded pub/sub
+//!   ([`ShardedAdapter`]): each channel on the shard that owns it.
 //!
 //! | module | owns |
 //! |---|---|
 //! | [`wire`] | the messages' formats (msgpack and JSON), no I/O |
 //! | [`streams_wire`] | `@socket.io/redis-streams-adapter`'s stream entries, recovery sessions and pub/sub messages, no I/O |
-//! | `driver` | the Redis connection: reconnection, resubscription, health |
+//! | `driver` | the Redis connection (one Redis, or a Redis Cluster): reconnection, resubscription, health |
+//! | `peers` | the requests every other node answers, for the streams and sharded adapters |
 //! | `adapter` | [`RedisAdapter`], the [`Adapter`](iogate_socketio::Adapter) over pub/sub |
 //! | `streams` | [`StreamsAdapter`], the adapter over one stream, for recovery on any node |
+//! | `sharded` | [`ShardedAdapter`], the adapter over a Redis Cluster's sharded pub/sub |
 //!
 //! ## When Redis goes away
 //! - Every node keeps serving its own clients: an operation is always carried out on the node
@@ -28,13 +32,16 @@
 
 mod adapter;
 mod driver;
+mod peers;
 mod requests;
+mod sharded;
 mod streams;
 pub mod streams_wire;
 pub mod wire;
 
 pub use adapter::RedisAdapter;
 pub use driver::{ClusterError, Health, Protocol, Redis};
+pub use sharded::ShardedAdapter;
 pub use streams::StreamsAdapter;
 
 use std::sync::Arc;
@@ -51,6 +58,11 @@ pub async fn connect(
         }
         Protocol::Streams => {
             let adapter = StreamsAdapter::connect(config).await?;
+            let health = adapter.health();
+            (Arc::new(adapter), health)
+        }
+        Protocol::Sharded => {
+            let adapter = ShardedAdapter::connect(config).await?;
             let health = adapter.health();
             (Arc::new(adapter), health)
         }

@@ -23,7 +23,7 @@
 //!   resumes from the last entry it read, so entries written meanwhile by nodes that could
 //!   still reach Redis are delivered late rather than lost.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
@@ -38,9 +38,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::driver::{ClusterError, Driver, Message, QUEUE, Redis, redacted, unavailable};
-use crate::requests::{Requests, random_id};
+use crate::peers::Peers;
 use crate::streams_wire::{self as sw, Entry, Op};
-use crate::wire::{opts_of, socket_info, take_event};
 
 /// How long one `XREAD` waits for entries: also how long a closed adapter's reader may live on.
 const BLOCK: Duration = Duration::from_secs(2);
@@ -58,7 +57,7 @@ pub struct StreamsAdapter {
 impl std::fmt::Debug for StreamsAdapter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StreamsAdapter")
-            .field("uid", &self.inner.uid)
+            .field("uid", &self.inner.peers.uid)
             .field("stream", &self.inner.config.stream_name)
             .finish_non_exhaustive()
     }
@@ -67,8 +66,6 @@ impl std::fmt::Debug for StreamsAdapter {
 struct Inner {
     driver: Driver,
     config: Redis,
-    /// This node's id in entries and messages.
-    uid: String,
     /// This node, once a namespace is served.
     local: Arc<OnceLock<Local>>,
     /// The entries waiting for the writer.
@@ -78,10 +75,8 @@ struct Inner {
     closed: AtomicBool,
     /// The namespaces served, with the task handling their pub/sub messages.
     namespaces: Mutex<HashMap<String, Served>>,
-    /// `FETCH_SOCKETS` requests waiting for the other nodes' answers.
-    requests: Requests<Vec<SocketInfo>>,
-    /// `SERVER_SIDE_EMIT` requests waiting for the other nodes' answers.
-    answers: Requests<Vec<serde_json::Value>>,
+    /// This node's id, and its requests to the other nodes.
+    peers: Arc<Peers>,
     sessions: Arc<Sessions>,
 }
 
@@ -123,16 +118,18 @@ impl StreamsAdapter {
                     stream: config.stream_name.clone(),
                     max_len: config.stream_max_len,
                 }),
+                peers: Arc::new(Peers::new(
+                    driver.clone(),
+                    &config.prefix,
+                    config.request_timeout,
+                )),
                 driver,
                 config,
-                uid: random_id(),
                 local,
                 queue,
                 reader: Mutex::default(),
                 closed: AtomicBool::new(false),
                 namespaces: Mutex::default(),
-                requests: Requests::default(),
-                answers: Requests::default(),
             }),
         })
     }
@@ -144,7 +141,7 @@ impl StreamsAdapter {
 
     /// This node's uid in the cluster's entries and messages.
     pub fn uid(&self) -> &str {
-        &self.inner.uid
+        &self.inner.peers.uid
     }
 
     /// Queues an entry for the writer. While Redis is down, or the writer cannot keep up, the
@@ -226,19 +223,6 @@ impl StreamsAdapter {
     fn lock_reader(&self) -> std::sync::MutexGuard<'_, Option<JoinHandle<()>>> {
         self.inner.reader.lock().unwrap_or_else(|e| e.into_inner())
     }
-
-    fn public_channel(&self, ns: &str) -> String {
-        channel(&self.inner.config.prefix, ns, None)
-    }
-}
-
-/// The pub/sub channel of namespace `ns`: `<prefix>#<ns>#` to every node, or
-/// `<prefix>#<ns>#<uid>#` to node `uid`.
-fn channel(prefix: &str, ns: &str, uid: Option<&str>) -> String {
-    match uid {
-        Some(uid) => format!("{prefix}#{ns}#{uid}#"),
-        None => format!("{prefix}#{ns}#"),
-    }
 }
 
 impl Inner {
@@ -255,7 +239,7 @@ impl Inner {
         let (Some(local), true) = (self.local.get(), self.serves(&entry.nsp)) else {
             return;
         };
-        let mine = entry.uid == self.uid;
+        let mine = entry.uid == self.peers.uid;
         match sw::read_op(&entry) {
             Ok(Op::Broadcast { event, opts }) if !opts.local => {
                 local.deliver(&entry.nsp, &event, &opts, Some(id));
@@ -281,92 +265,14 @@ impl Inner {
 
     /// Handles one pub/sub message of namespace `ns`.
     fn on_message(&self, ns: &str, local: &Local, payload: &[u8]) {
-        let msg = match sw::read_message(payload) {
-            Ok(msg) => msg,
-            Err(e) => {
-                tracing::debug!(error = %e, "ignoring a cluster message");
-                return;
-            }
-        };
-        if msg.uid == self.uid || msg.nsp != ns {
-            return;
-        }
-        let request_id = msg
-            .data
-            .get("requestId")
-            .and_then(serde_json::Value::as_str)
-            .map(str::to_owned);
-        let answer = match (msg.kind, request_id) {
-            (k, Some(request_id)) if k == sw::MessageType::FetchSockets as u8 => {
-                let sockets = local.fetch(ns, &opts_of(msg.data.get("opts")));
-                sw::fetch_response(&self.uid, ns, &request_id, &sockets).ok()
-            }
-            (k, Some(request_id)) if k == sw::MessageType::FetchSocketsResponse as u8 => {
-                let sockets = msg
-                    .data
-                    .get("sockets")
-                    .and_then(serde_json::Value::as_array);
-                let sockets = sockets
-                    .into_iter()
-                    .flatten()
-                    .cloned()
-                    .filter_map(socket_info);
-                self.requests
-                    .answered(&request_id, |all| all.extend(sockets));
-                None
-            }
-            (k, Some(request_id)) if k == sw::MessageType::Broadcast as u8 => {
-                // A broadcast with acknowledgements: delivered without one (`Local` cannot wait
-                // for them yet), and the sender told to expect none from here.
-                let packet = msg.data.get("packet");
-                let args = packet.and_then(|p| p.get("data")).cloned();
-                if let Ok(event) = take_event(args.unwrap_or_default(), &msg.attachments) {
-                    local.broadcast(ns, &event, &opts_of(msg.data.get("opts")));
+        match sw::read_message(payload) {
+            Ok(msg) if msg.uid != self.peers.uid && msg.nsp == ns => {
+                if let Some(msg) = self.peers.on_message(ns, local, msg) {
+                    tracing::debug!(kind = msg.kind, "ignoring a cluster message");
                 }
-                Some(sw::client_count_response(&self.uid, ns, &request_id, 0))
             }
-            (k, request_id) if k == sw::MessageType::ServerSideEmit as u8 => {
-                let args = match msg.data.get("packet") {
-                    Some(serde_json::Value::Array(args)) => args.clone(),
-                    _ => return,
-                };
-                let answer = local.server_event(ns, args);
-                let driver = self.driver.clone();
-                let (uid, ns) = (self.uid.clone(), ns.to_owned());
-                let channel = channel(&self.config.prefix, &ns, Some(&msg.uid));
-                tokio::spawn(async move {
-                    let answer = answer.await;
-                    let (Some(id), Some(answer)) = (request_id, answer) else {
-                        return;
-                    };
-                    let Ok(response) = sw::server_side_emit_response(&uid, &ns, &id, &answer)
-                    else {
-                        return;
-                    };
-                    if let Err(e) = driver.publish(channel, response).await {
-                        tracing::debug!(error = %e, "cannot answer a server-side event");
-                    }
-                });
-                None
-            }
-            (k, Some(request_id)) if k == sw::MessageType::ServerSideEmitResponse as u8 => {
-                let answer = msg.data.get("packet").cloned().unwrap_or_default();
-                self.answers.answered(&request_id, |all| all.push(answer));
-                None
-            }
-            (kind, _) => {
-                tracing::debug!(kind, "ignoring a cluster message");
-                None
-            }
-        };
-        if let Some(answer) = answer {
-            let channel = channel(&self.config.prefix, ns, Some(&msg.uid));
-            let driver = self.driver.clone();
-            tokio::spawn(async move {
-                if let Err(e) = driver.publish(channel, answer).await {
-                    tracing::debug!(error = %e, "cannot answer a cluster request");
-                }
-            });
+            Ok(_) => {}
+            Err(e) => tracing::debug!(error = %e, "ignoring a cluster message"),
         }
     }
 }
@@ -573,9 +479,8 @@ impl SharedSessions for Sessions {
 impl Adapter for StreamsAdapter {
     fn init(&self, ns: &str, local: Local) -> BoxFuture<'static, Result<(), AdapterError>> {
         let _ = self.inner.local.set(local.clone());
-        let public = self.public_channel(ns);
-        let private = channel(&self.inner.config.prefix, ns, Some(&self.inner.uid));
-        let channels = vec![public, private];
+        let peers = &self.inner.peers;
+        let channels = vec![peers.channel(ns, None), peers.channel(ns, Some(&peers.uid))];
         let (tx, rx) = mpsc::channel::<Message>(QUEUE);
         let task = tokio::spawn(serve(Arc::downgrade(&self.inner), ns.to_owned(), local, rx));
         let previous = self.inner.lock_namespaces().insert(
@@ -608,7 +513,7 @@ impl Adapter for StreamsAdapter {
         event: &EventData,
         opts: &BroadcastOptions,
     ) -> BoxFuture<'static, Result<(), AdapterError>> {
-        match sw::broadcast(&self.inner.uid, ns, event, opts) {
+        match sw::broadcast(&self.inner.peers.uid, ns, event, opts) {
             Ok(entry) => self.append(
                 entry.fields(),
                 Some((ns.to_owned(), event.clone(), opts.clone())),
@@ -624,7 +529,7 @@ impl Adapter for StreamsAdapter {
         rooms: &[String],
     ) -> BoxFuture<'static, Result<(), AdapterError>> {
         self.append(
-            sw::rooms(&self.inner.uid, ns, true, opts, rooms).fields(),
+            sw::rooms(&self.inner.peers.uid, ns, true, opts, rooms).fields(),
             None,
         )
     }
@@ -636,7 +541,7 @@ impl Adapter for StreamsAdapter {
         rooms: &[String],
     ) -> BoxFuture<'static, Result<(), AdapterError>> {
         self.append(
-            sw::rooms(&self.inner.uid, ns, false, opts, rooms).fields(),
+            sw::rooms(&self.inner.peers.uid, ns, false, opts, rooms).fields(),
             None,
         )
     }
@@ -648,7 +553,7 @@ impl Adapter for StreamsAdapter {
         close: bool,
     ) -> BoxFuture<'static, Result<(), AdapterError>> {
         self.append(
-            sw::disconnect(&self.inner.uid, ns, opts, close).fields(),
+            sw::disconnect(&self.inner.peers.uid, ns, opts, close).fields(),
             None,
         )
     }
@@ -658,44 +563,11 @@ impl Adapter for StreamsAdapter {
         ns: &str,
         opts: &BroadcastOptions,
     ) -> BoxFuture<'static, Result<Vec<SocketInfo>, AdapterError>> {
-        let inner = self.inner.clone();
-        let channel = self.public_channel(ns);
-        let request_id = random_id();
-        let body = sw::fetch_request(&inner.uid, ns, &request_id, opts);
-        Box::pin(async move {
-            let timeout = inner.config.request_timeout;
-            inner
-                .requests
-                .ask(
-                    &inner.driver,
-                    channel,
-                    request_id,
-                    body,
-                    Vec::new(),
-                    timeout,
-                )
-                .await
-        })
+        self.inner.peers.fetch_sockets(ns, opts)
     }
 
-    /// The rooms of the other nodes' sockets, from their sockets: the protocol has no request
-    /// of its own for them.
     fn all_rooms(&self, ns: &str) -> BoxFuture<'static, Result<Vec<String>, AdapterError>> {
-        let sockets = self.fetch_sockets(ns, &BroadcastOptions::default());
-        Box::pin(async move {
-            let sockets = sockets.await?;
-            let ids: HashSet<&str> = sockets.iter().map(|s| s.id.as_str()).collect();
-            let mut rooms: Vec<String> = sockets
-                .iter()
-                .flat_map(|s| s.rooms.iter())
-                .filter(|r| !ids.contains(r.as_str()))
-                .cloned()
-                .collect::<HashSet<_>>()
-                .into_iter()
-                .collect();
-            rooms.sort();
-            Ok(rooms)
-        })
+        self.inner.peers.all_rooms(ns)
     }
 
     fn close(&self) -> BoxFuture<'static, ()> {
@@ -726,30 +598,7 @@ impl Adapter for StreamsAdapter {
         args: &[serde_json::Value],
         ack: Option<Duration>,
     ) -> BoxFuture<'static, Result<Vec<serde_json::Value>, AdapterError>> {
-        let inner = self.inner.clone();
-        let channel = self.public_channel(ns);
-        let request_id = ack.map(|_| random_id());
-        let body = sw::server_side_emit(&inner.uid, ns, request_id.as_deref(), args);
-        Box::pin(async move {
-            let body = body.map_err(|e| AdapterError::Other(e.to_string()))?;
-            match (ack, request_id) {
-                (Some(timeout), Some(id)) => {
-                    let driver = &inner.driver;
-                    inner
-                        .answers
-                        .ask(driver, channel, id, body, Vec::new(), timeout)
-                        .await
-                }
-                _ => {
-                    inner
-                        .driver
-                        .publish(channel, body)
-                        .await
-                        .map_err(unavailable)?;
-                    Ok(Vec::new())
-                }
-            }
-        })
+        self.inner.peers.server_side_emit(ns, args, ack)
     }
 
     fn shared_sessions(&self) -> Option<Arc<dyn SharedSessions>> {

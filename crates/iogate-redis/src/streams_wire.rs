@@ -138,35 +138,39 @@ fn read_data(data: &str) -> Result<(Json, Vec<Bytes>), WireError> {
 
 /// What `entry` asks.
 pub fn read_op(entry: &Entry) -> Result<Op, WireError> {
-    let data = || read_data(entry.data.as_deref().unwrap_or("{}"));
-    Ok(match entry.kind {
+    match entry.kind {
+        3..=6 => {
+            let (data, attachments) = read_data(entry.data.as_deref().unwrap_or("{}"))?;
+            op_of(entry.kind, &data, &attachments)
+        }
+        other => Ok(Op::Other(other)),
+    }
+}
+
+/// What an entry or a message of `kind` with `data` asks.
+fn op_of(kind: u8, data: &Json, attachments: &[Bytes]) -> Result<Op, WireError> {
+    let opts = || opts_of(data.get("opts"));
+    Ok(match kind {
         3 => {
-            let (data, attachments) = data()?;
             let packet = data.get("packet").ok_or_else(|| bad("no packet"))?;
             if packet.get("type").and_then(Json::as_u64) != Some(2) {
                 return Err(bad("a broadcast that is not an event"));
             }
             let args = packet.get("data").cloned().unwrap_or(Json::Null);
             Op::Broadcast {
-                event: take_event(args, &attachments)?,
-                opts: opts_of(data.get("opts")),
+                event: take_event(args, attachments)?,
+                opts: opts(),
             }
         }
-        4 | 5 => {
-            let (data, _) = data()?;
-            Op::Rooms {
-                join: entry.kind == 4,
-                opts: opts_of(data.get("opts")),
-                rooms: rooms_of(data.get("rooms")),
-            }
-        }
-        6 => {
-            let (data, _) = data()?;
-            Op::Disconnect {
-                opts: opts_of(data.get("opts")),
-                close: data.get("close").and_then(Json::as_bool).unwrap_or(false),
-            }
-        }
+        4 | 5 => Op::Rooms {
+            join: kind == 4,
+            opts: opts(),
+            rooms: rooms_of(data.get("rooms")),
+        },
+        6 => Op::Disconnect {
+            opts: opts(),
+            close: data.get("close").and_then(Json::as_bool).unwrap_or(false),
+        },
         other => Op::Other(other),
     })
 }
@@ -300,10 +304,15 @@ pub struct Message {
 /// acknowledgements to.
 pub const BROADCAST_CLIENT_COUNT: u8 = 11;
 
-/// A pub/sub message.
+/// A pub/sub message: JSON when it starts with `{` (as the sharded adapter sends what has no
+/// binary), else msgpack.
 pub fn read_message(bytes: &[u8]) -> Result<Message, WireError> {
     let mut attachments = Vec::new();
-    let json = mp_to_json(read_mp(bytes)?, &mut attachments);
+    let json = if bytes.first() == Some(&b'{') {
+        serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?
+    } else {
+        mp_to_json(read_mp(bytes)?, &mut attachments)
+    };
     let text = |k: &str| {
         json.get(k)
             .and_then(Json::as_str)
@@ -333,6 +342,69 @@ pub fn write_message(uid: &str, nsp: &str, kind: u8, data: &Json) -> Result<Vec<
         (Mp::from("data"), json_to_mp(data, &[])?),
     ]);
     Ok(iogate_socketio::msgpack::write(&msg))
+}
+
+/// A message as the sharded adapter publishes it: JSON text, or msgpack when `data` holds
+/// binary (`attachments`, named by placeholders).
+pub fn write_published(
+    uid: &str,
+    nsp: &str,
+    kind: MessageType,
+    data: Json,
+    attachments: &[Bytes],
+) -> Result<Vec<u8>, WireError> {
+    if attachments.is_empty() {
+        let msg = json!({"uid": uid, "nsp": nsp, "type": kind as u8, "data": data});
+        return Ok(msg.to_string().into_bytes());
+    }
+    let msg = Mp::Map(vec![
+        (Mp::from("uid"), Mp::from(uid)),
+        (Mp::from("nsp"), Mp::from(nsp)),
+        (Mp::from("type"), Mp::from(kind as u8)),
+        (Mp::from("data"), json_to_mp(&data, attachments)?),
+    ]);
+    Ok(iogate_socketio::msgpack::write(&msg))
+}
+
+/// A broadcast, published (sharded adapter): the packet keeps its namespace.
+pub fn published_broadcast(
+    uid: &str,
+    nsp: &str,
+    event: &EventData,
+    opts: &BroadcastOptions,
+) -> Result<Vec<u8>, WireError> {
+    let args: Json = serde_json::from_str(&event.data).map_err(|e| bad(e.to_string()))?;
+    let data = json!({"packet": {"type": 2, "data": args, "nsp": nsp}, "opts": opts_json(opts)});
+    write_published(uid, nsp, MessageType::Broadcast, data, &event.attachments)
+}
+
+/// The selected sockets join (`join`) or leave `rooms`, published (sharded adapter).
+pub fn published_rooms(
+    uid: &str,
+    nsp: &str,
+    join: bool,
+    opts: &BroadcastOptions,
+    rooms: &[String],
+) -> Vec<u8> {
+    let kind = if join {
+        MessageType::SocketsJoin
+    } else {
+        MessageType::SocketsLeave
+    };
+    let data = json!({"opts": opts_json(opts), "rooms": rooms});
+    write_published(uid, nsp, kind, data, &[]).unwrap_or_default()
+}
+
+/// The selected sockets are disconnected, published (sharded adapter).
+pub fn published_disconnect(uid: &str, nsp: &str, opts: &BroadcastOptions, close: bool) -> Vec<u8> {
+    let data = json!({"opts": opts_json(opts), "close": close});
+    write_published(uid, nsp, MessageType::DisconnectSockets, data, &[]).unwrap_or_default()
+}
+
+/// What a published message asks of this node, when it is not a request with an answer:
+/// [`Op::Broadcast`], [`Op::Rooms`] or [`Op::Disconnect`] (the sharded adapter's messages).
+pub fn published_op(msg: &Message) -> Result<Op, WireError> {
+    op_of(msg.kind, &msg.data, &msg.attachments)
 }
 
 /// `FETCH_SOCKETS`: every other node answers with its selected sockets.

@@ -1,7 +1,9 @@
 //! Interoperability with Node, on a redis-server of the test's own: a socket.io 4.8 node with
 //! `@socket.io/redis-adapter` 8 and a `@socket.io/redis-emitter` 5 beside an iogate node with the
 //! pub/sub adapter; and a socket.io 4.8 node with `@socket.io/redis-streams-adapter` 0.3 beside
-//! an iogate node with the streams adapter, both recovering connections.
+//! an iogate node with the streams adapter, both recovering connections; and a socket.io 4.8
+//! node with `@socket.io/redis-adapter`'s sharded adapter beside an iogate node with the
+//! sharded adapter, on a Redis Cluster of the test's own.
 //!
 //! Needs Node.js and the packages of `tests/interop/package.json`, so it is ignored by default:
 //!
@@ -12,8 +14,8 @@
 
 mod common;
 
-use common::{Node, RedisServer};
-use iogate_redis::Redis;
+use common::{Node, RedisCluster, RedisServer};
+use iogate_redis::{Protocol, Redis};
 use iogate_socketio::Recovery;
 
 /// Runs `script` of `tests/interop` with `args`, printing what it said; fails when it does.
@@ -64,6 +66,19 @@ async fn node_and_iogate_with_the_streams_adapter_recover_each_others_clients() 
     run_node(
         "streams.js",
         &[redis.url(), format!("http://{}", node.addr)],
+    )
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs node and `npm ci` in tests/interop (scripts/test runs it)"]
+async fn node_and_iogate_with_the_sharded_adapter_share_rooms_on_a_redis_cluster() {
+    let cluster = RedisCluster::start(3, 0).await;
+    let config = Redis::new(cluster.url()).protocol(Protocol::Sharded);
+    let node = Node::sharded(config).await;
+    run_node(
+        "sharded.js",
+        &[cluster.url(), format!("http://{}", node.addr)],
     )
     .await;
 }

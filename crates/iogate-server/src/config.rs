@@ -195,7 +195,8 @@ pub struct Config {
     #[arg(long, env = "MAX_PAYLOAD", default_value_t = defaults::MAX_PAYLOAD, global = true)]
     pub max_payload: u64,
     /// Redis to cluster over (`redis://[:password@]host:port`): every iogate process given the
-    /// same Redis behaves as one server. Unset: a single node, no Redis needed.
+    /// same Redis behaves as one server. Unset: a single node, no Redis needed. With
+    /// `redis_adapter = "sharded"`, the seed nodes of a Redis Cluster, comma-separated.
     #[arg(long, env = "REDIS_URL", hide_env_values = true, global = true)]
     pub redis_url: Option<String>,
     /// How long to keep trying to reach Redis at start, in seconds, before exiting with an
@@ -211,8 +212,9 @@ pub struct Config {
     /// Which of socket.io's Redis adapters the nodes speak: `pubsub` (`@socket.io/redis-adapter`,
     /// which `@socket.io/redis-emitter` can publish to) or `streams`
     /// (`@socket.io/redis-streams-adapter`: a client whose connection broke is recovered on any
-    /// node). Every node of a cluster, Node's too, must use the same one.
-    #[arg(long, env = "REDIS_ADAPTER", default_value = defaults::REDIS_ADAPTER, value_parser = ["pubsub", "streams"], global = true)]
+    /// node) or `sharded` (`@socket.io/redis-adapter`'s sharded adapter, on a Redis Cluster).
+    /// Every node of a cluster, Node's too, must use the same one.
+    #[arg(long, env = "REDIS_ADAPTER", default_value = defaults::REDIS_ADAPTER, value_parser = ["pubsub", "streams", "sharded"], global = true)]
     pub redis_adapter: String,
     /// On SIGTERM or SIGINT, how long to wait, in seconds, for clients to be disconnected,
     /// running handlers to finish and HTTP requests to be answered before exiting anyway. A
@@ -1314,10 +1316,13 @@ impl Config {
                 ),
             ));
         }
-        if !["pubsub", "streams"].contains(&self.redis_adapter.as_str()) {
+        if !["pubsub", "streams", "sharded"].contains(&self.redis_adapter.as_str()) {
             return Err(fail(
                 "redis_adapter",
-                format!("must be pubsub or streams (got {:?})", self.redis_adapter),
+                format!(
+                    "must be pubsub, streams or sharded (got {:?})",
+                    self.redis_adapter
+                ),
             ));
         }
         if let Some(s) = &self.jwt_secret
@@ -1367,7 +1372,9 @@ impl Config {
             return Err(fail("max_payload", "must be at least 1 byte".into()));
         }
         if let Some(url) = &self.redis_url
-            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+            && !url
+                .split(',')
+                .all(|u| u.trim().starts_with("redis://") || u.trim().starts_with("rediss://"))
         {
             return Err(fail(
                 "redis_url",

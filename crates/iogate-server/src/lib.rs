@@ -217,6 +217,7 @@ pub async fn app(config: &Config, secrets: &Secrets) -> Result<Service, StartErr
         Some(url) => {
             let protocol = match config.redis_adapter.as_str() {
                 "streams" => Protocol::Streams,
+                "sharded" => Protocol::Sharded,
                 _ => Protocol::PubSub,
             };
             // The stream keeps about as many entries as recovery's log, so that a client can

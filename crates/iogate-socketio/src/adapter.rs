@@ -130,6 +130,13 @@ pub trait Adapter: Send + Sync + 'static {
     fn shared_sessions(&self) -> Option<Arc<dyn SharedSessions>> {
         None
     }
+    /// `room` of namespace `ns` got its first socket on this node, or lost its last one (the
+    /// sockets' own ids are not rooms here). Called while the rooms are locked, in the order
+    /// the changes happen: it must not wait, nor call back into the namespace. For an adapter
+    /// that subscribes per room (the sharded Redis adapter). Nothing by default.
+    fn room_changed(&self, ns: &str, room: &str) {
+        let _ = (ns, room);
+    }
 }
 
 /// A session as a store shared by the cluster keeps it: what

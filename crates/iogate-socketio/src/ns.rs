@@ -176,10 +176,11 @@ impl Namespace {
 
     pub(crate) fn index_join(&self, room: &Arc<str>, socket: &Arc<Socket>) {
         let mut rooms = self.rooms.write().unwrap_or_else(|e| e.into_inner());
-        rooms
-            .entry(room.clone())
-            .or_default()
-            .insert(socket.id.clone(), socket.clone());
+        let members = rooms.entry(room.clone()).or_default();
+        members.insert(socket.id.clone(), socket.clone());
+        if members.len() == 1 {
+            self.adapter.room_changed(&self.path, room);
+        }
     }
 
     pub(crate) fn index_leave(&self, room: &str, id: &str) {
@@ -188,6 +189,7 @@ impl Namespace {
             members.remove(id);
             if members.is_empty() {
                 rooms.remove(room);
+                self.adapter.room_changed(&self.path, room);
             }
         }
     }

@@ -17,6 +17,10 @@
 //!   On another node a recovered client gets back its id, rooms, user and verified claims;
 //!   values stored with [`Client::insert`](crate::Client::insert) stay on the node that has
 //!   them.
+//! - [`Protocol::Sharded`], `@socket.io/redis-adapter`'s sharded adapter, on a Redis Cluster
+//!   (the URL lists its seed nodes, comma-separated): each channel lives on the shard that owns
+//!   its slot, and a room's broadcasts reach only the nodes with members in it. A failed
+//!   master's replica takes over, and the nodes follow it by themselves.
 //!
 //! ## When Redis goes away
 //! - Every node keeps serving its own clients: broadcasts still reach the clients of the node

@@ -3,7 +3,10 @@
 
 #![allow(dead_code)]
 
+mod redis_cluster;
 mod redis_server;
+#[allow(unused_imports)]
+pub use redis_cluster::{NODE_TIMEOUT, RedisCluster};
 #[allow(unused_imports)]
 pub use redis_server::{RedisServer, free_port};
 
@@ -12,7 +15,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use iogate_redis::{Health, Redis, RedisAdapter, StreamsAdapter};
+use iogate_redis::{Health, Redis, RedisAdapter, ShardedAdapter, StreamsAdapter};
 use iogate_socketio::{
     Adapter, BoxFuture, BroadcastOptions, Config, ConnectError, DisconnectReason, Event, Io,
     NsHandler, Recovery, Socket, Str,
@@ -22,7 +25,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 /// What the test handler does, on the client's events (each acknowledged when asked):
-/// - `join(room)` joins the room;
+/// - `join(room)` joins the room, `leave(room)` leaves it;
 /// - `broadcast(room, event, arg)` broadcasts `event(arg)` to the room from this node;
 /// - `broadcast_bin(room, event)` broadcasts the bytes `[1, 2, 3]` to the room;
 /// - `fetch()` answers with the ids of every node's sockets;
@@ -70,6 +73,10 @@ impl NsHandler for TestHandler {
         let answer: BoxFuture<'static, Value> = match name.as_str() {
             "join" => {
                 socket.join(args[1].as_str().unwrap());
+                Box::pin(async { json!("ok") })
+            }
+            "leave" => {
+                socket.leave(args[1].as_str().unwrap());
                 Box::pin(async { json!("ok") })
             }
             "broadcast" => {
@@ -173,6 +180,12 @@ impl Node {
     pub async fn streams(config: Redis, recovery: Option<Recovery>) -> Self {
         let adapter = StreamsAdapter::connect(config).await.unwrap();
         Self::serve(Arc::new(adapter.clone()), adapter.health(), recovery).await
+    }
+
+    /// A node with the sharded adapter, on a Redis Cluster.
+    pub async fn sharded(config: Redis) -> Self {
+        let adapter = ShardedAdapter::connect(config).await.unwrap();
+        Self::serve(Arc::new(adapter.clone()), adapter.health(), None).await
     }
 
     async fn serve(

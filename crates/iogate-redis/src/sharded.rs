@@ -1,0 +1,340 @@
+//! [`ShardedAdapter`]: the [`Adapter`] of iogate-socketio over a Redis Cluster's sharded
+//! pub/sub, in the protocol of `@socket.io/redis-adapter` 8.x's `createShardedAdapter` (its
+//! default `dynamic` mode), so that iogate nodes and Node socket.io nodes share rooms.
+//!
+//! - **Channels** of namespace `nsp`, with the prefix `p` (default `socket.io`): `p#nsp#` to
+//!   every node, `p#nsp#<uid>#` to node `uid`, and `p#nsp#<room>#` for a broadcast to exactly
+//!   one room. A node subscribes (`SSUBSCRIBE`) the first two, and a room's channel while it has
+//!   sockets in that room, so a room's broadcasts reach only the nodes that have its members.
+//!   Each channel lives on the cluster node that owns its slot: the traffic spreads over the
+//!   shards instead of reaching every Redis node.
+//! - **Messages** are socket.io-adapter's cluster messages `{uid, nsp, type, data}`: JSON
+//!   text, msgpack when they hold binary. A broadcast is delivered on its own node at once and
+//!   published for the others; a node skips its own messages.
+//! - **The nodes are counted** with `PUBSUB SHARDNUMSUB p#nsp#`, for the requests every other
+//!   node answers (fetching sockets, server-side events with acknowledgements).
+//! - **No recovery across nodes** (as with Node's sharded adapter): a recovery offset is only
+//!   known to the node that gave it.
+//! - Rooms named like a socket id (20 characters) use `p#nsp#`, as Node's adapter does; Node's
+//!   `static` and `dynamic-private` modes are not spoken.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, Weak};
+
+use iogate_socketio::{
+    Adapter, AdapterError, BoxFuture, BroadcastOptions, EventData, Local, SocketInfo, done,
+};
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinHandle;
+
+use crate::driver::{ClusterError, Driver, Health, Message, QUEUE, Redis, unavailable};
+use crate::peers::Peers;
+use crate::streams_wire::{self as sw, Op};
+
+/// The sharded Redis adapter of one node. Cheap to clone; clones are the same node.
+#[derive(Clone)]
+pub struct ShardedAdapter {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for ShardedAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShardedAdapter")
+            .field("uid", &self.inner.peers.uid)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    /// This node's id, and its requests to the other nodes.
+    peers: Arc<Peers>,
+    /// The namespaces served, with the tasks handling their messages and room channels.
+    namespaces: Mutex<HashMap<String, Served>>,
+}
+
+struct Served {
+    /// The namespace's own channels (to every node, to this one).
+    channels: Vec<String>,
+    /// Its rooms' channels.
+    rooms: Arc<RoomChannels>,
+    tasks: [JoinHandle<()>; 2],
+}
+
+/// The room channels of one namespace: those subscribed, and the rooms changed since the room
+/// task last looked, with the wake-up for it. `changed` is a set, not a queue: it holds each
+/// room once however often it changes, and the task reads the room's state when it gets to it,
+/// so nothing is lost and nothing grows with the churn.
+#[derive(Default)]
+struct RoomChannels {
+    changed: Mutex<HashSet<String>>,
+    notify: Notify,
+    subscribed: Mutex<HashSet<String>>,
+}
+
+impl RoomChannels {
+    fn mark(&self, room: &str) {
+        lock(&self.changed).insert(room.to_owned());
+        self.notify.notify_one();
+    }
+
+    fn take(&self) -> HashSet<String> {
+        std::mem::take(&mut *lock(&self.changed))
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Whether broadcasts to `room` alone have a channel of their own: not for a socket's id, which
+/// is what a room of socket.io's id length is taken for (as Node's adapter does).
+fn has_own_channel(room: &str) -> bool {
+    room.len() != 20
+}
+
+impl ShardedAdapter {
+    /// Connects to the Redis Cluster at `config`'s seed nodes, retrying for its startup timeout.
+    pub async fn connect(config: Redis) -> Result<Self, ClusterError> {
+        let driver = Driver::connect(&config).await?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                peers: Arc::new(Peers::new(driver, &config.prefix, config.request_timeout)),
+                namespaces: Mutex::default(),
+            }),
+        })
+    }
+
+    /// Whether the Redis Cluster answers now; shared, so it can be kept and read later.
+    pub fn health(&self) -> Arc<Health> {
+        self.inner.peers.driver.health().clone()
+    }
+
+    /// This node's uid in the cluster's messages.
+    pub fn uid(&self) -> &str {
+        &self.inner.peers.uid
+    }
+
+    fn publish(
+        &self,
+        channel: String,
+        body: Vec<u8>,
+    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+        let driver = self.inner.peers.driver.clone();
+        Box::pin(async move { driver.publish(channel, body).await.map_err(unavailable) })
+    }
+}
+
+impl Inner {
+    fn lock_namespaces(&self) -> std::sync::MutexGuard<'_, HashMap<String, Served>> {
+        lock(&self.namespaces)
+    }
+
+    /// Handles one message of namespace `ns`.
+    fn on_message(&self, ns: &str, local: &Local, payload: &[u8]) {
+        let msg = match sw::read_message(payload) {
+            Ok(msg) if msg.uid != self.peers.uid && msg.nsp == ns => msg,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::debug!(error = %e, "ignoring a cluster message");
+                return;
+            }
+        };
+        let Some(msg) = self.peers.on_message(ns, local, msg) else {
+            return;
+        };
+        match sw::published_op(&msg) {
+            Ok(Op::Broadcast { event, opts }) => local.broadcast(ns, &event, &opts),
+            Ok(Op::Rooms { join, opts, rooms }) => {
+                if join {
+                    local.add_sockets(ns, &opts, &rooms);
+                } else {
+                    local.del_sockets(ns, &opts, &rooms);
+                }
+            }
+            Ok(Op::Disconnect { opts, close }) => local.disconnect(ns, &opts, close),
+            Ok(Op::Other(kind)) => tracing::debug!(kind, "ignoring a cluster message"),
+            Err(e) => tracing::debug!(error = %e, "ignoring a cluster message"),
+        }
+    }
+}
+
+/// Handles the messages of namespace `ns` in order, until the adapter is gone.
+async fn serve(inner: Weak<Inner>, ns: String, local: Local, mut rx: mpsc::Receiver<Message>) {
+    while let Some(msg) = rx.recv().await {
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        inner.on_message(&ns, &local, &msg.payload);
+    }
+}
+
+/// Keeps the room channels of namespace `ns` subscribed while this node has sockets in the
+/// room, until the adapter is gone.
+async fn follow_rooms(
+    inner: Weak<Inner>,
+    ns: String,
+    local: Local,
+    channels: Arc<RoomChannels>,
+    tx: mpsc::Sender<Message>,
+) {
+    loop {
+        channels.notify.notified().await;
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        let driver = &inner.peers.driver;
+        for room in channels.take() {
+            let one = BroadcastOptions {
+                rooms: vec![room.clone()],
+                ..BroadcastOptions::default()
+            };
+            let wanted = local.count(&ns, &one) > 0;
+            let channel = inner.peers.channel(&ns, Some(&room));
+            // A failed subscription stays recorded: the driver makes it again when Redis is
+            // back.
+            let result = if wanted && lock(&channels.subscribed).insert(room.clone()) {
+                driver.subscribe(&[channel], &[], tx.clone()).await
+            } else if !wanted && lock(&channels.subscribed).remove(&room) {
+                driver.unsubscribe(&[channel], &[]).await
+            } else {
+                Ok(())
+            };
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "a room channel is not (un)subscribed yet");
+            }
+        }
+    }
+}
+
+impl Adapter for ShardedAdapter {
+    fn init(&self, ns: &str, local: Local) -> BoxFuture<'static, Result<(), AdapterError>> {
+        let peers = &self.inner.peers;
+        let channels = vec![peers.channel(ns, None), peers.channel(ns, Some(&peers.uid))];
+        let (tx, rx) = mpsc::channel::<Message>(QUEUE);
+        let rooms = Arc::new(RoomChannels::default());
+        let weak = Arc::downgrade(&self.inner);
+        let tasks = [
+            tokio::spawn(serve(weak.clone(), ns.to_owned(), local.clone(), rx)),
+            tokio::spawn(follow_rooms(
+                weak,
+                ns.to_owned(),
+                local,
+                rooms.clone(),
+                tx.clone(),
+            )),
+        ];
+        let served = Served {
+            channels: channels.clone(),
+            rooms,
+            tasks,
+        };
+        if let Some(previous) = self.inner.lock_namespaces().insert(ns.to_owned(), served) {
+            previous.tasks.iter().for_each(JoinHandle::abort);
+        }
+        let driver = peers.driver.clone();
+        Box::pin(async move {
+            // On failure the namespace stays registered: it is subscribed when Redis is back.
+            driver
+                .subscribe(&channels, &[], tx)
+                .await
+                .map_err(unavailable)
+        })
+    }
+
+    fn room_changed(&self, ns: &str, room: &str) {
+        if !has_own_channel(room) {
+            return;
+        }
+        if let Some(served) = self.inner.lock_namespaces().get(ns) {
+            served.rooms.mark(room);
+        }
+    }
+
+    fn broadcast(
+        &self,
+        ns: &str,
+        event: &EventData,
+        opts: &BroadcastOptions,
+    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+        let peers = &self.inner.peers;
+        let channel = match opts.rooms.as_slice() {
+            [room] if has_own_channel(room) => peers.channel(ns, Some(room)),
+            _ => peers.channel(ns, None),
+        };
+        match sw::published_broadcast(&peers.uid, ns, event, opts) {
+            Ok(body) => self.publish(channel, body),
+            Err(e) => done(Err(AdapterError::Other(e.to_string()))),
+        }
+    }
+
+    fn add_sockets(
+        &self,
+        ns: &str,
+        opts: &BroadcastOptions,
+        rooms: &[String],
+    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+        let peers = &self.inner.peers;
+        let body = sw::published_rooms(&peers.uid, ns, true, opts, rooms);
+        self.publish(peers.channel(ns, None), body)
+    }
+
+    fn del_sockets(
+        &self,
+        ns: &str,
+        opts: &BroadcastOptions,
+        rooms: &[String],
+    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+        let peers = &self.inner.peers;
+        let body = sw::published_rooms(&peers.uid, ns, false, opts, rooms);
+        self.publish(peers.channel(ns, None), body)
+    }
+
+    fn disconnect_sockets(
+        &self,
+        ns: &str,
+        opts: &BroadcastOptions,
+        close: bool,
+    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+        let peers = &self.inner.peers;
+        let body = sw::published_disconnect(&peers.uid, ns, opts, close);
+        self.publish(peers.channel(ns, None), body)
+    }
+
+    fn fetch_sockets(
+        &self,
+        ns: &str,
+        opts: &BroadcastOptions,
+    ) -> BoxFuture<'static, Result<Vec<SocketInfo>, AdapterError>> {
+        self.inner.peers.fetch_sockets(ns, opts)
+    }
+
+    fn all_rooms(&self, ns: &str) -> BoxFuture<'static, Result<Vec<String>, AdapterError>> {
+        self.inner.peers.all_rooms(ns)
+    }
+
+    fn server_side_emit(
+        &self,
+        ns: &str,
+        args: &[serde_json::Value],
+        ack: Option<std::time::Duration>,
+    ) -> BoxFuture<'static, Result<Vec<serde_json::Value>, AdapterError>> {
+        self.inner.peers.server_side_emit(ns, args, ack)
+    }
+
+    fn close(&self) -> BoxFuture<'static, ()> {
+        let served: Vec<(String, Served)> = self.inner.lock_namespaces().drain().collect();
+        let peers = self.inner.peers.clone();
+        Box::pin(async move {
+            for (ns, mut served) in served {
+                served.tasks.iter().for_each(JoinHandle::abort);
+                let rooms: Vec<String> = lock(&served.rooms.subscribed).drain().collect();
+                served
+                    .channels
+                    .extend(rooms.iter().map(|room| peers.channel(&ns, Some(room))));
+                if let Err(e) = peers.driver.unsubscribe(&served.channels, &[]).await {
+                    tracing::debug!(error = %e, "unsubscribing at close failed");
+                }
+            }
+        })
+    }
+}

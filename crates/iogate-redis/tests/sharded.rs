@@ -1,0 +1,229 @@
+//! iogate nodes with the sharded adapter on a Redis Cluster of the test's own (three masters,
+//! each with a replica): rooms, broadcasts, requests and server-side events cross the nodes;
+//! a room's channel is subscribed only where the room has members; a master killed and failed
+//! over costs only the messages sent while its shard had no master.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{Client, NODE_TIMEOUT, Node, RedisCluster, eventually, rooms};
+use iogate_redis::{Protocol, Redis};
+use iogate_socketio::BroadcastOptions;
+use serde_json::json;
+
+fn config(cluster: &RedisCluster) -> Redis {
+    Redis::new(cluster.url())
+        .protocol(Protocol::Sharded)
+        .request_timeout(Duration::from_secs(2))
+}
+
+/// How many connections subscribe the sharded channel `channel`, over the whole cluster.
+async fn subscribers(cluster: &RedisCluster, channel: &str) -> usize {
+    let master = cluster.master_of(channel).await;
+    let out = cluster
+        .cli(master, &["pubsub", "shardnumsub", channel])
+        .await;
+    out.lines()
+        .nth(1)
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn rooms_broadcasts_and_requests_cross_the_shards() {
+    let cluster = RedisCluster::start(3, 0).await;
+    let a = Node::sharded(config(&cluster)).await;
+    let b = Node::sharded(config(&cluster)).await;
+    let mut on_a = Client::connect(a.addr).await;
+    let mut on_b = Client::connect(b.addr).await;
+
+    // A room's channel is subscribed by the nodes with members in it, and only while they have.
+    let channel = "socket.io#/#news#";
+    assert_eq!(subscribers(&cluster, channel).await, 0);
+    on_b.call(json!(["join", "news"])).await;
+    let mut count = 0;
+    for _ in 0..50 {
+        count = subscribers(&cluster, channel).await;
+        if count == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(count, 1, "B subscribed the room's channel");
+
+    // A one-room broadcast from A goes on the room's channel and reaches B's member.
+    let sent = on_a
+        .call(json!(["broadcast", "news", "headline", "h1"]))
+        .await;
+    assert_eq!(sent, json!(true));
+    assert_eq!(on_b.event().await, json!(["headline", "h1"]));
+
+    // Binary crosses (msgpack on the wire), and `except` holds.
+    on_a.call(json!(["join", "news"])).await;
+    let opts = BroadcastOptions {
+        rooms: vec!["news".into()],
+        except: vec![on_a.sid.clone()],
+        local: false,
+    };
+    let bytes = bytes::Bytes::from_static(&[1, 2, 3]);
+    a.ns()
+        .broadcast(&opts, "bin", &(bytes,))
+        .unwrap()
+        .await
+        .unwrap();
+    let (args, attachments) = on_b.binary_event().await;
+    assert_eq!(args, json!(["bin", {"_placeholder": true, "num": 0}]));
+    assert_eq!(attachments, vec![vec![1, 2, 3]]);
+    assert_eq!(on_a.maybe_event(Duration::from_millis(300)).await, None);
+
+    // A broadcast to everyone goes on the namespace's channel.
+    a.ns()
+        .broadcast(&BroadcastOptions::default(), "all", &("x",))
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(on_a.event().await, json!(["all", "x"]));
+    assert_eq!(on_b.event().await, json!(["all", "x"]));
+
+    // Joins and disconnects made on A reach B's socket; requests gather both nodes.
+    a.ns()
+        .add_sockets(&rooms(&[&on_b.sid]), &["made-on-a".to_owned()])
+        .await
+        .unwrap();
+    let b_rooms = || {
+        let ns = b.ns();
+        ns.sockets().first().map(|s| s.rooms()).unwrap_or_default()
+    };
+    eventually("B's socket joined made-on-a", || {
+        b_rooms().contains(&"made-on-a".to_owned())
+    })
+    .await;
+    let mut ids = a
+        .ns()
+        .fetch_sockets(&BroadcastOptions::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect::<Vec<_>>();
+    ids.sort();
+    let mut want = vec![on_a.sid.clone(), on_b.sid.clone()];
+    want.sort();
+    assert_eq!(ids, want);
+    let all = a.ns().all_rooms().await.unwrap();
+    assert!(all.contains(&"made-on-a".to_owned()), "{all:?}");
+
+    // The last member leaving unsubscribes the room's channel on its node.
+    on_b.call(json!(["leave", "news"])).await;
+    let mut count = 1;
+    for _ in 0..50 {
+        count = subscribers(&cluster, channel).await;
+        if count == 1 {
+            // A's member is still in: A's subscription stays.
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(count, 1, "A still has a member");
+    on_a.call(json!(["leave", "news"])).await;
+    for _ in 0..50 {
+        count = subscribers(&cluster, channel).await;
+        if count == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(count, 0, "no node has members: no subscription left");
+
+    a.ns()
+        .disconnect_sockets(&rooms(&[&on_b.sid]), false)
+        .await
+        .unwrap();
+    eventually("B's socket disconnected", || b.ns().sockets().is_empty()).await;
+}
+
+#[tokio::test]
+async fn server_side_events_cross_the_shards() {
+    let cluster = RedisCluster::start(3, 0).await;
+    common::server_side_events_cross_nodes(|| Node::sharded(config(&cluster))).await;
+}
+
+/// A room's broadcasts flow on while the master of its channel's shard is killed: the replica
+/// takes over, the client re-subscribes there, and what is lost is what was sent in between.
+#[tokio::test]
+async fn a_master_killed_and_failed_over_costs_only_the_messages_in_flight() {
+    let mut cluster = RedisCluster::start(3, 1).await;
+    let a = Node::sharded(config(&cluster)).await;
+    let b = Node::sharded(config(&cluster)).await;
+    let mut on_b = Client::connect(b.addr).await;
+    on_b.call(json!(["join", "live"])).await;
+    let channel = "socket.io#/#live#";
+    for _ in 0..50 {
+        if subscribers(&cluster, channel).await == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // One message every 10 ms from A, through the kill, until 3 s after the cluster is ok.
+    let stop = Arc::new(AtomicBool::new(false));
+    let sender = tokio::spawn({
+        let (ns, stop) = (a.ns(), stop.clone());
+        async move {
+            let (mut sent, mut published) = (0u32, 0u32);
+            while !stop.load(Ordering::Relaxed) {
+                let forwarded = ns.broadcast(&rooms(&["live"]), "tick", &(sent,)).unwrap();
+                if forwarded.await.is_ok() {
+                    published += 1;
+                }
+                sent += 1;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            (sent, published)
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let master = cluster.master_of(channel).await;
+    let killed = Instant::now();
+    cluster.kill(master).await;
+    cluster.wait_for_new_master(channel, master).await;
+    let failed_over = killed.elapsed();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    eprintln!(
+        "DEBUG subs {} b up {} a up {}",
+        subscribers(&cluster, channel).await,
+        b.health.is_up(),
+        a.health.is_up()
+    );
+    stop.store(true, Ordering::Relaxed);
+    let (sent, published) = sender.await.unwrap();
+
+    let mut got = Vec::new();
+    while let Some(event) = on_b.maybe_event(Duration::from_millis(500)).await {
+        got.push(event[1].as_u64().unwrap() as u32);
+    }
+    let lost = sent as usize - got.len();
+    println!(
+        "failover after {} ms (cluster-node-timeout {} ms): {sent} sent, {published} published, \
+         {} received, {lost} lost",
+        failed_over.as_millis(),
+        NODE_TIMEOUT.as_millis(),
+        got.len()
+    );
+    // In order, without repeats.
+    assert!(got.windows(2).all(|w| w[0] < w[1]), "{got:?}");
+    // Nothing lost before the kill nor after the failover: the last second's messages arrived.
+    let tail: Vec<u32> = (sent.saturating_sub(50)..sent).collect();
+    assert!(
+        got.ends_with(&tail),
+        "the messages after the failover arrive"
+    );
+    assert!(got.starts_with(&(0..40).collect::<Vec<_>>()), "{got:?}");
+    // What is lost is what was in flight, and what came while the receiving node followed the
+    // new master (it looks four times a second): well under a second's worth (100 messages).
+    assert!(lost <= 60, "{lost} lost");
+}
