@@ -250,36 +250,8 @@ enum Conn {
     Cluster(ClusterConnection),
 }
 
-impl ConnectionLike for Conn {
-    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        match self {
-            Self::Single(c) => c.req_packed_command(cmd),
-            Self::Cluster(c) => c.req_packed_command(cmd),
-        }
-    }
-
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        cmd: &'a Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> RedisFuture<'a, Vec<Value>> {
-        match self {
-            Self::Single(c) => c.req_packed_commands(cmd, offset, count),
-            Self::Cluster(c) => c.req_packed_commands(cmd, offset, count),
-        }
-    }
-
-    fn get_db(&self) -> i64 {
-        match self {
-            Self::Single(c) => c.get_db(),
-            Self::Cluster(c) => c.get_db(),
-        }
-    }
-}
-
 struct Inner {
-    conn: Conn,
+    conn: Connection,
     /// In a Redis Cluster, which master serves which slots, as last seen.
     masters: Mutex<Option<String>>,
     routes: Routes,
@@ -294,13 +266,132 @@ pub(crate) struct Driver {
     inner: Arc<Inner>,
 }
 
+/// A connection to Redis, or to a Redis Cluster with [`Protocol::Sharded`], as [`connection`]
+/// makes it for a part of a node other than its adapter (presence): it reconnects by itself,
+/// and, in a cluster, follows slot moves and failovers.
+#[derive(Clone)]
+pub struct Connection(Conn);
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match &mut self.0 {
+            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match &mut self.0 {
+            Conn::Single(c) => c.req_packed_commands(cmd, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match &self.0 {
+            Conn::Single(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+/// A connection to the Redis (or Redis Cluster) of `config`, without pub/sub, retrying until
+/// its startup timeout; each command bounded by its command timeout.
+pub async fn connection(config: &Redis) -> Result<Connection, ClusterError> {
+    open(
+        config,
+        None::<fn(PushInfo) -> Result<(), std::convert::Infallible>>,
+    )
+    .await
+}
+
+/// Opens the connection of `config`, with `push` receiving its pub/sub messages, retrying
+/// until its startup timeout.
+async fn open<P>(config: &Redis, push: Option<P>) -> Result<Connection, ClusterError>
+where
+    P: Fn(PushInfo) -> Result<(), std::convert::Infallible> + Clone + Send + Sync + 'static,
+{
+    let invalid = |e: redis::RedisError| ClusterError::InvalidUrl {
+        url: redacted(&config.url),
+        reason: e.to_string(),
+    };
+    let subscribing = push.is_some();
+    let sharded = config.protocol == Protocol::Sharded;
+    let single = if sharded {
+        None
+    } else {
+        let client = redis::Client::open(config.resp3_url()).map_err(invalid)?;
+        let mut manager = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(config.command_timeout))
+            .set_response_timeout(Some(config.command_timeout))
+            .set_max_delay(Duration::from_secs(2))
+            // Few quick retries per attempt: the startup loop below and the monitor retry on.
+            .set_number_of_retries(1);
+        if let Some(push) = push.clone() {
+            // Subscriptions confirmed before a reconnection come back with it; those attempted
+            // while Redis was down are made again by the monitor (see `resubscribe`).
+            manager = manager.set_push_sender(push).set_automatic_resubscription();
+        }
+        Some((client, manager))
+    };
+    let cluster = if sharded {
+        // The client tracks its subscriptions and makes them again on the node that owns each
+        // channel's slot after a reconnection, a slot move or a failover.
+        let mut builder = ClusterClient::builder(config.seeds())
+            .use_protocol(redis::ProtocolVersion::RESP3)
+            .connection_timeout(config.command_timeout)
+            .response_timeout(config.command_timeout)
+            .retries(2);
+        if let Some(push) = push {
+            builder = builder.push_sender(push);
+        }
+        Some(builder.build().map_err(invalid)?)
+    } else {
+        None
+    };
+    let started = tokio::time::Instant::now();
+    let mut delay = Duration::from_millis(100);
+    loop {
+        let attempt = async {
+            let mut conn = Connection(match (&single, &cluster) {
+                (Some((client, manager)), _) => Conn::Single(
+                    ConnectionManager::new_with_config(client.clone(), manager.clone()).await?,
+                ),
+                (None, Some(client)) => Conn::Cluster(client.get_async_connection().await?),
+                (None, None) => unreachable!("one of the two is made above"),
+            });
+            // The manager may connect lazily: a PING proves Redis is there.
+            redis::cmd("PING").query_async::<()>(&mut conn).await?;
+            Ok::<_, redis::RedisError>(conn)
+        };
+        match attempt.await {
+            Ok(conn) => return Ok(conn),
+            Err(e) if started.elapsed() + delay < config.startup_timeout => {
+                if subscribing {
+                    tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "Redis not reachable yet");
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+            Err(e) => {
+                return Err(ClusterError::Unreachable {
+                    url: redacted(&config.url),
+                    seconds: started.elapsed().as_secs(),
+                    reason: e.to_string(),
+                });
+            }
+        }
+    }
+}
+
 impl Driver {
     /// Connects, retrying until `config.startup_timeout`; then pings every second.
     pub(crate) async fn connect(config: &Redis) -> Result<Self, ClusterError> {
-        let invalid = |e: redis::RedisError| ClusterError::InvalidUrl {
-            url: redacted(&config.url),
-            reason: e.to_string(),
-        };
         let routes: Routes = Arc::default();
         let push = {
             let routes = routes.clone();
@@ -309,71 +400,7 @@ impl Driver {
                 Ok::<(), std::convert::Infallible>(())
             }
         };
-        let sharded = config.protocol == Protocol::Sharded;
-        let single = if sharded {
-            None
-        } else {
-            let client = redis::Client::open(config.resp3_url()).map_err(invalid)?;
-            let manager = ConnectionManagerConfig::new()
-                .set_push_sender(push.clone())
-                // Subscriptions confirmed before a reconnection come back with it; those
-                // attempted while Redis was down are made again by the monitor (see
-                // `resubscribe`).
-                .set_automatic_resubscription()
-                .set_connection_timeout(Some(config.command_timeout))
-                .set_response_timeout(Some(config.command_timeout))
-                .set_max_delay(Duration::from_secs(2))
-                // Few quick retries per attempt: the startup loop below and the monitor retry
-                // on.
-                .set_number_of_retries(1);
-            Some((client, manager))
-        };
-        let cluster = if sharded {
-            // The client tracks its subscriptions and makes them again on the node that owns
-            // each channel's slot after a reconnection, a slot move or a failover.
-            let client = ClusterClient::builder(config.seeds())
-                .use_protocol(redis::ProtocolVersion::RESP3)
-                .push_sender(push)
-                .connection_timeout(config.command_timeout)
-                .response_timeout(config.command_timeout)
-                .retries(2)
-                .build()
-                .map_err(invalid)?;
-            Some(client)
-        } else {
-            None
-        };
-        let started = tokio::time::Instant::now();
-        let mut delay = Duration::from_millis(100);
-        let conn = loop {
-            let attempt = async {
-                let mut conn = match (&single, &cluster) {
-                    (Some((client, manager)), _) => Conn::Single(
-                        ConnectionManager::new_with_config(client.clone(), manager.clone()).await?,
-                    ),
-                    (None, Some(client)) => Conn::Cluster(client.get_async_connection().await?),
-                    (None, None) => unreachable!("one of the two is made above"),
-                };
-                // The manager may connect lazily: a PING proves Redis is there.
-                redis::cmd("PING").query_async::<()>(&mut conn).await?;
-                Ok::<_, redis::RedisError>(conn)
-            };
-            match attempt.await {
-                Ok(conn) => break conn,
-                Err(e) if started.elapsed() + delay < config.startup_timeout => {
-                    tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "Redis not reachable yet");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(2));
-                }
-                Err(e) => {
-                    return Err(ClusterError::Unreachable {
-                        url: redacted(&config.url),
-                        seconds: started.elapsed().as_secs(),
-                        reason: e.to_string(),
-                    });
-                }
-            }
-        };
+        let conn = open(config, Some(push)).await?;
         let inner = Arc::new(Inner {
             conn,
             masters: Mutex::default(),
@@ -415,7 +442,7 @@ impl Driver {
     ) -> Result<(), DriverError> {
         self.ensure_up()?;
         let mut conn = self.inner.conn.clone();
-        let command = match conn {
+        let command = match conn.0 {
             Conn::Single(_) => "PUBLISH",
             Conn::Cluster(_) => "SPUBLISH",
         };
@@ -466,7 +493,7 @@ impl Driver {
             subs.patterns.retain(|p| !patterns.contains(p));
         }
         self.ensure_up()?;
-        match self.inner.conn.clone() {
+        match self.inner.conn.0.clone() {
             Conn::Single(mut conn) => {
                 if !channels.is_empty() {
                     self.timed(conn.unsubscribe(channels)).await?;
@@ -568,7 +595,7 @@ impl Driver {
     pub(crate) async fn numsub(&self, channel: &str) -> Result<usize, DriverError> {
         self.ensure_up()?;
         let mut conn = self.inner.conn.clone();
-        let which = match conn {
+        let which = match conn.0 {
             Conn::Single(_) => "NUMSUB",
             Conn::Cluster(_) => "SHARDNUMSUB",
         };
@@ -608,7 +635,7 @@ impl Inner {
     }
 
     async fn subscribe(&self, channels: &[String], patterns: &[String]) -> Result<(), DriverError> {
-        match self.conn.clone() {
+        match self.conn.0.clone() {
             Conn::Single(mut conn) => {
                 if !channels.is_empty() {
                     self.timed(conn.subscribe(channels)).await?;
@@ -654,7 +681,7 @@ impl Inner {
 /// subscribes again when they change: the node misses a room's broadcasts from a failover until
 /// it does. Ends with the driver.
 async fn monitor(inner: Weak<Inner>) {
-    let every = match inner.upgrade().map(|i| i.conn.clone()) {
+    let every = match inner.upgrade().map(|i| i.conn.0.clone()) {
         Some(Conn::Cluster(_)) => Duration::from_millis(250),
         _ => Duration::from_secs(1),
     };
@@ -704,8 +731,8 @@ async fn monitor(inner: Weak<Inner>) {
 
 /// Pings Redis; in a Redis Cluster, reads which master serves which slots instead
 /// (`CLUSTER SLOTS`, from any node), as a text that changes when the masters do.
-async fn ping(conn: Conn) -> redis::RedisResult<Option<String>> {
-    match conn {
+async fn ping(conn: Connection) -> redis::RedisResult<Option<String>> {
+    match conn.0 {
         Conn::Single(mut conn) => {
             redis::cmd("PING").query_async::<()>(&mut conn).await?;
             Ok(None)

@@ -33,6 +33,7 @@
 mod adapter;
 mod driver;
 mod peers;
+pub mod presence;
 mod requests;
 mod sharded;
 mod streams;
@@ -40,7 +41,7 @@ pub mod streams_wire;
 pub mod wire;
 
 pub use adapter::RedisAdapter;
-pub use driver::{ClusterError, Health, Protocol, Redis};
+pub use driver::{ClusterError, Connection, Health, Protocol, Redis, connection};
 pub use sharded::ShardedAdapter;
 pub use streams::StreamsAdapter;
 

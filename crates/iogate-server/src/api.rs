@@ -2,7 +2,8 @@
 //!
 //! `POST /notifications/send` is the guide's route, kept as the guide's clients call it. The
 //! routes under `/api/` are iogate's own: emit to a namespace, a room, a user or one client;
-//! make a user's clients join or leave a room; disconnect a user; count clients; list rooms.
+//! make a user's clients join or leave a room; disconnect a user; count clients; list rooms and
+//! who is in one (its users and their clients, on every node).
 //! Each takes the namespace as `?namespace=/events` (default `/`).
 //!
 //! Every route but `/health`, `/ready` and `/openapi.json` needs `Authorization: Bearer <API
@@ -55,6 +56,7 @@ pub fn routes(state: ApiState) -> Router {
         .route("/api/users/{user}/disconnect", post(disconnect_user))
         .route("/api/clients/count", get(count_clients))
         .route("/api/rooms", get(list_rooms))
+        .route("/api/rooms/{room}/presence", get(room_presence))
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/openapi.json", get(openapi))
@@ -714,6 +716,70 @@ async fn list_rooms(
     }))
 }
 
+/// Who is in a room: its users and their clients.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoomPresence {
+    /// The namespace.
+    #[schema(example = "/chat")]
+    namespace: String,
+    /// The room.
+    #[schema(example = "lobby")]
+    room: String,
+    /// Its users (clients with a token's `sub`), sorted; each once, however many clients.
+    users: Vec<PresentUser>,
+}
+
+/// A user present in a room.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PresentUser {
+    /// The user: the `sub` of its token.
+    #[schema(example = "alice")]
+    user: String,
+    /// The public ids of its clients in the room, on every node, sorted.
+    #[schema(example = json!(["GZ3DBxTLpA0T1bAmAAAB", "xqZ2vV0n7w9c8S2MAAAD"]))]
+    clients: Vec<String>,
+}
+
+/// Lists who is in a room, across the cluster: its users (the `sub` of their tokens), each
+/// once, with its clients there. Clients without a user are not listed. A node that died
+/// leaves the list within the heartbeat timeout (10 s by default).
+#[utoipa::path(
+    get,
+    path = "/api/rooms/{room}/presence",
+    tag = "rooms",
+    params(("room" = String, Path, description = "The room; not starting with `$`"), NamespaceQuery),
+    responses(
+        (status = 200, description = "The room's users and their clients", body = RoomPresence),
+        (status = 400, description = "An invalid room or namespace", body = ErrorBody),
+        (status = 401, description = "No valid API key", body = ErrorBody),
+        (status = 404, description = "No gateway serves the namespace", body = ErrorBody),
+        (status = 503, description = "Redis could not be read", body = ErrorBody),
+    )
+)]
+async fn room_presence(
+    _: ApiKey,
+    State(state): State<ApiState>,
+    room: Result<Path<String>, PathRejection>,
+    query: Result<Query<NamespaceQuery>, QueryRejection>,
+) -> Result<Json<RoomPresence>, ApiError> {
+    let Path(room) = room?;
+    check_room("room", &room)?;
+    let ns = query?.of(&state.server)?;
+    let presence = ns.presence(&room).await?;
+    Ok(Json(RoomPresence {
+        namespace: ns.path().to_owned(),
+        room: presence.room,
+        users: presence
+            .users
+            .into_iter()
+            .map(|u| PresentUser {
+                user: u.user,
+                clients: u.clients,
+            })
+            .collect(),
+    }))
+}
+
 /// Fails a cluster-wide operation while the cluster's broker is down: the operation reached
 /// this node's clients only, and the caller must know.
 fn cluster_wide(server: &Server) -> Result<(), ApiError> {
@@ -798,7 +864,7 @@ async fn openapi() -> Response {
         title = "iogate REST API",
         description = "Reach the Socket.IO clients of an iogate server from outside: emit to a \
             namespace, a room, a user or a client; move a user's clients between rooms; \
-            disconnect a user; count clients and list rooms. Errors are \
+            disconnect a user; count clients, list rooms and who is in one. Errors are \
             `{\"statusCode\", \"error\", \"message\"}`. Every operation reaches every node of a \
             cluster; while Redis is down it reaches this node's clients only and answers 503."
     ),
@@ -813,6 +879,7 @@ async fn openapi() -> Response {
         disconnect_user,
         count_clients,
         list_rooms,
+        room_presence,
         health,
         ready,
         openapi,
@@ -929,6 +996,7 @@ mod tests {
             "/api/users/{user}/disconnect",
             "/api/clients/count",
             "/api/rooms",
+            "/api/rooms/{room}/presence",
             "/health",
             "/ready",
             "/metrics",

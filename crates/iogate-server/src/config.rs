@@ -249,6 +249,20 @@ pub struct Config {
     /// 16 characters). Unset: `/metrics` is open.
     #[arg(long, env = "METRICS_KEY", hide_env_values = true, global = true)]
     pub metrics_key: Option<String>,
+    /// An `http://` URL that receives presence's transitions (`user_online`, `user_offline`,
+    /// `room_occupied`, `room_vacated`) as signed JSON POSTs, retried until taken. Needs
+    /// `presence_webhook_secret`. Unset: no webhook.
+    #[arg(long, env = "PRESENCE_WEBHOOK_URL", value_name = "URL", global = true)]
+    pub presence_webhook_url: Option<String>,
+    /// The key of the webhook's HMAC-SHA256 signatures (`X-Iogate-Signature`), at least 16
+    /// characters.
+    #[arg(
+        long,
+        env = "PRESENCE_WEBHOOK_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub presence_webhook_secret: Option<String>,
     /// A folder whose files are served over HTTP at `/` (e.g. a front-end's build, or the
     /// socket.io client bundle for the demo page). Unset: no files are served.
     #[arg(long, env = "STATIC_DIR", value_name = "DIR", global = true)]
@@ -406,6 +420,8 @@ impl Default for Config {
             log_json: false,
             metrics: true,
             metrics_key: None,
+            presence_webhook_url: None,
+            presence_webhook_secret: None,
             admin_ui: false,
             admin_ui_username: None,
             admin_ui_password_hash: None,
@@ -541,6 +557,16 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         key: "metrics_key",
         env: "METRICS_KEY",
+        secret: true,
+    },
+    Setting {
+        key: "presence_webhook_url",
+        env: "PRESENCE_WEBHOOK_URL",
+        secret: false,
+    },
+    Setting {
+        key: "presence_webhook_secret",
+        env: "PRESENCE_WEBHOOK_SECRET",
         secret: true,
     },
     Setting {
@@ -859,6 +885,7 @@ fn unset_meaning(key: &str) -> &'static str {
         "trusted_proxies" => ": no proxy, forwarding headers ignored",
         "redis_url" => ": a single node",
         "metrics_key" => ": /metrics is open",
+        "presence_webhook_url" | "presence_webhook_secret" => ": no presence webhook",
         "admin_ui_username" | "admin_ui_password_hash" => ": no Admin UI login",
         "static_dir" => ": no files served",
         "jwt_public_key_file" => ": HMAC with jwt_secret",
@@ -1106,6 +1133,27 @@ impl Config {
         iogate::TrustedProxies::parse(&self.trusted_proxies, header)
     }
 
+    /// The presence webhook the settings describe, if any.
+    pub fn presence_webhook(&self) -> Result<Option<iogate::webhook::Webhook>, String> {
+        let Some(url) = &self.presence_webhook_url else {
+            return Ok(None);
+        };
+        let secret = match &self.presence_webhook_secret {
+            None => return Err("needs presence_webhook_secret to sign the events".into()),
+            Some(s) if s.len() < Self::MIN_KEY_LEN => {
+                return Err(format!(
+                    "presence_webhook_secret must be at least {} characters long (got {})",
+                    Self::MIN_KEY_LEN,
+                    s.len()
+                ));
+            }
+            Some(s) => s,
+        };
+        iogate::webhook::Webhook::new(url, secret)
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+
     /// Sets `key` from a TOML value of the config file.
     fn set(&mut self, key: &str, value: toml::Value) -> Result<(), String> {
         fn get<T: for<'de> Deserialize<'de>>(value: toml::Value) -> Result<T, String> {
@@ -1148,6 +1196,8 @@ impl Config {
             "log_json" => self.log_json = get(value)?,
             "metrics" => self.metrics = get(value)?,
             "metrics_key" => self.metrics_key = Some(get(value)?),
+            "presence_webhook_url" => self.presence_webhook_url = Some(get(value)?),
+            "presence_webhook_secret" => self.presence_webhook_secret = Some(get(value)?),
             "static_dir" => self.static_dir = Some(get(value)?),
             "admin_ui" => self.admin_ui = get(value)?,
             "admin_ui_username" => self.admin_ui_username = Some(get(value)?),
@@ -1219,6 +1269,8 @@ impl Config {
             "log_json" => V::Boolean(self.log_json),
             "metrics" => V::Boolean(self.metrics),
             "metrics_key" => V::String(self.metrics_key.clone()?),
+            "presence_webhook_url" => V::String(self.presence_webhook_url.clone()?),
+            "presence_webhook_secret" => V::String(self.presence_webhook_secret.clone()?),
             "static_dir" => V::String(self.static_dir.as_ref()?.display().to_string()),
             "admin_ui" => V::Boolean(self.admin_ui),
             "admin_ui_username" => V::String(self.admin_ui_username.clone()?),
@@ -1307,6 +1359,8 @@ impl Config {
         }
         self.proxies().map_err(|p| fail("trusted_proxies", p))?;
         self.admin().map_err(|p| fail("admin_ui", p))?;
+        self.presence_webhook()
+            .map_err(|p| fail("presence_webhook_url", p))?;
         if !["x-forwarded-for", "forwarded"].contains(&self.forwarded_header.as_str()) {
             return Err(fail(
                 "forwarded_header",
@@ -1484,6 +1538,8 @@ mod tests {
             trusted_proxies: vec!["10.0.0.0/8".into()],
             redis_url: Some("redis://h".into()),
             metrics_key: Some("m".into()),
+            presence_webhook_url: Some("http://h/hooks".into()),
+            presence_webhook_secret: Some("s".into()),
             admin_ui_username: Some("admin".into()),
             admin_ui_password_hash: Some("h".into()),
             static_dir: Some(".".into()),
@@ -1646,6 +1702,30 @@ mod tests {
                 ..Config::default()
             })
             .starts_with("static_dir: ")
+        );
+        assert_eq!(
+            check(Config {
+                presence_webhook_url: Some("http://127.0.0.1:9/hooks".into()),
+                ..Config::default()
+            }),
+            "presence_webhook_url: needs presence_webhook_secret to sign the events"
+        );
+        assert!(
+            check(Config {
+                presence_webhook_url: Some("https://hooks.example/".into()),
+                presence_webhook_secret: Some("a-webhook-secret-16+".into()),
+                ..Config::default()
+            })
+            .starts_with("presence_webhook_url: the webhook URL must be http://")
+        );
+        assert!(
+            Config {
+                presence_webhook_url: Some("http://127.0.0.1:9/hooks".into()),
+                presence_webhook_secret: Some("a-webhook-secret-16+".into()),
+                ..Config::default()
+            }
+            .validate()
+            .is_ok()
         );
         assert!(Config::default().validate().is_ok());
     }

@@ -237,6 +237,14 @@ pub struct Presence {
     room: String,
 }
 
+/// `user_online` and `user_offline` on `/events` and `/chat`: which user (its token's `sub`)
+/// came online in the room (its first client joined) or went offline (its last one left).
+#[derive(Serialize, JsonSchema, TS)]
+pub struct PresenceChange {
+    room: String,
+    user: String,
+}
+
 /// `message` on `/`: which client said what to the room.
 #[derive(Serialize, JsonSchema, TS)]
 #[serde(rename_all = "camelCase")]
@@ -256,9 +264,17 @@ pub struct SaidBy {
 
 /// The app's gateways, each with the events its clients send and receive declared, for the
 /// TypeScript types and the AsyncAPI document (`iogate codegen`, `/asyncapi.json`).
+///
+/// `/events` and `/chat`, whose clients have users (their tokens' `sub`), tell a room's members
+/// when a user comes online in it and goes offline.
 pub fn all(jwt: &JwtAuth) -> [Gateway; 4] {
     // Every namespace: what a refused event or connection hook sends.
     let common = |g: Gateway| g.emits::<Value>("exception");
+    let presence = |g: Gateway| {
+        g.presence_events()
+            .emits::<PresenceChange>(iogate::presence::USER_ONLINE)
+            .emits::<PresenceChange>(iogate::presence::USER_OFFLINE)
+    };
     let rooms = |g: Gateway| {
         g.accepts::<String>("joinRoom")
             .accepts::<RoomMessage>("messageToRoom")
@@ -274,13 +290,13 @@ pub fn all(jwt: &JwtAuth) -> [Gateway; 4] {
             .emits::<Presence>("userJoined")
             .emits::<Presence>("userLeft")
             .emits::<Said>("message"),
-        common(echo(EventsGateway::new(jwt).into_gateway()))
+        presence(common(echo(EventsGateway::new(jwt).into_gateway())))
             .accepts_with_ack::<Value, Value>("privateMessage")
             .accepts_with_ack::<Value, Value>("refreshToken")
             .accepts_with_ack::<Value, Value>("createMessage")
             .emits::<Value>("notification")
             .emits::<Value>(iogate::auth::TOKEN_EXPIRED_EVENT),
-        common(rooms(ChatGateway::new(jwt).into_gateway())).emits::<SaidBy>("message"),
+        presence(common(rooms(ChatGateway::new(jwt).into_gateway()))).emits::<SaidBy>("message"),
         common(NotificationsGateway.into_gateway()).accepts_with_ack::<(), String>("ping"),
     ]
 }

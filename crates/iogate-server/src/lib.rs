@@ -213,6 +213,10 @@ pub async fn app(config: &Config, secrets: &Secrets) -> Result<Service, StartErr
     if let Ok(Some(admin)) = config.admin() {
         app = app.admin_ui(admin);
     }
+    // Checked by `Config::validate`.
+    if let Ok(Some(webhook)) = config.presence_webhook() {
+        app = app.presence_webhook(webhook);
+    }
     let gateways = match &config.redis_url {
         Some(url) => {
             let protocol = match config.redis_adapter.as_str() {

@@ -43,6 +43,8 @@ pub struct App {
     state: http::Extensions,
     /// Who watches the sockets (the Admin UI), if anyone.
     observer: Option<Arc<dyn sio::Observer>>,
+    /// Presence's webhook and heartbeat.
+    presence: crate::presence::Settings,
 }
 
 impl App {
@@ -64,6 +66,23 @@ impl App {
         let (gateway, observer) = admin.build();
         self.gateways.push(gateway);
         self.observer = Some(observer);
+        self
+    }
+
+    /// Posts presence's transitions (a user online or offline in a room, a room occupied or
+    /// vacated) to `webhook`, signed; see [`webhook`](crate::webhook) for the format. In a
+    /// cluster, each transition is posted by one node.
+    pub fn presence_webhook(mut self, webhook: crate::webhook::Webhook) -> Self {
+        self.presence.webhook = Some(webhook);
+        self
+    }
+
+    /// In a cluster, how often each node tells Redis it is alive (default 5 s), and how long a
+    /// node may stay silent before the others take its clients out of every presence (default
+    /// 10 s; Node's cluster adapter's figures). A dead node's clients leave within about
+    /// `timeout + every`.
+    pub fn presence_heartbeat(mut self, every: Duration, timeout: Duration) -> Self {
+        self.presence.timing = Some((every, timeout));
         self
     }
 
@@ -97,7 +116,8 @@ impl App {
     /// When two gateways of one namespace handle the same event.
     pub fn build(self) -> Gateways {
         // With no other node, starting the adapter does nothing.
-        self.assemble(Arc::new(sio::Single), None).0.finish()
+        let store = Arc::new(crate::presence::MemoryStore::default());
+        self.assemble(Arc::new(sio::Single), None, store).0.finish()
     }
 
     /// Builds one node of a cluster over Redis: every operation of the [`Server`] handle
@@ -113,8 +133,17 @@ impl App {
         self,
         redis: crate::cluster::Redis,
     ) -> Result<Gateways, crate::cluster::ClusterError> {
+        let presence = iogate_redis::connection(&redis).await?;
         let (adapter, health) = iogate_redis::connect(redis).await?;
-        let (assembled, inits) = self.assemble(adapter, Some(health));
+        let mut presence = iogate_redis::presence::RedisPresence::new(presence);
+        if let Some((every, timeout)) = self.presence.timing {
+            presence = presence.timing(every, timeout);
+        }
+        if let Err(e) = presence.register().await {
+            // Its first heartbeat finds it missing and registers it.
+            tracing::warn!(error = %e, "presence: could not register this node yet");
+        }
+        let (assembled, inits) = self.assemble(adapter, Some(health), Arc::new(presence));
         for (namespace, init) in inits {
             init.await
                 .map_err(|e| crate::cluster::ClusterError::Subscribe {
@@ -130,12 +159,17 @@ impl App {
         self,
         adapter: Arc<dyn sio::Adapter>,
         health: Option<Arc<crate::cluster::Health>>,
+        presence: Arc<dyn crate::presence::Store>,
     ) -> (Assembled, Vec<sio::AdapterInit>) {
         let compression = self.options.http_compression;
         let rails = Arc::new(Guardrails::new(self.options.limits.clone()));
         let mut namespaces: Vec<NsRuntime> = Vec::new();
         let mut init_hooks = Vec::new();
+        let mut presence_events = std::collections::HashSet::new();
         for g in self.gateways {
+            if g.presence_events {
+                presence_events.insert(g.namespace.clone());
+            }
             let ns = match namespaces.iter_mut().position(|n| n.path == g.namespace) {
                 Some(i) => &mut namespaces[i],
                 None => {
@@ -188,15 +222,25 @@ impl App {
             init_hooks.extend(g.after_init);
         }
         let namespaces: Vec<Arc<NsRuntime>> = namespaces.into_iter().map(Arc::new).collect();
-        let mut builder = sio::Io::builder(self.options.protocol()).adapter(adapter);
-        if let Some(observer) = self.observer {
-            builder = builder.observer(observer);
-        }
+        let (tracker, handle, pending) = crate::presence::channel();
+        let observer: Arc<dyn sio::Observer> = match self.observer {
+            Some(admin) => Arc::new(Observers(vec![admin, tracker])),
+            None => tracker,
+        };
+        let mut builder = sio::Io::builder(self.options.protocol())
+            .adapter(adapter)
+            .observer(observer);
         for ns in &namespaces {
             builder = builder.ns(ns.path.clone(), Arc::new(Mount(ns.clone())));
         }
         let (io, inits) = builder.build();
-        let server = Server::new(io.clone(), self.state, health);
+        let server = Server::new(io.clone(), self.state, health, handle);
+        pending.start(
+            server.clone(),
+            presence,
+            presence_events,
+            self.presence.webhook,
+        );
         for ns in &namespaces {
             let _ = ns.server.set(server.clone());
         }
@@ -218,6 +262,40 @@ impl App {
             init_hooks,
         };
         (assembled, inits)
+    }
+}
+
+/// Tells several observers (the Admin UI's and presence's) what the sockets do.
+struct Observers(Vec<Arc<dyn sio::Observer>>);
+
+impl sio::Observer for Observers {
+    fn connected(&self, socket: &Arc<sio::Socket>) {
+        self.0.iter().for_each(|o| o.connected(socket));
+    }
+    fn disconnected(&self, socket: &sio::Socket, reason: sio::DisconnectReason) {
+        self.0.iter().for_each(|o| o.disconnected(socket, reason));
+    }
+    fn upgraded(&self, socket: &sio::Socket) {
+        self.0.iter().for_each(|o| o.upgraded(socket));
+    }
+    fn joined(&self, socket: &sio::Socket, room: &str) {
+        self.0.iter().for_each(|o| o.joined(socket, room));
+    }
+    fn left(&self, socket: &sio::Socket, room: &str) {
+        self.0.iter().for_each(|o| o.left(socket, room));
+    }
+    fn wants_events(&self) -> bool {
+        self.0.iter().any(|o| o.wants_events())
+    }
+    fn received(&self, socket: &sio::Socket, args: &str) {
+        for o in self.0.iter().filter(|o| o.wants_events()) {
+            o.received(socket, args);
+        }
+    }
+    fn sent(&self, socket: &sio::Socket, args: &str) {
+        for o in self.0.iter().filter(|o| o.wants_events()) {
+            o.sent(socket, args);
+        }
     }
 }
 

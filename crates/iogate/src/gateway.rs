@@ -53,6 +53,8 @@ pub struct Gateway {
     pub(crate) room_policies: Vec<RoomPolicy>,
     pub(crate) server_events: Vec<(String, ServerEventHandler)>,
     pub(crate) contract: Vec<crate::typed::Declared>,
+    /// Whether the members of a room hear of users coming and going ([`Self::presence_events`]).
+    pub(crate) presence_events: bool,
 }
 
 impl Gateway {
@@ -74,6 +76,7 @@ impl Gateway {
             room_policies: Vec::new(),
             server_events: Vec::new(),
             contract: Vec::new(),
+            presence_events: false,
         }
     }
 
@@ -194,6 +197,16 @@ impl Gateway {
             })
         });
         self.server_events.push((event.into(), call));
+        self
+    }
+
+    /// Tells the members of each room of this namespace when a user comes online in it (its
+    /// first client joins: [`USER_ONLINE`](crate::presence::USER_ONLINE)) and goes offline
+    /// (its last client left: [`USER_OFFLINE`](crate::presence::USER_OFFLINE)), with
+    /// `{room, user}`: once per user, however many clients or nodes it is on. Only clients
+    /// with a user count ([`Client::set_user`]); see [`presence`](crate::presence).
+    pub fn presence_events(mut self) -> Self {
+        self.presence_events = true;
         self
     }
 

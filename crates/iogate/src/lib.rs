@@ -56,6 +56,7 @@
 //! | `afterInit`, `handleConnection`, `handleDisconnect` | [`Gateway::after_init`], [`Gateway::handle_connection`], [`Gateway::handle_disconnect`] | [`gateway`](mod@gateway) |
 //! | `IoAdapter` options | [`Options`] | [`app`] |
 //! | JWT in the handshake | [`auth::JwtAuth`] (feature `jwt`) | [`auth`] |
+//! | who is in a room, across nodes | [`Namespace::presence`], [`Gateway::presence_events`], [`App::presence_webhook`] | [`presence`], [`webhook`] |
 //!
 //! ## Guarantees
 //! - **Order**: a client's events are handled one after the other, in the order it sent them.
@@ -107,11 +108,13 @@ pub mod handler;
 pub mod limits;
 pub mod metrics;
 pub mod pipe;
+pub mod presence;
 pub mod server;
 mod session;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod typed;
+pub mod webhook;
 
 pub use app::{
     App, Cors, ForwardedHeader, Gateways, Options, Parser, Recovery, Transports, TrustedProxies,
@@ -130,6 +133,7 @@ pub use handler::{
 };
 pub use limits::Limits;
 pub use pipe::Pipe;
+pub use presence::{Presence, PresentUser};
 pub use server::{
     Broadcast, BroadcastError, ClientInfo, Namespace, RecoveryCounts, Server, ServerEvent,
 };

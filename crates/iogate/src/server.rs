@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::client::{RESERVED_PREFIX, client_room, user_room};
 use crate::engine::{Ser, sio};
+use crate::presence::Presence;
 
 /// The server handle.
 ///
@@ -25,6 +26,8 @@ struct ServerInner {
     io: sio::Io,
     state: http::Extensions,
     health: Option<Arc<crate::cluster::Health>>,
+    /// Presence: who is in which room, on every node.
+    presence: crate::presence::Handle,
     /// Set by [`Server::close`]: no new client, no new event.
     closing: AtomicBool,
     /// Woken, while closing, each time a client's queue runs dry.
@@ -50,12 +53,14 @@ impl Server {
         io: sio::Io,
         state: http::Extensions,
         health: Option<Arc<crate::cluster::Health>>,
+        presence: crate::presence::Handle,
     ) -> Self {
         Self {
             inner: Arc::new(ServerInner {
                 io,
                 state,
                 health,
+                presence,
                 closing: AtomicBool::new(false),
                 settled: Notify::new(),
             }),
@@ -115,6 +120,9 @@ impl Server {
     ///    connection, reconnect by themselves (behind a balancer, to another node).
     /// 3. Every client's `handle_disconnect` hooks run, with
     ///    [`DisconnectReason::ServerShuttingDown`](crate::DisconnectReason::ServerShuttingDown).
+    /// 4. This node's clients leave every [presence](crate::presence) (in a cluster, at once
+    ///    rather than after the heartbeat timeout), and the webhook is given a few seconds to
+    ///    post the last transitions.
     ///
     /// Completes when all of that is done; a handler that never ends keeps it waiting, so
     /// bound it with a timeout (`tokio::time::timeout`), as the `iogate` server does.
@@ -135,6 +143,7 @@ impl Server {
         // Closing the transports queues every client's disconnection, behind its last event.
         self.inner.io.close().await;
         self.settled(&clients).await;
+        self.inner.presence.close().await;
         tracing::debug!("closed");
     }
 
@@ -305,6 +314,15 @@ impl Namespace {
                 handshake: s.handshake,
             })
             .collect())
+    }
+
+    /// Who is in `room`, on every node: its users (clients bound with
+    /// [`Client::set_user`](crate::Client::set_user)), each with its clients there; see
+    /// [`presence`](crate::presence). Joins and leaves made on this node before the call are in
+    /// the answer; those of other nodes as soon as their presence task applied them.
+    pub async fn presence(&self, room: &str) -> Result<Presence, BroadcastError> {
+        self.sio()?;
+        self.server.inner.presence.presence(&self.path, room).await
     }
 
     /// The rooms of the namespace that have clients (iogate's own rooms left out).

@@ -28,7 +28,7 @@ export function cleanEnv(env = {}) {
     'REDIS_STARTUP_TIMEOUT', 'SHUTDOWN_TIMEOUT', 'RUST_LOG', 'LOG_JSON', 'METRICS', 'METRICS_KEY',
     'STATIC_DIR', 'DEMO', 'IOGATE_CONFIG', 'REDIS_ADAPTER', 'TRUSTED_PROXIES', 'FORWARDED_HEADER',
     'ADMIN_UI', 'ADMIN_UI_USERNAME', 'ADMIN_UI_PASSWORD_HASH', 'ADMIN_UI_READONLY', 'ADMIN_UI_MODE',
-    'ADMIN_UI_NO_AUTH',
+    'ADMIN_UI_NO_AUTH', 'PRESENCE_WEBHOOK_URL', 'PRESENCE_WEBHOOK_SECRET',
   ]) delete base[name];
   const merged = { ...base, ...env };
   // `undefined` in `env` unsets a variable.
