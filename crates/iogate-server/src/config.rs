@@ -14,12 +14,13 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 
 use clap::builder::BoolishValueParser;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::parser::ValueSource;
 use clap::{ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// iogate: a Socket.IO gateway server, the NestJS WebSockets guide's app done in Rust.
 ///
@@ -75,7 +76,8 @@ pub enum Command {
     },
 }
 
-/// The defaults, shared by clap's help and [`Config::default`].
+/// The server's own defaults; the framework's (limits, queues, recovery) are
+/// [`iogate::defaults`].
 pub mod defaults {
     /// `port`.
     pub const PORT: u16 = 3000;
@@ -83,28 +85,12 @@ pub mod defaults {
     pub const HOST: &str = "127.0.0.1";
     /// `allowed_origins`.
     pub const ALLOWED_ORIGINS: &str = "*";
-    /// `max_payload`, socket.io's `maxHttpBufferSize` default.
-    pub const MAX_PAYLOAD: u64 = 1_000_000;
     /// `redis_startup_timeout`, in seconds.
     pub const REDIS_STARTUP_TIMEOUT: u64 = 30;
     /// `shutdown_timeout`, in seconds.
     pub const SHUTDOWN_TIMEOUT: u64 = 10;
     /// `log`.
     pub const LOG: &str = "info";
-    /// `events_per_second`.
-    pub const EVENTS_PER_SECOND: u32 = 1000;
-    /// `event_burst`.
-    pub const EVENT_BURST: u32 = 4096;
-    /// `max_pending_events`.
-    pub const MAX_PENDING_EVENTS: usize = 4096;
-    /// `max_outgoing_packets`.
-    pub const MAX_OUTGOING_PACKETS: usize = 4096;
-    /// `max_outgoing_bytes`.
-    pub const MAX_OUTGOING_BYTES: usize = 1 << 20;
-    /// `write_timeout`, in seconds.
-    pub const WRITE_TIMEOUT: u64 = 10;
-    /// `ws_read_buffer_size`.
-    pub const WS_READ_BUFFER_SIZE: usize = 1024;
     /// `parser`.
     pub const PARSER: &str = "json";
     /// `redis_adapter`.
@@ -113,32 +99,6 @@ pub mod defaults {
     pub const FORWARDED_HEADER: &str = "x-forwarded-for";
     /// `admin_ui_mode`.
     pub const ADMIN_UI_MODE: &str = "production";
-    /// `max_disconnection_duration`, in seconds.
-    pub const MAX_DISCONNECTION_DURATION: u64 = 120;
-    /// `recovery_max_sessions`.
-    pub const RECOVERY_MAX_SESSIONS: usize = 10_000;
-    /// `recovery_max_packets`.
-    pub const RECOVERY_MAX_PACKETS: usize = 10_000;
-    /// `recovery_max_bytes`.
-    pub const RECOVERY_MAX_BYTES: usize = 16 << 20;
-    /// `max_event_name_len`.
-    pub const MAX_EVENT_NAME_LEN: usize = 128;
-    /// `max_json_depth`.
-    pub const MAX_JSON_DEPTH: usize = 32;
-    /// `connections_per_ip_per_second`.
-    pub const CONNECTIONS_PER_IP_PER_SECOND: u32 = 20;
-    /// `connection_burst_per_ip`.
-    pub const CONNECTION_BURST_PER_IP: u32 = 50;
-    /// `max_clients`.
-    pub const MAX_CLIENTS: usize = 100000;
-    /// `max_clients_per_user`.
-    pub const MAX_CLIENTS_PER_USER: usize = 32;
-    /// `max_rooms_per_client`.
-    pub const MAX_ROOMS_PER_CLIENT: usize = 128;
-    /// `max_clients_per_room`.
-    pub const MAX_CLIENTS_PER_ROOM: usize = 10000;
-    /// `max_room_name_len`.
-    pub const MAX_ROOM_NAME_LEN: usize = 128;
     /// `jwt_leeway`.
     pub const JWT_LEEWAY: u64 = 0;
     /// `jwt_algorithm`.
@@ -146,13 +106,21 @@ pub mod defaults {
 }
 
 /// The server's settings, once flags, environment and file are merged.
-#[derive(Debug, Clone, Args)]
+///
+/// Each setting is declared here once: its doc comment is its help (and the meaning in
+/// `docs/configuration.md`'s table), its `#[arg]` names its flag, variable and default, and its
+/// type (with the `serde` attribute of the few that take another shape in a file) says how the
+/// file gives it. [`settings`], [`Config::default`], `iogate config` and the docs' table are
+/// derived from it.
+#[derive(Debug, Clone, Args, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Config {
     /// The port to listen on (0 picks a free one).
     #[arg(long, env = "PORT", default_value_t = defaults::PORT, global = true)]
     pub port: u16,
-    /// The address to listen on.
+    /// Address to listen on (`0.0.0.0` or `::` for every interface)
     #[arg(long, env = "HOST", default_value = defaults::HOST, global = true)]
+    #[serde(deserialize_with = "from_file::address")]
     pub host: IpAddr,
     /// The HS256 secret of client JWTs, at least 32 bytes. Unset: a random one is made at
     /// each start (tokens then last as long as the process) and a development token is
@@ -169,9 +137,10 @@ pub struct Config {
         value_delimiter = ',',
         global = true
     )]
+    #[serde(deserialize_with = "from_file::list")]
     pub api_key: Vec<String>,
-    /// The origins browsers may connect from, comma-separated (`https://app.example.com`);
-    /// `*` for any (without credentials).
+    /// CORS origins browsers may connect from (`https://app.example.com`, no trailing slash), a
+    /// comma list or a TOML array; `*` for any origin, without credentials.
     #[arg(
         long,
         env = "ALLOWED_ORIGINS",
@@ -179,24 +148,29 @@ pub struct Config {
         default_value = defaults::ALLOWED_ORIGINS,
         global = true
     )]
+    #[serde(deserialize_with = "from_file::list")]
     pub allowed_origins: Vec<String>,
-    /// The reverse proxies in front of iogate, comma-separated addresses or ranges
-    /// (`10.0.0.0/8,192.168.1.10`): a connection from one of them counts as coming from the
-    /// client its forwarding header names (the rightmost hop that is not one of them), for the
-    /// per-IP limit and the logs. Unset: no header is believed, and every client behind a proxy
-    /// shares the proxy's address.
+    /// The reverse proxies in front of iogate: addresses or ranges, a comma list or a TOML array
+    /// (`10.0.0.0/8,192.168.1.10`). A connection from one of them counts as coming from the client
+    /// its forwarding header names, the rightmost hop that is not one of them: the per-IP limit
+    /// counts that address, and the logs show it. Unset: no header is believed, and every client
+    /// behind a proxy shares the proxy's address (and its per-IP limit). See
+    /// [security.md](security.md#behind-a-proxy)
     #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', global = true)]
+    #[serde(deserialize_with = "from_file::list")]
     pub trusted_proxies: Vec<String>,
-    /// The header the trusted proxies name the client in: `x-forwarded-for` or `forwarded`
-    /// (RFC 7239).
+    /// The header the trusted proxies name the client in: `x-forwarded-for` (nginx, HAProxy, cloud
+    /// load balancers) or `forwarded` (RFC 7239). Only that one is read: a proxy that passes the
+    /// other through from the client cannot be used to forge an address.
     #[arg(long, env = "FORWARDED_HEADER", default_value = defaults::FORWARDED_HEADER, value_parser = ["x-forwarded-for", "forwarded"], global = true)]
     pub forwarded_header: String,
     /// The largest packet a client may send, in bytes (socket.io's maxHttpBufferSize).
-    #[arg(long, env = "MAX_PAYLOAD", default_value_t = defaults::MAX_PAYLOAD, global = true)]
+    #[arg(long, env = "MAX_PAYLOAD", default_value_t = iogate::defaults::MAX_PAYLOAD, global = true)]
     pub max_payload: u64,
-    /// Redis to cluster over (`redis://[:password@]host:port`): every iogate process given the
-    /// same Redis behaves as one server. Unset: a single node, no Redis needed. With
-    /// `redis_adapter = "sharded"`, the seed nodes of a Redis Cluster, comma-separated.
+    /// Redis to cluster over (`redis://[:password@]host:port`); unset: a single node. With
+    /// `redis_adapter = "sharded"`, a Redis Cluster's seed nodes, comma-separated
+    /// (`redis://10.0.0.1:7000,redis://10.0.0.2:7000`). Its password is masked wherever iogate
+    /// prints it. See [scaling.md](scaling.md)
     #[arg(long, env = "REDIS_URL", hide_env_values = true, global = true)]
     pub redis_url: Option<String>,
     /// How long to keep trying to reach Redis at start, in seconds, before exiting with an
@@ -210,10 +184,11 @@ pub struct Config {
     )]
     pub redis_startup_timeout: u64,
     /// Which of socket.io's Redis adapters the nodes speak: `pubsub` (`@socket.io/redis-adapter`,
-    /// which `@socket.io/redis-emitter` can publish to) or `streams`
-    /// (`@socket.io/redis-streams-adapter`: a client whose connection broke is recovered on any
-    /// node) or `sharded` (`@socket.io/redis-adapter`'s sharded adapter, on a Redis Cluster).
-    /// Every node of a cluster, Node's too, must use the same one.
+    /// emitters can publish to it) , `streams` (`@socket.io/redis-streams-adapter`: a dropped
+    /// client is recovered on any node; its stream keeps about `recovery_max_packets` entries) or
+    /// `sharded` (`@socket.io/redis-adapter`'s `createShardedAdapter`, on a Redis Cluster: sharded
+    /// pub/sub, a room's broadcasts reach only the nodes with members in it). Every node of a
+    /// cluster, Node's too, uses the same one. See [scaling.md](scaling.md#which-adapter)
     #[arg(long, env = "REDIS_ADAPTER", default_value = defaults::REDIS_ADAPTER, value_parser = ["pubsub", "streams", "sharded"], global = true)]
     pub redis_adapter: String,
     /// On SIGTERM or SIGINT, how long to wait, in seconds, for clients to be disconnected,
@@ -250,12 +225,13 @@ pub struct Config {
     #[arg(long, env = "METRICS_KEY", hide_env_values = true, global = true)]
     pub metrics_key: Option<String>,
     /// An `http://` URL that receives presence's transitions (`user_online`, `user_offline`,
-    /// `room_occupied`, `room_vacated`) as signed JSON POSTs, retried until taken. Needs
-    /// `presence_webhook_secret`. Unset: no webhook.
+    /// `room_occupied`, `room_vacated`) as signed JSON POSTs, retried with backoff, each with an id
+    /// to drop copies of; in a cluster each transition is posted by one node. Needs
+    /// `presence_webhook_secret`. See [presence.md](presence.md#webhooks)
     #[arg(long, env = "PRESENCE_WEBHOOK_URL", value_name = "URL", global = true)]
     pub presence_webhook_url: Option<String>,
-    /// The key of the webhook's HMAC-SHA256 signatures (`X-Iogate-Signature`), at least 16
-    /// characters.
+    /// The key of the webhook's HMAC-SHA256 signature (`X-Iogate-Signature: sha256=<hex of
+    /// HMAC("<timestamp>.<body>")>`), at least 16 characters.
     #[arg(
         long,
         env = "PRESENCE_WEBHOOK_SECRET",
@@ -276,8 +252,8 @@ pub struct Config {
     /// The Admin UI's user name.
     #[arg(long, env = "ADMIN_UI_USERNAME", global = true)]
     pub admin_ui_username: Option<String>,
-    /// The bcrypt hash of the Admin UI's password (`$2b$10$...`), as the UI's Node server
-    /// side takes it.
+    /// The bcrypt hash of its password (`$2b$10$...`), as `@socket.io/admin-ui`'s server side takes
+    /// it; a plain password is refused.
     #[arg(
         long,
         env = "ADMIN_UI_PASSWORD_HASH",
@@ -305,81 +281,86 @@ pub struct Config {
     #[arg(long, env = "HTTP_COMPRESSION", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set, default_value_t = true, global = true)]
     pub http_compression: bool,
     /// Sustained events per second per client (token bucket); over it the client gets `exception` `Too many requests`.
-    #[arg(long, env = "EVENTS_PER_SECOND", default_value_t = defaults::EVENTS_PER_SECOND, global = true)]
+    #[arg(long, env = "EVENTS_PER_SECOND", default_value_t = iogate::defaults::EVENTS_PER_SECOND, global = true)]
     pub events_per_second: u32,
     /// Events a client may send at once above the sustained rate.
-    #[arg(long, env = "EVENT_BURST", default_value_t = defaults::EVENT_BURST, global = true)]
+    #[arg(long, env = "EVENT_BURST", default_value_t = iogate::defaults::EVENT_BURST, global = true)]
     pub event_burst: u32,
     /// Events of one client that may wait for their handler.
-    #[arg(long, env = "MAX_PENDING_EVENTS", default_value_t = defaults::MAX_PENDING_EVENTS, global = true)]
+    #[arg(long, env = "MAX_PENDING_EVENTS", default_value_t = iogate::defaults::MAX_PENDING_EVENTS, global = true)]
     pub max_pending_events: usize,
     /// Packets that may wait to be written to one client; a client that falls further behind is cut off.
-    #[arg(long, env = "MAX_OUTGOING_PACKETS", default_value_t = defaults::MAX_OUTGOING_PACKETS, global = true)]
+    #[arg(long, env = "MAX_OUTGOING_PACKETS", default_value_t = iogate::defaults::MAX_OUTGOING_PACKETS, global = true)]
     pub max_outgoing_packets: usize,
     /// Bytes that may wait to be written to one client; a client that stops reading is cut off before its queue passes this.
-    #[arg(long, env = "MAX_OUTGOING_BYTES", default_value_t = defaults::MAX_OUTGOING_BYTES, global = true)]
+    #[arg(long, env = "MAX_OUTGOING_BYTES", default_value_t = iogate::defaults::MAX_OUTGOING_BYTES, global = true)]
     pub max_outgoing_bytes: usize,
-    /// Seconds a write to a WebSocket client may take before the connection is cut off.
-    #[arg(long, env = "WRITE_TIMEOUT", default_value_t = defaults::WRITE_TIMEOUT, global = true)]
+    /// Seconds a write to a WebSocket client may take; a client whose TCP window stays shut longer
+    /// is cut off.
+    #[arg(long, env = "WRITE_TIMEOUT", default_value_t = iogate::defaults::WRITE_TIMEOUT_SECS, global = true)]
     pub write_timeout: u64,
-    /// Compress WebSocket messages of 1 KiB and more with permessage-deflate for clients that
-    /// offer it (socket.io's `perMessageDeflate`, off by default as there).
+    /// Compress WebSocket messages of 1 KiB and more with permessage-deflate for clients that offer
+    /// it (socket.io's `perMessageDeflate`); each message on its own, so idle clients cost no more
+    /// memory (see [benchmarks](benchmarks.md#compression))
     #[arg(long, env = "PER_MESSAGE_DEFLATE", value_parser = BoolishValueParser::new(), global = true)]
     pub per_message_deflate: bool,
     /// How packets are written: `json` (socket.io's default parser) or `msgpack`
-    /// (`socket.io-msgpack-parser`); clients must use the same one.
+    /// (`socket.io-msgpack-parser`: clients pass `parser` to `io()`); a client with the other
+    /// parser gets `connect_error` saying which the server uses.
     #[arg(long, env = "PARSER", default_value = defaults::PARSER, value_parser = ["json", "msgpack"], global = true)]
     pub parser: String,
-    /// Connection state recovery (socket.io's `connectionStateRecovery`): a client whose
-    /// connection broke and that comes back in time keeps its id, rooms and data, and gets
-    /// the events it missed; every event sent without an ack carries an offset as its last
-    /// argument.
+    /// A client whose connection broke and that comes back within `max_disconnection_duration`
+    /// keeps its id, rooms and data, and gets the events it missed, in order (socket.io's
+    /// `connectionStateRecovery`); every event sent without an ack then carries an offset as its
+    /// last argument (see [operations](operations.md#connection-state-recovery))
     #[arg(long, env = "CONNECTION_STATE_RECOVERY", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set, default_value_t = true, global = true)]
     pub connection_state_recovery: bool,
     /// Seconds a broken connection's session and the events it misses are kept.
-    #[arg(long, env = "MAX_DISCONNECTION_DURATION", default_value_t = defaults::MAX_DISCONNECTION_DURATION, global = true)]
+    #[arg(long, env = "MAX_DISCONNECTION_DURATION", default_value_t = iogate::defaults::MAX_DISCONNECTION_DURATION_SECS, global = true)]
     pub max_disconnection_duration: u64,
-    /// Whether a recovered client skips the connection middlewares (its JWT is checked all the same).
-    #[arg(long, env = "SKIP_MIDDLEWARES", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set, default_value_t = true, global = true)]
+    /// A recovered client skips the connection middlewares, unless the JWT it authenticated with
+    /// expired meanwhile (then they all check the token it comes back with)
+    #[arg(long, env = "SKIP_MIDDLEWARES", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set, default_value_t = iogate::defaults::SKIP_MIDDLEWARES, global = true)]
     pub skip_middlewares: bool,
     /// Most sessions kept for recovery at once; past it, the oldest is forgotten.
-    #[arg(long, env = "RECOVERY_MAX_SESSIONS", default_value_t = defaults::RECOVERY_MAX_SESSIONS, global = true)]
+    #[arg(long, env = "RECOVERY_MAX_SESSIONS", default_value_t = iogate::defaults::RECOVERY_MAX_SESSIONS, global = true)]
     pub recovery_max_sessions: usize,
-    /// Most events kept for replay.
-    #[arg(long, env = "RECOVERY_MAX_PACKETS", default_value_t = defaults::RECOVERY_MAX_PACKETS, global = true)]
+    /// Events kept for replay; a client that missed one already dropped connects as a new client.
+    #[arg(long, env = "RECOVERY_MAX_PACKETS", default_value_t = iogate::defaults::RECOVERY_MAX_PACKETS, global = true)]
     pub recovery_max_packets: usize,
     /// Most bytes of events kept for replay.
-    #[arg(long, env = "RECOVERY_MAX_BYTES", default_value_t = defaults::RECOVERY_MAX_BYTES, global = true)]
+    #[arg(long, env = "RECOVERY_MAX_BYTES", default_value_t = iogate::defaults::RECOVERY_MAX_BYTES, global = true)]
     pub recovery_max_bytes: usize,
-    /// Bytes a WebSocket connection reads at a time; every client holds a buffer this big.
-    #[arg(long, env = "WS_READ_BUFFER_SIZE", default_value_t = defaults::WS_READ_BUFFER_SIZE, global = true)]
+    /// Bytes a WebSocket connection reads at a time; each client holds a buffer this big (raise it
+    /// when clients mostly send large messages)
+    #[arg(long, env = "WS_READ_BUFFER_SIZE", default_value_t = iogate::defaults::WS_READ_BUFFER_SIZE, global = true)]
     pub ws_read_buffer_size: usize,
     /// Longest event name, in bytes.
-    #[arg(long, env = "MAX_EVENT_NAME_LEN", default_value_t = defaults::MAX_EVENT_NAME_LEN, global = true)]
+    #[arg(long, env = "MAX_EVENT_NAME_LEN", default_value_t = iogate::defaults::MAX_EVENT_NAME_LEN, global = true)]
     pub max_event_name_len: usize,
     /// Deepest JSON nesting of a message's arguments.
-    #[arg(long, env = "MAX_JSON_DEPTH", default_value_t = defaults::MAX_JSON_DEPTH, global = true)]
+    #[arg(long, env = "MAX_JSON_DEPTH", default_value_t = iogate::defaults::MAX_JSON_DEPTH, global = true)]
     pub max_json_depth: usize,
     /// New connections per second from one IP address (sustained).
-    #[arg(long, env = "CONNECTIONS_PER_IP_PER_SECOND", default_value_t = defaults::CONNECTIONS_PER_IP_PER_SECOND, global = true)]
+    #[arg(long, env = "CONNECTIONS_PER_IP_PER_SECOND", default_value_t = iogate::defaults::CONNECTIONS_PER_IP_PER_SECOND, global = true)]
     pub connections_per_ip_per_second: u32,
     /// New connections one IP address may open at once.
-    #[arg(long, env = "CONNECTION_BURST_PER_IP", default_value_t = defaults::CONNECTION_BURST_PER_IP, global = true)]
+    #[arg(long, env = "CONNECTION_BURST_PER_IP", default_value_t = iogate::defaults::CONNECTION_BURST_PER_IP, global = true)]
     pub connection_burst_per_ip: u32,
     /// Clients connected to this server (all namespaces).
-    #[arg(long, env = "MAX_CLIENTS", default_value_t = defaults::MAX_CLIENTS, global = true)]
+    #[arg(long, env = "MAX_CLIENTS", default_value_t = iogate::defaults::MAX_CLIENTS, global = true)]
     pub max_clients: usize,
     /// Clients of one user (`sub`) on this server.
-    #[arg(long, env = "MAX_CLIENTS_PER_USER", default_value_t = defaults::MAX_CLIENTS_PER_USER, global = true)]
+    #[arg(long, env = "MAX_CLIENTS_PER_USER", default_value_t = iogate::defaults::MAX_CLIENTS_PER_USER, global = true)]
     pub max_clients_per_user: usize,
     /// Rooms one client may be in.
-    #[arg(long, env = "MAX_ROOMS_PER_CLIENT", default_value_t = defaults::MAX_ROOMS_PER_CLIENT, global = true)]
+    #[arg(long, env = "MAX_ROOMS_PER_CLIENT", default_value_t = iogate::defaults::MAX_ROOMS_PER_CLIENT, global = true)]
     pub max_rooms_per_client: usize,
     /// Clients of one room on this node.
-    #[arg(long, env = "MAX_CLIENTS_PER_ROOM", default_value_t = defaults::MAX_CLIENTS_PER_ROOM, global = true)]
+    #[arg(long, env = "MAX_CLIENTS_PER_ROOM", default_value_t = iogate::defaults::MAX_CLIENTS_PER_ROOM, global = true)]
     pub max_clients_per_room: usize,
     /// Longest room name, in bytes.
-    #[arg(long, env = "MAX_ROOM_NAME_LEN", default_value_t = defaults::MAX_ROOM_NAME_LEN, global = true)]
+    #[arg(long, env = "MAX_ROOM_NAME_LEN", default_value_t = iogate::defaults::MAX_ROOM_NAME_LEN, global = true)]
     pub max_room_name_len: usize,
     /// Seconds of clock skew allowed on `exp` and `nbf`.
     #[arg(long, env = "JWT_LEEWAY", default_value_t = defaults::JWT_LEEWAY, global = true)]
@@ -402,369 +383,88 @@ pub struct Config {
 }
 
 impl Default for Config {
+    /// Every setting at its default, as `#[arg]` declares it (the environment is not read).
     fn default() -> Self {
-        Self {
-            port: defaults::PORT,
-            host: defaults::HOST.parse().expect("a valid address"),
-            jwt_secret: None,
-            api_key: Vec::new(),
-            allowed_origins: vec![defaults::ALLOWED_ORIGINS.to_owned()],
-            trusted_proxies: Vec::new(),
-            forwarded_header: defaults::FORWARDED_HEADER.to_owned(),
-            max_payload: defaults::MAX_PAYLOAD,
-            redis_url: None,
-            redis_startup_timeout: defaults::REDIS_STARTUP_TIMEOUT,
-            redis_adapter: defaults::REDIS_ADAPTER.to_owned(),
-            shutdown_timeout: defaults::SHUTDOWN_TIMEOUT,
-            log: defaults::LOG.to_owned(),
-            log_json: false,
-            metrics: true,
-            metrics_key: None,
-            presence_webhook_url: None,
-            presence_webhook_secret: None,
-            admin_ui: false,
-            admin_ui_username: None,
-            admin_ui_password_hash: None,
-            admin_ui_readonly: false,
-            admin_ui_mode: defaults::ADMIN_UI_MODE.to_owned(),
-            admin_ui_no_auth: false,
-            static_dir: None,
-            demo: false,
-            http_compression: true,
-            events_per_second: defaults::EVENTS_PER_SECOND,
-            event_burst: defaults::EVENT_BURST,
-            max_pending_events: defaults::MAX_PENDING_EVENTS,
-            max_outgoing_packets: defaults::MAX_OUTGOING_PACKETS,
-            max_outgoing_bytes: defaults::MAX_OUTGOING_BYTES,
-            write_timeout: defaults::WRITE_TIMEOUT,
-            per_message_deflate: false,
-            parser: defaults::PARSER.to_owned(),
-            connection_state_recovery: true,
-            max_disconnection_duration: defaults::MAX_DISCONNECTION_DURATION,
-            skip_middlewares: true,
-            recovery_max_sessions: defaults::RECOVERY_MAX_SESSIONS,
-            recovery_max_packets: defaults::RECOVERY_MAX_PACKETS,
-            recovery_max_bytes: defaults::RECOVERY_MAX_BYTES,
-            ws_read_buffer_size: defaults::WS_READ_BUFFER_SIZE,
-            max_event_name_len: defaults::MAX_EVENT_NAME_LEN,
-            max_json_depth: defaults::MAX_JSON_DEPTH,
-            connections_per_ip_per_second: defaults::CONNECTIONS_PER_IP_PER_SECOND,
-            connection_burst_per_ip: defaults::CONNECTION_BURST_PER_IP,
-            max_clients: defaults::MAX_CLIENTS,
-            max_clients_per_user: defaults::MAX_CLIENTS_PER_USER,
-            max_rooms_per_client: defaults::MAX_ROOMS_PER_CLIENT,
-            max_clients_per_room: defaults::MAX_CLIENTS_PER_ROOM,
-            max_room_name_len: defaults::MAX_ROOM_NAME_LEN,
-            jwt_leeway: defaults::JWT_LEEWAY,
-            jwt_algorithm: defaults::JWT_ALGORITHM.to_owned(),
-            jwt_public_key_file: None,
-            jwt_jwks_file: None,
-            jwt_issuer: None,
-            jwt_audience: None,
-        }
+        let cmd = Config::augment_args(clap::Command::new("iogate")).mut_args(|a| a.env(None));
+        let matches = cmd.get_matches_from(["iogate"]);
+        Config::from_arg_matches(&matches).expect("every setting has a default or is optional")
     }
 }
 
-/// One setting: its key in the file (and clap's argument id), its environment variable, and
-/// whether its value is a secret.
-#[derive(Debug, Clone, Copy)]
+/// One setting, as [`Config`]'s declaration says it.
+#[derive(Debug, Clone)]
 pub struct Setting {
     /// The key in the config file, e.g. `port`; the flag is the key with `-` for `_`.
-    pub key: &'static str,
+    pub key: String,
     /// The environment variable.
-    pub env: &'static str,
-    /// Whether `iogate config` masks it.
+    pub env: String,
+    /// Whether its value is a secret (its environment value is hidden from `--help`):
+    /// `iogate config` masks it, or only the password of a URL.
     pub secret: bool,
+    /// Its default, as `--help` shows it; `None` when unset by default.
+    pub default: Option<String>,
+    /// What it means: its doc comment.
+    pub help: String,
 }
 
-/// Every setting, in the order `iogate config` prints them.
-pub const SETTINGS: &[Setting] = &[
-    Setting {
-        key: "port",
-        env: "PORT",
-        secret: false,
-    },
-    Setting {
-        key: "host",
-        env: "HOST",
-        secret: false,
-    },
-    Setting {
-        key: "jwt_secret",
-        env: "JWT_SECRET",
-        secret: true,
-    },
-    Setting {
-        key: "api_key",
-        env: "API_KEY",
-        secret: true,
-    },
-    Setting {
-        key: "allowed_origins",
-        env: "ALLOWED_ORIGINS",
-        secret: false,
-    },
-    Setting {
-        key: "trusted_proxies",
-        env: "TRUSTED_PROXIES",
-        secret: false,
-    },
-    Setting {
-        key: "forwarded_header",
-        env: "FORWARDED_HEADER",
-        secret: false,
-    },
-    Setting {
-        key: "max_payload",
-        env: "MAX_PAYLOAD",
-        secret: false,
-    },
-    Setting {
-        key: "redis_url",
-        env: "REDIS_URL",
-        secret: false,
-    },
-    Setting {
-        key: "redis_startup_timeout",
-        env: "REDIS_STARTUP_TIMEOUT",
-        secret: false,
-    },
-    Setting {
-        key: "redis_adapter",
-        env: "REDIS_ADAPTER",
-        secret: false,
-    },
-    Setting {
-        key: "shutdown_timeout",
-        env: "SHUTDOWN_TIMEOUT",
-        secret: false,
-    },
-    Setting {
-        key: "log",
-        env: "RUST_LOG",
-        secret: false,
-    },
-    Setting {
-        key: "log_json",
-        env: "LOG_JSON",
-        secret: false,
-    },
-    Setting {
-        key: "metrics",
-        env: "METRICS",
-        secret: false,
-    },
-    Setting {
-        key: "metrics_key",
-        env: "METRICS_KEY",
-        secret: true,
-    },
-    Setting {
-        key: "presence_webhook_url",
-        env: "PRESENCE_WEBHOOK_URL",
-        secret: false,
-    },
-    Setting {
-        key: "presence_webhook_secret",
-        env: "PRESENCE_WEBHOOK_SECRET",
-        secret: true,
-    },
-    Setting {
-        key: "static_dir",
-        env: "STATIC_DIR",
-        secret: false,
-    },
-    Setting {
-        key: "admin_ui",
-        env: "ADMIN_UI",
-        secret: false,
-    },
-    Setting {
-        key: "admin_ui_username",
-        env: "ADMIN_UI_USERNAME",
-        secret: false,
-    },
-    Setting {
-        key: "admin_ui_password_hash",
-        env: "ADMIN_UI_PASSWORD_HASH",
-        secret: true,
-    },
-    Setting {
-        key: "admin_ui_readonly",
-        env: "ADMIN_UI_READONLY",
-        secret: false,
-    },
-    Setting {
-        key: "admin_ui_mode",
-        env: "ADMIN_UI_MODE",
-        secret: false,
-    },
-    Setting {
-        key: "admin_ui_no_auth",
-        env: "ADMIN_UI_NO_AUTH",
-        secret: false,
-    },
-    Setting {
-        key: "demo",
-        env: "DEMO",
-        secret: false,
-    },
-    Setting {
-        key: "http_compression",
-        env: "HTTP_COMPRESSION",
-        secret: false,
-    },
-    Setting {
-        key: "events_per_second",
-        env: "EVENTS_PER_SECOND",
-        secret: false,
-    },
-    Setting {
-        key: "event_burst",
-        env: "EVENT_BURST",
-        secret: false,
-    },
-    Setting {
-        key: "max_pending_events",
-        env: "MAX_PENDING_EVENTS",
-        secret: false,
-    },
-    Setting {
-        key: "max_outgoing_packets",
-        env: "MAX_OUTGOING_PACKETS",
-        secret: false,
-    },
-    Setting {
-        key: "max_outgoing_bytes",
-        env: "MAX_OUTGOING_BYTES",
-        secret: false,
-    },
-    Setting {
-        key: "write_timeout",
-        env: "WRITE_TIMEOUT",
-        secret: false,
-    },
-    Setting {
-        key: "per_message_deflate",
-        env: "PER_MESSAGE_DEFLATE",
-        secret: false,
-    },
-    Setting {
-        key: "parser",
-        env: "PARSER",
-        secret: false,
-    },
-    Setting {
-        key: "connection_state_recovery",
-        env: "CONNECTION_STATE_RECOVERY",
-        secret: false,
-    },
-    Setting {
-        key: "max_disconnection_duration",
-        env: "MAX_DISCONNECTION_DURATION",
-        secret: false,
-    },
-    Setting {
-        key: "skip_middlewares",
-        env: "SKIP_MIDDLEWARES",
-        secret: false,
-    },
-    Setting {
-        key: "recovery_max_sessions",
-        env: "RECOVERY_MAX_SESSIONS",
-        secret: false,
-    },
-    Setting {
-        key: "recovery_max_packets",
-        env: "RECOVERY_MAX_PACKETS",
-        secret: false,
-    },
-    Setting {
-        key: "recovery_max_bytes",
-        env: "RECOVERY_MAX_BYTES",
-        secret: false,
-    },
-    Setting {
-        key: "ws_read_buffer_size",
-        env: "WS_READ_BUFFER_SIZE",
-        secret: false,
-    },
-    Setting {
-        key: "max_event_name_len",
-        env: "MAX_EVENT_NAME_LEN",
-        secret: false,
-    },
-    Setting {
-        key: "max_json_depth",
-        env: "MAX_JSON_DEPTH",
-        secret: false,
-    },
-    Setting {
-        key: "connections_per_ip_per_second",
-        env: "CONNECTIONS_PER_IP_PER_SECOND",
-        secret: false,
-    },
-    Setting {
-        key: "connection_burst_per_ip",
-        env: "CONNECTION_BURST_PER_IP",
-        secret: false,
-    },
-    Setting {
-        key: "max_clients",
-        env: "MAX_CLIENTS",
-        secret: false,
-    },
-    Setting {
-        key: "max_clients_per_user",
-        env: "MAX_CLIENTS_PER_USER",
-        secret: false,
-    },
-    Setting {
-        key: "max_rooms_per_client",
-        env: "MAX_ROOMS_PER_CLIENT",
-        secret: false,
-    },
-    Setting {
-        key: "max_clients_per_room",
-        env: "MAX_CLIENTS_PER_ROOM",
-        secret: false,
-    },
-    Setting {
-        key: "max_room_name_len",
-        env: "MAX_ROOM_NAME_LEN",
-        secret: false,
-    },
-    Setting {
-        key: "jwt_leeway",
-        env: "JWT_LEEWAY",
-        secret: false,
-    },
-    Setting {
-        key: "jwt_algorithm",
-        env: "JWT_ALGORITHM",
-        secret: false,
-    },
-    Setting {
-        key: "jwt_public_key_file",
-        env: "JWT_PUBLIC_KEY_FILE",
-        secret: false,
-    },
-    Setting {
-        key: "jwt_jwks_file",
-        env: "JWT_JWKS_FILE",
-        secret: false,
-    },
-    Setting {
-        key: "jwt_issuer",
-        env: "JWT_ISSUER",
-        secret: false,
-    },
-    Setting {
-        key: "jwt_audience",
-        env: "JWT_AUDIENCE",
-        secret: false,
-    },
-];
+/// Every setting, in the order they are declared (and `iogate config` prints them).
+pub fn settings() -> &'static [Setting] {
+    static SETTINGS: LazyLock<Vec<Setting>> = LazyLock::new(|| {
+        let cmd = Config::augment_args(clap::Command::new("iogate"));
+        cmd.get_arguments()
+            .filter_map(|arg| {
+                let env = arg.get_env()?.to_str()?.to_owned();
+                let default = arg.get_default_values();
+                Some(Setting {
+                    key: arg.get_id().to_string(),
+                    env,
+                    secret: arg.is_hide_env_values_set(),
+                    default: (!default.is_empty()).then(|| {
+                        default
+                            .iter()
+                            .map(|v| v.to_string_lossy())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    }),
+                    help: arg
+                        .get_long_help()
+                        .or(arg.get_help())
+                        .map(|h| h.to_string())
+                        .unwrap_or_default(),
+                })
+            })
+            .collect()
+    });
+    &SETTINGS
+}
+
+/// The table of every setting in `docs/configuration.md`, made from their declaration: a test
+/// keeps the document equal to it.
+pub fn docs_table() -> String {
+    let mut out = String::from(
+        "| key | flag | environment | default | meaning |\n|---|---|---|---|---|\n\
+         | — | `--config` | `IOGATE_CONFIG` | none | the TOML file to read |\n",
+    );
+    for s in settings() {
+        let default = match &s.default {
+            Some(d) => format!("`{d}`"),
+            None => "none".to_owned(),
+        };
+        let secret = if s.secret { " **secret**" } else { "" };
+        let help = s.help.split_whitespace().collect::<Vec<_>>().join(" ");
+        out.push_str(&format!(
+            "| `{key}` | `--{flag}` | `{env}` | {default} | {help}{secret} |\n",
+            key = s.key,
+            flag = s.key.replace('_', "-"),
+            env = s.env,
+        ));
+    }
+    out
+}
+
+fn setting(key: &str) -> Option<&'static Setting> {
+    settings().iter().find(|s| s.key == key)
+}
 
 /// Where a setting's value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -774,7 +474,7 @@ pub enum Source {
     /// The config file.
     File(PathBuf),
     /// Its environment variable.
-    Env(&'static str),
+    Env(String),
     /// Its flag.
     Flag,
 }
@@ -835,7 +535,7 @@ pub struct Effective {
     pub config: Config,
     /// The file that was read, if any.
     pub file: Option<PathBuf>,
-    sources: BTreeMap<&'static str, Source>,
+    sources: BTreeMap<String, Source>,
 }
 
 impl Effective {
@@ -854,22 +554,19 @@ impl Effective {
         if let Some(file) = &self.file {
             out.push_str(&format!("# config file: {}\n", file.display()));
         }
-        for setting in SETTINGS {
-            let source = self.source(setting.key);
-            let line = match self.config.value(setting.key) {
+        let values = self.config.values();
+        for setting in settings() {
+            let source = self.source(&setting.key);
+            let line = match values.get(&setting.key) {
                 Some(value) => {
-                    let value = if setting.secret { mask(&value) } else { value };
-                    let value = if setting.key == "redis_url" {
-                        value
-                            .as_str()
-                            .map(|u| toml::Value::String(redact_url(u)))
-                            .unwrap_or(value)
+                    let value = if setting.secret {
+                        mask(value)
                     } else {
-                        value
+                        value.clone()
                     };
                     format!("{} = {}", setting.key, value)
                 }
-                None => format!("# {} = (unset){}", setting.key, unset_meaning(setting.key)),
+                None => format!("# {} = (unset){}", setting.key, unset_meaning(&setting.key)),
             };
             out.push_str(&format!("{line:<48} # {source}\n"));
         }
@@ -895,10 +592,36 @@ fn unset_meaning(key: &str) -> &'static str {
     }
 }
 
-/// `"********"` for a set secret, element-wise for a list.
+/// A JSON value as TOML: `None` for null or an empty list (unset); integers past TOML's
+/// range clamped.
+fn toml_of(value: serde_json::Value) -> Option<toml::Value> {
+    use serde_json::Value as J;
+    use toml::Value as T;
+    Some(match value {
+        J::Null => return None,
+        J::Bool(b) => T::Boolean(b),
+        J::Number(n) => match n.as_i64() {
+            Some(i) => T::Integer(i),
+            None if n.is_u64() => T::Integer(i64::MAX),
+            None => T::Float(n.as_f64().unwrap_or_default()),
+        },
+        J::String(s) => T::String(s),
+        J::Array(items) if items.is_empty() => return None,
+        J::Array(items) => T::Array(items.into_iter().filter_map(toml_of).collect()),
+        J::Object(fields) => T::Table(
+            fields
+                .into_iter()
+                .filter_map(|(k, v)| Some((k, toml_of(v)?)))
+                .collect(),
+        ),
+    })
+}
+
+/// `"********"` for a set secret, element-wise for a list; a URL keeps all but its password.
 fn mask(value: &toml::Value) -> toml::Value {
     match value {
         toml::Value::Array(items) => toml::Value::Array(items.iter().map(mask).collect()),
+        toml::Value::String(url) if url.contains("://") => toml::Value::String(redact_url(url)),
         _ => toml::Value::String("********".into()),
     }
 }
@@ -966,7 +689,7 @@ fn env_culprit(e: &clap::Error, args: &[std::ffi::OsString]) -> Option<&'static 
         return None;
     }
     let key = flag.strip_prefix("--")?.replace('-', "_");
-    SETTINGS.iter().find(|s| s.key == key).map(|s| s.env)
+    setting(&key).map(|s| s.env.as_str())
 }
 
 /// [`load`] for the given arguments (the environment is still read).
@@ -988,13 +711,13 @@ fn load_from_matches(matches: ArgMatches) -> Result<(Option<Command>, Effective)
         [top, inner].into_iter().flatten().max()
     };
     let mut sources = BTreeMap::new();
-    for setting in SETTINGS {
-        let source = match source_of(setting.key) {
+    for setting in settings() {
+        let source = match source_of(&setting.key) {
             Some(ValueSource::CommandLine) => Source::Flag,
-            Some(ValueSource::EnvVariable) => Source::Env(setting.env),
+            Some(ValueSource::EnvVariable) => Source::Env(setting.env.clone()),
             _ => Source::Default,
         };
-        sources.insert(setting.key, source);
+        sources.insert(setting.key.clone(), source);
     }
     let mut config = cli.config;
     if let Some(path) = &cli.config_file {
@@ -1002,8 +725,10 @@ fn load_from_matches(matches: ArgMatches) -> Result<(Option<Command>, Effective)
         let table: toml::Table = text
             .parse()
             .map_err(|e: toml::de::Error| LoadError::Syntax(path.clone(), e.to_string()))?;
+        let file = Source::File(path.clone());
+        let mut merged = config.values();
         for (key, value) in table {
-            let Some(setting) = SETTINGS.iter().find(|s| s.key == key) else {
+            let Some(setting) = setting(&key) else {
                 return Err(LoadError::Invalid(ConfigError {
                     problem: format!(
                         "unknown setting in {} (known: {})",
@@ -1014,29 +739,32 @@ fn load_from_matches(matches: ArgMatches) -> Result<(Option<Command>, Effective)
                     source: None,
                 }));
             };
-            let file = Source::File(path.clone());
-            // A value that a flag or variable overrides is still checked: the file is wrong.
-            let overridden = sources[setting.key] != Source::Default;
-            let mut scratch = Config::default();
-            let target = if overridden {
-                &mut scratch
-            } else {
-                &mut config
-            };
-            target.set(setting.key, value).map_err(|problem| {
-                LoadError::Invalid(ConfigError {
-                    key: setting.key.to_owned(),
-                    problem,
-                    source: Some(file.clone()),
-                })
-            })?;
-            if !overridden {
-                sources.insert(setting.key, file);
+            // Each value is checked alone, so the error names its key; one that a flag or
+            // variable overrides is checked too: the file is wrong.
+            Config::from_values(toml::Table::from_iter([(key.clone(), value.clone())])).map_err(
+                |problem| {
+                    LoadError::Invalid(ConfigError {
+                        key: key.clone(),
+                        problem,
+                        source: Some(file.clone()),
+                    })
+                },
+            )?;
+            if sources[&key] == Source::Default {
+                merged.insert(key.clone(), value);
+                sources.insert(key, file.clone());
             }
             if setting.secret {
-                warn_if_readable(path, setting.key);
+                warn_if_readable(path, &setting.key);
             }
         }
+        config = Config::from_values(merged).map_err(|problem| {
+            LoadError::Invalid(ConfigError {
+                key: "config".into(),
+                problem,
+                source: Some(file),
+            })
+        })?;
     }
     let effective = Effective {
         config,
@@ -1051,9 +779,9 @@ fn load_from_matches(matches: ArgMatches) -> Result<(Option<Command>, Effective)
 }
 
 fn known_keys() -> String {
-    SETTINGS
+    settings()
         .iter()
-        .map(|s| s.key)
+        .map(|s| s.key.as_str())
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -1076,21 +804,38 @@ fn warn_if_readable(path: &Path, key: &str) {
     let _ = (path, key);
 }
 
-/// A list setting in the file: a TOML array, or one comma-separated string as in the
-/// environment.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum List {
-    One(String),
-    Many(Vec<String>),
-}
+/// How a file gives the settings whose type alone does not say it.
+mod from_file {
+    use std::net::IpAddr;
 
-impl List {
-    fn into_vec(self) -> Vec<String> {
-        match self {
-            List::One(s) => s.split(',').map(str::to_owned).collect(),
-            List::Many(v) => v,
+    use serde::{Deserialize, Deserializer};
+
+    /// A list: a TOML array of strings, or one string of comma-separated items as in the
+    /// environment.
+    pub fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum List {
+            One(String),
+            Many(Vec<String>),
         }
+        match List::deserialize(d) {
+            Ok(List::One(s)) => Ok(s.split(',').map(str::to_owned).collect()),
+            Ok(List::Many(v)) => Ok(v),
+            Err(_) => Err(serde::de::Error::custom(
+                "expected a string or an array of strings",
+            )),
+        }
+    }
+
+    /// An IP address, said as a string.
+    pub fn address<'de, D: Deserializer<'de>>(d: D) -> Result<IpAddr, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(|_| {
+            serde::de::Error::custom(format!(
+                "{text:?} is not an IP address (e.g. \"127.0.0.1\", \"0.0.0.0\", \"::\")"
+            ))
+        })
     }
 }
 
@@ -1154,193 +899,22 @@ impl Config {
             .map_err(|e| e.to_string())
     }
 
-    /// Sets `key` from a TOML value of the config file.
-    fn set(&mut self, key: &str, value: toml::Value) -> Result<(), String> {
-        fn get<T: for<'de> Deserialize<'de>>(value: toml::Value) -> Result<T, String> {
-            value
-                .try_into()
-                .map_err(|e: toml::de::Error| e.message().to_owned())
-        }
-        match key {
-            "port" => self.port = get(value)?,
-            "host" => {
-                let text: String = get(value)?;
-                self.host = text.parse().map_err(|_| {
-                    format!(
-                        "{text:?} is not an IP address (e.g. \"127.0.0.1\", \"0.0.0.0\", \"::\")"
-                    )
-                })?;
-            }
-            "jwt_secret" => self.jwt_secret = Some(get(value)?),
-            "api_key" => {
-                self.api_key = get::<List>(value)
-                    .map_err(|_| "expected a string or an array of strings".to_owned())?
-                    .into_vec()
-            }
-            "allowed_origins" => {
-                self.allowed_origins = get::<List>(value)
-                    .map_err(|_| "expected a string or an array of strings".to_owned())?
-                    .into_vec();
-            }
-            "trusted_proxies" => {
-                self.trusted_proxies = get::<List>(value)
-                    .map_err(|_| "expected a string or an array of strings".to_owned())?
-                    .into_vec();
-            }
-            "forwarded_header" => self.forwarded_header = get(value)?,
-            "max_payload" => self.max_payload = get(value)?,
-            "redis_url" => self.redis_url = Some(get(value)?),
-            "redis_startup_timeout" => self.redis_startup_timeout = get(value)?,
-            "shutdown_timeout" => self.shutdown_timeout = get(value)?,
-            "log" => self.log = get(value)?,
-            "log_json" => self.log_json = get(value)?,
-            "metrics" => self.metrics = get(value)?,
-            "metrics_key" => self.metrics_key = Some(get(value)?),
-            "presence_webhook_url" => self.presence_webhook_url = Some(get(value)?),
-            "presence_webhook_secret" => self.presence_webhook_secret = Some(get(value)?),
-            "static_dir" => self.static_dir = Some(get(value)?),
-            "admin_ui" => self.admin_ui = get(value)?,
-            "admin_ui_username" => self.admin_ui_username = Some(get(value)?),
-            "admin_ui_password_hash" => self.admin_ui_password_hash = Some(get(value)?),
-            "admin_ui_readonly" => self.admin_ui_readonly = get(value)?,
-            "admin_ui_mode" => self.admin_ui_mode = get(value)?,
-            "admin_ui_no_auth" => self.admin_ui_no_auth = get(value)?,
-            "demo" => self.demo = get(value)?,
-            "http_compression" => self.http_compression = get(value)?,
-            "events_per_second" => self.events_per_second = get(value)?,
-            "event_burst" => self.event_burst = get(value)?,
-            "max_pending_events" => self.max_pending_events = get(value)?,
-            "max_outgoing_packets" => self.max_outgoing_packets = get(value)?,
-            "max_outgoing_bytes" => self.max_outgoing_bytes = get(value)?,
-            "write_timeout" => self.write_timeout = get(value)?,
-            "per_message_deflate" => self.per_message_deflate = get(value)?,
-            "parser" => self.parser = get(value)?,
-            "redis_adapter" => self.redis_adapter = get(value)?,
-            "connection_state_recovery" => self.connection_state_recovery = get(value)?,
-            "max_disconnection_duration" => self.max_disconnection_duration = get(value)?,
-            "skip_middlewares" => self.skip_middlewares = get(value)?,
-            "recovery_max_sessions" => self.recovery_max_sessions = get(value)?,
-            "recovery_max_packets" => self.recovery_max_packets = get(value)?,
-            "recovery_max_bytes" => self.recovery_max_bytes = get(value)?,
-            "ws_read_buffer_size" => self.ws_read_buffer_size = get(value)?,
-            "max_event_name_len" => self.max_event_name_len = get(value)?,
-            "max_json_depth" => self.max_json_depth = get(value)?,
-            "connections_per_ip_per_second" => self.connections_per_ip_per_second = get(value)?,
-            "connection_burst_per_ip" => self.connection_burst_per_ip = get(value)?,
-            "max_clients" => self.max_clients = get(value)?,
-            "max_clients_per_user" => self.max_clients_per_user = get(value)?,
-            "max_rooms_per_client" => self.max_rooms_per_client = get(value)?,
-            "max_clients_per_room" => self.max_clients_per_room = get(value)?,
-            "max_room_name_len" => self.max_room_name_len = get(value)?,
-            "jwt_leeway" => self.jwt_leeway = get(value)?,
-            "jwt_algorithm" => self.jwt_algorithm = get(value)?,
-            "jwt_public_key_file" => self.jwt_public_key_file = Some(get(value)?),
-            "jwt_jwks_file" => self.jwt_jwks_file = Some(get(value)?),
-            "jwt_issuer" => self.jwt_issuer = Some(get(value)?),
-            "jwt_audience" => self.jwt_audience = Some(get(value)?),
-            _ => unreachable!("every key of SETTINGS is handled"),
-        }
-        Ok(())
+    /// The settings that `values` gives, the others at their default; the problem, in
+    /// serde's words, when a value is not of its setting's type.
+    fn from_values(values: toml::Table) -> Result<Self, String> {
+        Config::deserialize(values).map_err(|e| e.message().to_owned())
     }
 
-    /// The value of `key` as TOML, `None` when unset.
-    fn value(&self, key: &str) -> Option<toml::Value> {
-        use toml::Value as V;
-        let list = |v: &[String]| V::Array(v.iter().cloned().map(V::String).collect());
-        Some(match key {
-            "port" => V::Integer(self.port.into()),
-            "host" => V::String(self.host.to_string()),
-            "jwt_secret" => V::String(self.jwt_secret.clone()?),
-            "api_key" if self.api_key.is_empty() => return None,
-            "api_key" => list(&self.api_key),
-            "allowed_origins" => list(&self.allowed_origins),
-            "trusted_proxies" if self.trusted_proxies.is_empty() => return None,
-            "trusted_proxies" => list(&self.trusted_proxies),
-            "forwarded_header" => V::String(self.forwarded_header.clone()),
-            "max_payload" => V::Integer(i64::try_from(self.max_payload).unwrap_or(i64::MAX)),
-            "redis_url" => V::String(self.redis_url.clone()?),
-            "redis_startup_timeout" => {
-                V::Integer(i64::try_from(self.redis_startup_timeout).unwrap_or(i64::MAX))
-            }
-            "shutdown_timeout" => {
-                V::Integer(i64::try_from(self.shutdown_timeout).unwrap_or(i64::MAX))
-            }
-            "log" => V::String(self.log.clone()),
-            "log_json" => V::Boolean(self.log_json),
-            "metrics" => V::Boolean(self.metrics),
-            "metrics_key" => V::String(self.metrics_key.clone()?),
-            "presence_webhook_url" => V::String(self.presence_webhook_url.clone()?),
-            "presence_webhook_secret" => V::String(self.presence_webhook_secret.clone()?),
-            "static_dir" => V::String(self.static_dir.as_ref()?.display().to_string()),
-            "admin_ui" => V::Boolean(self.admin_ui),
-            "admin_ui_username" => V::String(self.admin_ui_username.clone()?),
-            "admin_ui_password_hash" => V::String(self.admin_ui_password_hash.clone()?),
-            "admin_ui_readonly" => V::Boolean(self.admin_ui_readonly),
-            "admin_ui_mode" => V::String(self.admin_ui_mode.clone()),
-            "admin_ui_no_auth" => V::Boolean(self.admin_ui_no_auth),
-            "demo" => V::Boolean(self.demo),
-            "http_compression" => V::Boolean(self.http_compression),
-            "events_per_second" => V::Integer(i64::from(self.events_per_second)),
-            "event_burst" => V::Integer(i64::from(self.event_burst)),
-            "max_pending_events" => {
-                V::Integer(i64::try_from(self.max_pending_events).unwrap_or(i64::MAX))
-            }
-            "max_outgoing_bytes" => {
-                V::Integer(i64::try_from(self.max_outgoing_bytes).unwrap_or(i64::MAX))
-            }
-            "write_timeout" => V::Integer(i64::try_from(self.write_timeout).unwrap_or(i64::MAX)),
-            "per_message_deflate" => V::Boolean(self.per_message_deflate),
-            "max_outgoing_packets" => {
-                V::Integer(i64::try_from(self.max_outgoing_packets).unwrap_or(i64::MAX))
-            }
-            "parser" => V::String(self.parser.clone()),
-            "redis_adapter" => V::String(self.redis_adapter.clone()),
-            "connection_state_recovery" => V::Boolean(self.connection_state_recovery),
-            "skip_middlewares" => V::Boolean(self.skip_middlewares),
-            "max_disconnection_duration" => {
-                V::Integer(i64::try_from(self.max_disconnection_duration).unwrap_or(i64::MAX))
-            }
-            "recovery_max_sessions" => {
-                V::Integer(i64::try_from(self.recovery_max_sessions).unwrap_or(i64::MAX))
-            }
-            "recovery_max_packets" => {
-                V::Integer(i64::try_from(self.recovery_max_packets).unwrap_or(i64::MAX))
-            }
-            "recovery_max_bytes" => {
-                V::Integer(i64::try_from(self.recovery_max_bytes).unwrap_or(i64::MAX))
-            }
-            "ws_read_buffer_size" => {
-                V::Integer(i64::try_from(self.ws_read_buffer_size).unwrap_or(i64::MAX))
-            }
-            "max_event_name_len" => {
-                V::Integer(i64::try_from(self.max_event_name_len).unwrap_or(i64::MAX))
-            }
-            "max_json_depth" => V::Integer(i64::try_from(self.max_json_depth).unwrap_or(i64::MAX)),
-            "connections_per_ip_per_second" => {
-                V::Integer(i64::from(self.connections_per_ip_per_second))
-            }
-            "connection_burst_per_ip" => V::Integer(i64::from(self.connection_burst_per_ip)),
-            "max_clients" => V::Integer(i64::try_from(self.max_clients).unwrap_or(i64::MAX)),
-            "max_clients_per_user" => {
-                V::Integer(i64::try_from(self.max_clients_per_user).unwrap_or(i64::MAX))
-            }
-            "max_rooms_per_client" => {
-                V::Integer(i64::try_from(self.max_rooms_per_client).unwrap_or(i64::MAX))
-            }
-            "max_clients_per_room" => {
-                V::Integer(i64::try_from(self.max_clients_per_room).unwrap_or(i64::MAX))
-            }
-            "max_room_name_len" => {
-                V::Integer(i64::try_from(self.max_room_name_len).unwrap_or(i64::MAX))
-            }
-            "jwt_leeway" => V::Integer(i64::try_from(self.jwt_leeway).unwrap_or(i64::MAX)),
-            "jwt_algorithm" => V::String(self.jwt_algorithm.clone()),
-            "jwt_public_key_file" => V::String(self.jwt_public_key_file.clone()?),
-            "jwt_jwks_file" => V::String(self.jwt_jwks_file.clone()?),
-            "jwt_issuer" => V::String(self.jwt_issuer.clone()?),
-            "jwt_audience" => V::String(self.jwt_audience.clone()?),
-            _ => return None,
-        })
+    /// Every set setting's value, as a config file writes it (unset optional settings and
+    /// empty lists left out).
+    fn values(&self) -> toml::Table {
+        let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(self) else {
+            return toml::Table::new();
+        };
+        fields
+            .into_iter()
+            .filter_map(|(key, value)| Some((key, toml_of(value)?)))
+            .collect()
     }
 
     /// Checks what types cannot: lengths of secrets, shapes of origins and URLs, the log
@@ -1516,22 +1090,22 @@ mod tests {
     }
 
     #[test]
-    fn every_setting_has_its_flag_and_variable() {
+    fn every_setting_has_its_flag_and_variable_and_reads_back_from_a_file() {
         let cmd = Cli::command();
-        for setting in SETTINGS {
+        for setting in settings() {
             let arg = cmd
                 .get_arguments()
-                .find(|a| a.get_id() == setting.key)
+                .find(|a| a.get_id() == setting.key.as_str())
                 .unwrap_or_else(|| panic!("no argument {}", setting.key));
             assert_eq!(arg.get_long(), Some(&*setting.key.replace('_', "-")));
-            assert_eq!(arg.get_env().and_then(|e| e.to_str()), Some(setting.env));
+            assert!(!setting.env.is_empty() && !setting.help.is_empty());
         }
         let args = cmd
             .get_arguments()
             .filter(|a| a.get_long().is_some_and(|l| l != "config"))
             .count();
-        assert_eq!(args, SETTINGS.len(), "a flag is missing from SETTINGS");
-        // Every key of SETTINGS can be read back.
+        assert_eq!(args, settings().len(), "a setting without a variable");
+        // Every setting, set, is written out and read back by the file's rules.
         let config = Config {
             jwt_secret: Some("x".into()),
             api_key: vec!["k".into()],
@@ -1547,11 +1121,54 @@ mod tests {
             jwt_jwks_file: Some("jwks.json".into()),
             jwt_issuer: Some("i".into()),
             jwt_audience: Some("a".into()),
+            port: 4321,
             ..Config::default()
         };
-        for setting in SETTINGS {
-            assert!(config.value(setting.key).is_some(), "{}", setting.key);
+        let values = config.values();
+        for setting in settings() {
+            assert!(values.contains_key(&setting.key), "{}", setting.key);
         }
+        let back = Config::from_values(values.clone()).unwrap();
+        assert_eq!(back.values(), values);
+        assert_eq!(back.port, 4321);
+    }
+
+    /// `docs/configuration.md`'s table is [`docs_table`]; `IOGATE_WRITE_DOCS=1 cargo test -p
+    /// iogate-server docs_table` writes it there after a setting changed.
+    #[test]
+    fn docs_table_is_made_from_the_declarations() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/configuration.md");
+        let doc = std::fs::read_to_string(&path).unwrap();
+        let (begin, end) = ("<!-- settings: begin -->\n", "<!-- settings: end -->");
+        let start = doc.find(begin).expect("the table's begin marker") + begin.len();
+        let stop = doc.find(end).expect("the table's end marker");
+        let table = docs_table();
+        if doc[start..stop] != table && std::env::var_os("IOGATE_WRITE_DOCS").is_some() {
+            std::fs::write(&path, format!("{}{table}{}", &doc[..start], &doc[stop..])).unwrap();
+            return;
+        }
+        assert!(
+            doc[start..stop] == table,
+            "docs/configuration.md's table is out of date: IOGATE_WRITE_DOCS=1 cargo test -p iogate-server docs_table"
+        );
+    }
+
+    #[test]
+    fn defaults_are_the_declared_ones_whatever_the_environment() {
+        let config = Config::default();
+        assert_eq!(config.port, defaults::PORT);
+        assert_eq!(config.allowed_origins, [defaults::ALLOWED_ORIGINS]);
+        assert!(config.metrics && config.connection_state_recovery && !config.demo);
+        assert_eq!(config.jwt_secret, None);
+        let port = settings().iter().find(|s| s.key == "port").unwrap();
+        assert_eq!(port.default.as_deref(), Some("3000"));
+        assert!(
+            settings()
+                .iter()
+                .find(|s| s.key == "jwt_secret")
+                .unwrap()
+                .secret
+        );
     }
 
     #[test]

@@ -63,15 +63,20 @@ pub struct Recovery {
     pub max_bytes: usize,
 }
 
+impl Recovery {
+    /// The defaults, socket.io's where it has them.
+    pub const DEFAULT: Self = Self {
+        max_disconnection_duration: Duration::from_secs(120),
+        skip_middlewares: true,
+        max_sessions: 10_000,
+        max_packets: 10_000,
+        max_bytes: 16 << 20,
+    };
+}
+
 impl Default for Recovery {
     fn default() -> Self {
-        Self {
-            max_disconnection_duration: Duration::from_secs(120),
-            skip_middlewares: true,
-            max_sessions: 10_000,
-            max_packets: 10_000,
-            max_bytes: 16 << 20,
-        }
+        Self::DEFAULT
     }
 }
 

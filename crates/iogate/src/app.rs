@@ -11,6 +11,7 @@ use serde_json::Value;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 use crate::client::ClientState;
+use crate::defaults;
 use crate::engine::{Mount, sio};
 use crate::gateway::{ConnectHook, DisconnectHook, IntoGateway, Middleware};
 use crate::handler::Route;
@@ -613,12 +614,12 @@ impl Default for Options {
             ping_interval: Duration::from_secs(25),
             ping_timeout: Duration::from_secs(20),
             connect_timeout: Duration::from_secs(45),
-            max_payload: 1_000_000,
+            max_payload: defaults::MAX_PAYLOAD,
             transports: Transports::All,
-            max_outgoing_packets: 4096,
-            max_outgoing_bytes: 1 << 20,
-            write_timeout: Duration::from_secs(10),
-            ws_read_buffer: 1024,
+            max_outgoing_packets: defaults::MAX_OUTGOING_PACKETS,
+            max_outgoing_bytes: defaults::MAX_OUTGOING_BYTES,
+            write_timeout: Duration::from_secs(defaults::WRITE_TIMEOUT_SECS),
+            ws_read_buffer: defaults::WS_READ_BUFFER_SIZE,
             per_message_deflate: false,
             http_compression: Some(1024),
             recovery: None,

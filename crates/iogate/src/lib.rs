@@ -95,6 +95,7 @@ mod cluster {
     }
 }
 pub mod context;
+pub mod defaults;
 mod dispatch;
 mod engine;
 pub mod exception;

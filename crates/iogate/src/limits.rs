@@ -17,18 +17,23 @@
 //! | clients per room (on one node) | 10,000 | `exception` `Room is full` |
 //! | room name length | 128 bytes | `exception` `Room name too long` |
 //! | outgoing queue per client (`max_outgoing_packets`) | 4,096 packets | a disconnect (the client stopped reading) |
+//!
+//! The per-IP limit needs each connection's peer address, which [`serve`](crate::serve) (or
+//! axum's `into_make_service_with_connect_info::<SocketAddr>()`) provides; served without it,
+//! the limit cannot apply, and the first handshake logs a warning saying so.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 use governor::clock::QuantaClock;
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-/// The limits, with their defaults (see the [module docs](self)).
+/// The limits, with their defaults (see the [module docs](self); the values are in
+/// [`defaults`](crate::defaults)).
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct Limits {
@@ -50,21 +55,22 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
+        use crate::defaults as d;
         Self {
-            max_pending_events: 4096,
-            max_pending_bytes: 16 << 20,
-            events_per_second: 1000,
-            event_burst: 4096,
-            abuse_refusals: 1000,
-            max_event_name_len: 128,
-            max_json_depth: 32,
-            connections_per_ip_per_second: 20,
-            connection_burst_per_ip: 50,
-            max_clients: 100_000,
-            max_clients_per_user: 32,
-            max_rooms_per_client: 128,
-            max_clients_per_room: 10_000,
-            max_room_name_len: 128,
+            max_pending_events: d::MAX_PENDING_EVENTS,
+            max_pending_bytes: d::MAX_PENDING_BYTES,
+            events_per_second: d::EVENTS_PER_SECOND,
+            event_burst: d::EVENT_BURST,
+            abuse_refusals: d::ABUSE_REFUSALS,
+            max_event_name_len: d::MAX_EVENT_NAME_LEN,
+            max_json_depth: d::MAX_JSON_DEPTH,
+            connections_per_ip_per_second: d::CONNECTIONS_PER_IP_PER_SECOND,
+            connection_burst_per_ip: d::CONNECTION_BURST_PER_IP,
+            max_clients: d::MAX_CLIENTS,
+            max_clients_per_user: d::MAX_CLIENTS_PER_USER,
+            max_rooms_per_client: d::MAX_ROOMS_PER_CLIENT,
+            max_clients_per_room: d::MAX_CLIENTS_PER_ROOM,
+            max_room_name_len: d::MAX_ROOM_NAME_LEN,
         }
     }
 }
@@ -145,6 +151,8 @@ pub(crate) struct Guardrails {
     /// call, slow in a VM): once per server, not once per client.
     pub(crate) clock: QuantaClock,
     ip_checks: AtomicU32,
+    /// Whether a handshake came without its peer's address (said once, in the log).
+    addressless: AtomicBool,
     clients: AtomicUsize,
     users: Mutex<HashMap<Box<str>, usize>>,
 }
@@ -162,6 +170,7 @@ impl Guardrails {
             per_ip: RateLimiter::keyed(quota),
             clock: QuantaClock::default(),
             ip_checks: AtomicU32::new(0),
+            addressless: AtomicBool::new(false),
             clients: AtomicUsize::new(0),
             users: Mutex::new(HashMap::new()),
             limits,
@@ -180,6 +189,14 @@ impl Guardrails {
             self.per_ip
                 .check_key(&ip)
                 .map_err(|_| TOO_MANY_CONNECTIONS)?;
+        } else if self.limits.connections_per_ip_per_second != u32::MAX
+            && !self.addressless.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(
+                "the per-IP connection limit is off: handshakes come without the peer's address. \
+                 Serve the app with iogate::serve, or with axum's \
+                 into_make_service_with_connect_info::<SocketAddr>()"
+            );
         }
         if self.clients.load(Ordering::Relaxed) >= self.limits.max_clients {
             return Err(SERVER_FULL);
