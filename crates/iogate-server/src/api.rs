@@ -13,22 +13,23 @@
 //! On a node of a cluster, every operation reaches every node; while Redis is down it reaches
 //! this node's clients only, and the route answers 503 so that the caller knows.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use iogate::{Broadcast, BroadcastError, Namespace, Server};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
+use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// What the API's handlers share.
 #[derive(Clone)]
@@ -37,30 +38,36 @@ pub struct ApiState {
     pub server: Server,
     /// The accepted API keys.
     pub keys: Arc<Vec<String>>,
-    /// Set once the server is shutting down: `/ready` then answers 503.
-    pub stopping: Arc<AtomicBool>,
 }
 
 /// The API's routes.
 pub fn routes(state: ApiState) -> Router {
-    Router::new()
-        .route("/notifications/send", post(send_notification))
-        .route("/api/emit", post(emit_namespace))
-        .route("/api/rooms/{room}/emit", post(emit_room))
-        .route("/api/users/{user}/emit", post(emit_user))
-        .route("/api/clients/{client}/emit", post(emit_client))
-        .route(
-            "/api/users/{user}/rooms/{room}",
-            put(join_room).delete(leave_room),
-        )
-        .route("/api/users/{user}/disconnect", post(disconnect_user))
-        .route("/api/clients/count", get(count_clients))
-        .route("/api/rooms", get(list_rooms))
-        .route("/api/rooms/{room}/presence", get(room_presence))
-        .route("/health", get(health))
-        .route("/ready", get(ready))
-        .route("/openapi.json", get(openapi))
-        .with_state(state)
+    documented().split_for_parts().0.with_state(state)
+}
+
+/// Every route with its place in the OpenAPI document: one list makes both, so no route can
+/// be served undocumented.
+fn documented() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(send_notification))
+        .routes(routes!(emit_namespace))
+        .routes(routes!(emit_room))
+        .routes(routes!(emit_user))
+        .routes(routes!(emit_client))
+        .routes(routes!(join_room, leave_room))
+        .routes(routes!(disconnect_user))
+        .routes(routes!(count_clients))
+        .routes(routes!(list_rooms))
+        .routes(routes!(room_presence))
+        .routes(routes!(health))
+        .routes(routes!(ready))
+        .routes(routes!(openapi))
+}
+
+/// The OpenAPI document of the REST API (and of `/metrics`, whose route is the metrics
+/// module's), served at `/openapi.json`.
+pub fn document() -> utoipa::openapi::OpenApi {
+    documented().split_for_parts().1
 }
 
 /// An error answer, shaped as NestJS's: `{"statusCode", "error", "message"}`.
@@ -110,6 +117,42 @@ impl From<QueryRejection> for ApiError {
 impl From<PathRejection> for ApiError {
     fn from(e: PathRejection) -> Self {
         Self::bad_request(e.body_text())
+    }
+}
+
+/// A JSON body, or [`ApiError`] 400 saying what is wrong with it.
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let Json(value) = Json::<T>::from_request(req, state).await?;
+        Ok(Self(value))
+    }
+}
+
+/// The query's parameters, or [`ApiError`] 400.
+pub struct Params<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(value) = Query::<T>::from_request_parts(parts, state).await?;
+        Ok(Self(value))
+    }
+}
+
+/// The path's segments, or [`ApiError`] 400.
+pub struct Segments<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Segments<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(value) = Path::<T>::from_request_parts(parts, state).await?;
+        Ok(Self(value))
     }
 }
 
@@ -206,6 +249,39 @@ pub struct ErrorBody {
     message: String,
 }
 
+/// What the API's routes answer when they fail, each with an [`ErrorBody`].
+#[derive(IntoResponses)]
+pub enum Errors {
+    /// An invalid body, path or query: the message says which part, and why
+    #[response(status = 400)]
+    BadRequest(#[to_schema] ErrorBody),
+    /// No valid API key
+    #[response(status = 401)]
+    Unauthorized(#[to_schema] ErrorBody),
+    /// No gateway serves the namespace
+    #[response(status = 404)]
+    NotFound(#[to_schema] ErrorBody),
+    /// Not done on every node (Redis down), or not delivered to a client whose queue is full
+    #[response(status = 503)]
+    Unavailable(#[to_schema] ErrorBody),
+}
+
+/// `201 {"success": true}`.
+#[derive(IntoResponses)]
+pub enum Sent {
+    /// Sent
+    #[response(status = 201)]
+    Sent(#[to_schema] Success),
+}
+
+/// `200 {"success": true}`.
+#[derive(IntoResponses)]
+pub enum Done {
+    /// Done
+    #[response(status = 200)]
+    Done(#[to_schema] Success),
+}
+
 /// The guide's route: emits `notification` with `message` to every `/events` client of
 /// `userId`.
 #[utoipa::path(
@@ -213,19 +289,13 @@ pub struct ErrorBody {
     path = "/notifications/send",
     tag = "notifications",
     request_body = SendNotification,
-    responses(
-        (status = 201, description = "Sent", body = Success),
-        (status = 400, description = "A malformed body or an empty userId", body = ErrorBody),
-        (status = 401, description = "No valid API key", body = ErrorBody),
-        (status = 503, description = "Not delivered everywhere (Redis down, or full client queues)", body = ErrorBody),
-    )
+    responses(Sent, Errors)
 )]
 async fn send_notification(
     _: ApiKey,
     State(state): State<ApiState>,
-    body: Result<Json<SendNotification>, JsonRejection>,
+    Body(body): Body<SendNotification>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let Json(body) = body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
     if body.user_id.is_empty() {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -404,22 +474,15 @@ impl EmitBody {
     tag = "emit",
     params(NamespaceQuery),
     request_body = EmitBody,
-    responses(
-        (status = 201, description = "Sent", body = Success),
-        (status = 400, description = "An invalid body or namespace", body = ErrorBody),
-        (status = 401, description = "No valid API key", body = ErrorBody),
-        (status = 404, description = "No gateway serves the namespace", body = ErrorBody),
-        (status = 503, description = "Not delivered everywhere (Redis down, or full client queues)", body = ErrorBody),
-    )
+    responses(Sent, Errors)
 )]
 async fn emit_namespace(
     _: ApiKey,
     State(state): State<ApiState>,
-    query: Result<Query<NamespaceQuery>, QueryRejection>,
-    body: Result<Json<EmitBody>, JsonRejection>,
+    Params(query): Params<NamespaceQuery>,
+    Body(body): Body<EmitBody>,
 ) -> Result<(StatusCode, Json<Success>), ApiError> {
-    let ns = query?.of(&state.server)?;
-    let Json(body) = body?;
+    let ns = query.of(&state.server)?;
     body.send(&state.server, &ns, None).await
 }
 
@@ -430,25 +493,17 @@ async fn emit_namespace(
     tag = "emit",
     params(("room" = String, Path, description = "The room; not starting with `$`"), NamespaceQuery),
     request_body = EmitBody,
-    responses(
-        (status = 201, description = "Sent", body = Success),
-        (status = 400, description = "An invalid body, room or namespace", body = ErrorBody),
-        (status = 401, description = "No valid API key", body = ErrorBody),
-        (status = 404, description = "No gateway serves the namespace", body = ErrorBody),
-        (status = 503, description = "Not delivered everywhere", body = ErrorBody),
-    )
+    responses(Sent, Errors)
 )]
 async fn emit_room(
     _: ApiKey,
     State(state): State<ApiState>,
-    room: Result<Path<String>, PathRejection>,
-    query: Result<Query<NamespaceQuery>, QueryRejection>,
-    body: Result<Json<EmitBody>, JsonRejection>,
+    Segments(room): Segments<String>,
+    Params(query): Params<NamespaceQuery>,
+    Body(body): Body<EmitBody>,
 ) -> Result<(StatusCode, Json<Success>), ApiError> {
-    let Path(room) = room?;
     check_room("room", &room)?;
-    let ns = query?.of(&state.server)?;
-    let Json(body) = body?;
+    let ns = query.of(&state.server)?;
     body.send(&state.server, &ns, Some(ns.to(room))).await
 }
 
@@ -459,25 +514,17 @@ async fn emit_room(
     tag = "emit",
     params(("user" = String, Path, description = "The user: the `sub` of its token"), NamespaceQuery),
     request_body = EmitBody,
-    responses(
-        (status = 201, description = "Sent", body = Success),
-        (status = 400, description = "An invalid body, user or namespace", body = ErrorBody),
-        (status = 401, description = "No valid API key", body = ErrorBody),
-        (status = 404, description = "No gateway serves the namespace", body = ErrorBody),
-        (status = 503, description = "Not delivered everywhere", body = ErrorBody),
-    )
+    responses(Sent, Errors)
 )]
 async fn emit_user(
     _: ApiKey,
     State(state): State<ApiState>,
-    user: Result<Path<String>, PathRejection>,
-    query: Result<Query<NamespaceQuery>, QueryRejection>,
-    body: Result<Json<EmitBody>, JsonRejection>,
+    Segments(user): Segments<String>,
+    Params(query): Params<NamespaceQuery>,
+    Body(body): Body<EmitBody>,
 ) -> Result<(StatusCode, Json<Success>), ApiError> {
-    let Path(user) = user?;
     check_name("user", &user)?;
-    let ns = query?.of(&state.server)?;
-    let Json(body) = body?;
+    let ns = query.of(&state.server)?;
     body.send(&state.server, &ns, Some(ns.to_user(&user))).await
 }
 
@@ -488,25 +535,17 @@ async fn emit_user(
     tag = "emit",
     params(("client" = String, Path, description = "The client's public id (what `userId` carries in the app's broadcasts)"), NamespaceQuery),
     request_body = EmitBody,
-    responses(
-        (status = 201, description = "Sent (or no such client)", body = Success),
-        (status = 400, description = "An invalid body, client or namespace", body = ErrorBody),
-        (status = 401, description = "No valid API key", body = ErrorBody),
-        (status = 404, description = "No gateway serves the namespace", body = ErrorBody),
-        (status = 503, description = "Not delivered everywhere", body = ErrorBody),
-    )
+    responses(Sent, Errors)
 )]
 async fn emit_client(
     _: ApiKey,
     State(state): State<ApiState>,
-    client: Result<Path<String>, PathRejection>,
-    query: Result<Query<NamespaceQuery>, QueryRejection>,
-    body: Result<Json<EmitBody>, JsonRejection>,
+    Segments(client): Segments<String>,
+    Params(query): Params<NamespaceQuery>,
+    Body(body): Body<EmitBody>,
 ) -> Result<(StatusCode, Json<Success>), ApiError> {
-    let Path(client) = client?;
     check_name("client", &client)?;
-    let ns = query?.of(&state.server)?;
-    let Json(body) = body?;
+    let ns = query.of(&state.server)?;
     body.send(&state.server, &ns, Some(ns.to_client(&client)))
         .await
 }
@@ -521,24 +560,17 @@ async fn emit_client(
         ("room" = String, Path, description = "The room; not starting with `$`"),
         NamespaceQuery,
     ),
-    responses(
-        (status = 200, description = "Joined", body = Success),
-        (status = 400, description = "An invalid user, room or namespace", body = ErrorBody),
-        (status = 401, description = "No valid API key", body = ErrorBody),
-        (status = 404, description = "No gateway serves the namespace", body = ErrorBody),
-        (status = 503, description = "Not done on every node (Redis down)", body = ErrorBody),
-    )
+    responses(Done, Errors)
 )]
 async fn join_room(
     _: ApiKey,
     State(state): State<ApiState>,
-    path: Result<Path<(String, String)>, PathRejection>,
-    query: Result<Query<NamespaceQuery>, QueryRejection>,
+    Segments((user, room)): Segments<(String, String)>,
+    Params(query): Params<NamespaceQuery>,
 ) -> Result<Json<Success>, ApiError> {
-    let Path((user, room)) = path?;
     check_name("user", &user)?;
     check_room("room", &room)?;
-    let ns = query?.of(&state.server)?;
+    let ns = query.of(&state.server)?;
     ns.to_user(&user).join(room).await?;
     cluster_wide(&state.server)?;
     Ok(success())
@@ -554,24 +586,17 @@ async fn join_room(
         ("room" = String, Path, description = "The room; not starting with `$`"),
         NamespaceQuery,
     ),
-    responses(
-        (status = 200, description = "Left", body = Success),
-        (status = 400, description = "An invalid user, room or namespace", body = ErrorBody),
-        (status = 401, description = "No valid API key", body = ErrorBody),
-        (status = 404, description = "No gateway serves the namespace", body = ErrorBody),
-        (status = 503, description = "Not done on every node (Redis down)", body = ErrorBody),
-    )
+    responses(Done, Errors)
 )]
 async fn leave_room(
     _: ApiKey,
     State(state): State<ApiState>,
-    path: Result<Path<(String, String)>, PathRejection>,
-    query: Result<Query<NamespaceQuery>, QueryRejection>,
+    Segments((user, room)): Segments<(String, String)>,
+    Params(query): Params<NamespaceQuery>,
 ) -> Result<Json<Success>, ApiError> {
-    let Path((user, room)) = path?;
     check_name("user", &user)?;
     check_room("room", &room)?;
-    let ns = query?.of(&state.server)?;
+    let ns = query.of(&state.server)?;
     ns.to_user(&user).leave(room).await?;
     cluster_wide(&state.server)?;
     Ok(success())
@@ -584,23 +609,16 @@ async fn leave_room(
     path = "/api/users/{user}/disconnect",
     tag = "clients",
     params(("user" = String, Path, description = "The user"), NamespaceQuery),
-    responses(
-        (status = 200, description = "Disconnected", body = Success),
-        (status = 400, description = "An invalid user or namespace", body = ErrorBody),
-        (status = 401, description = "No valid API key", body = ErrorBody),
-        (status = 404, description = "No gateway serves the namespace", body = ErrorBody),
-        (status = 503, description = "Not done on every node (Redis down)", body = ErrorBody),
-    )
+    responses(Done, Errors)
 )]
 async fn disconnect_user(
     _: ApiKey,
     State(state): State<ApiState>,
-    user: Result<Path<String>, PathRejection>,
-    query: Result<Query<NamespaceQuery>, QueryRejection>,
+    Segments(user): Segments<String>,
+    Params(query): Params<NamespaceQuery>,
 ) -> Result<Json<Success>, ApiError> {
-    let Path(user) = user?;
     check_name("user", &user)?;
-    let ns = query?.of(&state.server)?;
+    let ns = query.of(&state.server)?;
     ns.to_user(&user).disconnect().await?;
     cluster_wide(&state.server)?;
     Ok(success())
@@ -621,7 +639,8 @@ pub struct CountQuery {
 }
 
 /// How many clients.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, IntoResponses)]
+#[response(status = 200, description = "The count")]
 pub struct Count {
     /// The namespace counted.
     #[schema(example = "/chat")]
@@ -637,20 +656,13 @@ pub struct Count {
     path = "/api/clients/count",
     tag = "clients",
     params(CountQuery),
-    responses(
-        (status = 200, description = "The count", body = Count),
-        (status = 400, description = "An invalid query (room and user together, a `$` room)", body = ErrorBody),
-        (status = 401, description = "No valid API key", body = ErrorBody),
-        (status = 404, description = "No gateway serves the namespace", body = ErrorBody),
-        (status = 503, description = "The other nodes could not be asked (Redis down)", body = ErrorBody),
-    )
+    responses(Count, Errors)
 )]
 async fn count_clients(
     _: ApiKey,
     State(state): State<ApiState>,
-    query: Result<Query<CountQuery>, QueryRejection>,
+    Params(q): Params<CountQuery>,
 ) -> Result<Json<Count>, ApiError> {
-    let Query(q) = query?;
     let ns = NamespaceQuery {
         namespace: q.namespace,
     }
@@ -677,7 +689,8 @@ async fn count_clients(
 }
 
 /// The rooms of a namespace.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, IntoResponses)]
+#[response(status = 200, description = "The rooms")]
 pub struct Rooms {
     /// The namespace.
     #[schema(example = "/chat")]
@@ -693,20 +706,14 @@ pub struct Rooms {
     path = "/api/rooms",
     tag = "rooms",
     params(NamespaceQuery),
-    responses(
-        (status = 200, description = "The rooms", body = Rooms),
-        (status = 400, description = "An invalid namespace", body = ErrorBody),
-        (status = 401, description = "No valid API key", body = ErrorBody),
-        (status = 404, description = "No gateway serves the namespace", body = ErrorBody),
-        (status = 503, description = "The other nodes could not be asked (Redis down)", body = ErrorBody),
-    )
+    responses(Rooms, Errors)
 )]
 async fn list_rooms(
     _: ApiKey,
     State(state): State<ApiState>,
-    query: Result<Query<NamespaceQuery>, QueryRejection>,
+    Params(query): Params<NamespaceQuery>,
 ) -> Result<Json<Rooms>, ApiError> {
-    let ns = query?.of(&state.server)?;
+    let ns = query.of(&state.server)?;
     let mut rooms = ns.rooms().await?;
     rooms.sort();
     cluster_wide(&state.server)?;
@@ -717,7 +724,8 @@ async fn list_rooms(
 }
 
 /// Who is in a room: its users and their clients.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, IntoResponses)]
+#[response(status = 200, description = "The room's users and their clients")]
 pub struct RoomPresence {
     /// The namespace.
     #[schema(example = "/chat")]
@@ -748,23 +756,16 @@ pub struct PresentUser {
     path = "/api/rooms/{room}/presence",
     tag = "rooms",
     params(("room" = String, Path, description = "The room; not starting with `$`"), NamespaceQuery),
-    responses(
-        (status = 200, description = "The room's users and their clients", body = RoomPresence),
-        (status = 400, description = "An invalid room or namespace", body = ErrorBody),
-        (status = 401, description = "No valid API key", body = ErrorBody),
-        (status = 404, description = "No gateway serves the namespace", body = ErrorBody),
-        (status = 503, description = "Redis could not be read", body = ErrorBody),
-    )
+    responses(RoomPresence, Errors)
 )]
 async fn room_presence(
     _: ApiKey,
     State(state): State<ApiState>,
-    room: Result<Path<String>, PathRejection>,
-    query: Result<Query<NamespaceQuery>, QueryRejection>,
+    Segments(room): Segments<String>,
+    Params(query): Params<NamespaceQuery>,
 ) -> Result<Json<RoomPresence>, ApiError> {
-    let Path(room) = room?;
     check_room("room", &room)?;
-    let ns = query?.of(&state.server)?;
+    let ns = query.of(&state.server)?;
     let presence = ns.presence(&room).await?;
     Ok(Json(RoomPresence {
         namespace: ns.path().to_owned(),
@@ -817,7 +818,7 @@ async fn health() -> Json<Value> {
     )
 )]
 async fn ready(State(state): State<ApiState>) -> (StatusCode, Json<Value>) {
-    if state.stopping.load(Ordering::Relaxed) {
+    if state.server.is_closing() {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({ "status": "shutting down" })),
@@ -846,7 +847,7 @@ async fn ready(State(state): State<ApiState>) -> (StatusCode, Json<Value>) {
 )]
 async fn openapi() -> Response {
     static DOC: LazyLock<String> = LazyLock::new(|| {
-        ApiDoc::openapi()
+        document()
             .to_pretty_json()
             .expect("the OpenAPI document serialises")
     });
@@ -857,7 +858,7 @@ async fn openapi() -> Response {
         .into_response()
 }
 
-/// The OpenAPI document of the REST API.
+/// What the OpenAPI document says besides its paths: its description, security and tags.
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -868,23 +869,8 @@ async fn openapi() -> Response {
             `{\"statusCode\", \"error\", \"message\"}`. Every operation reaches every node of a \
             cluster; while Redis is down it reaches this node's clients only and answers 503."
     ),
-    paths(
-        send_notification,
-        emit_namespace,
-        emit_room,
-        emit_user,
-        emit_client,
-        join_room,
-        leave_room,
-        disconnect_user,
-        count_clients,
-        list_rooms,
-        room_presence,
-        health,
-        ready,
-        openapi,
-        crate::metrics::scrape,
-    ),
+    // The API's own paths come with its routes (see `documented`).
+    paths(crate::metrics::scrape),
     modifiers(&BearerKey),
     security(("api_key" = [])),
     tags(
@@ -983,31 +969,28 @@ mod tests {
     }
 
     #[test]
-    fn the_openapi_document_lists_every_route() {
-        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+    fn every_route_is_documented_with_its_errors_and_key() {
+        let doc = serde_json::to_value(document()).unwrap();
         let paths = doc["paths"].as_object().unwrap();
-        for path in [
-            "/notifications/send",
-            "/api/emit",
-            "/api/rooms/{room}/emit",
-            "/api/users/{user}/emit",
-            "/api/clients/{client}/emit",
-            "/api/users/{user}/rooms/{room}",
-            "/api/users/{user}/disconnect",
-            "/api/clients/count",
-            "/api/rooms",
-            "/api/rooms/{room}/presence",
-            "/health",
-            "/ready",
-            "/metrics",
-            "/openapi.json",
-        ] {
-            assert!(paths.contains_key(path), "{path} is missing");
+        assert!(paths.contains_key("/metrics") && paths.contains_key("/openapi.json"));
+        for (path, item) in paths {
+            for (method, op) in item.as_object().unwrap() {
+                let open = ["/health", "/ready", "/openapi.json", "/metrics"].contains(&&**path);
+                let responses = op["responses"].as_object().unwrap();
+                if !open {
+                    for status in ["400", "401", "404", "503"] {
+                        assert!(
+                            responses.contains_key(status),
+                            "{method} {path}: no {status}"
+                        );
+                    }
+                    assert!(
+                        op.get("security").is_none(),
+                        "{method} {path} takes the document's API key"
+                    );
+                }
+            }
         }
-        assert_eq!(
-            doc["components"]["securitySchemes"]["api_key"]["scheme"],
-            "bearer"
-        );
-        assert_eq!(doc["paths"]["/health"]["get"]["security"], json!([{}]));
+        assert_eq!(doc["security"], serde_json::json!([{"api_key": []}]));
     }
 }

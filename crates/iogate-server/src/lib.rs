@@ -22,7 +22,6 @@ pub mod shutdown;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -37,7 +36,7 @@ use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::{Level, Span};
 
 pub use config::Config;
-pub use shutdown::Stopped;
+pub use shutdown::{Stopped, serve};
 
 /// What the server needs beyond its config: secrets resolved (given or generated).
 #[derive(Clone)]
@@ -71,7 +70,6 @@ pub struct Service {
     pub server: Server,
     /// socket.io, the REST API, `/metrics`, the demo and static files, as one router.
     pub router: Router,
-    stopping: Arc<AtomicBool>,
 }
 
 impl Service {
@@ -81,7 +79,6 @@ impl Service {
         Self {
             server: gateways.server(),
             router: gateways.into_router(Router::new()),
-            stopping: Arc::new(AtomicBool::new(false)),
         }
     }
 }
@@ -235,11 +232,9 @@ pub async fn app(config: &Config, secrets: &Secrets) -> Result<Service, StartErr
         None => app.build(),
     };
     let server = gateways.server();
-    let stopping = Arc::new(AtomicBool::new(false));
     let mut routes = api::routes(api::ApiState {
         server: server.clone(),
         keys: Arc::new(secrets.api_keys.clone()),
-        stopping: stopping.clone(),
     });
     if let Some(handle) = recorder {
         routes = routes.merge(metrics::routes(metrics::MetricsState {
@@ -263,11 +258,7 @@ pub async fn app(config: &Config, secrets: &Secrets) -> Result<Service, StartErr
         routes = routes.fallback_service(demo::static_files(dir));
     }
     let router = with_tracing(gateways.into_router(routes), proxies);
-    Ok(Service {
-        server,
-        router,
-        stopping,
-    })
+    Ok(Service { server, router })
 }
 
 /// Adds one span per HTTP request, with its method, path (never the query: long-polling
@@ -324,47 +315,6 @@ pub async fn run(
         .map_err(std::io::Error::other)?;
     let grace = Duration::from_secs(config.shutdown_timeout);
     serve(service, listener, shutdown, grace).await
-}
-
-/// Serves until `shutdown` completes, then shuts down gracefully within `grace` (see
-/// [`shutdown`] for the steps).
-pub async fn serve(
-    service: Service,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    grace: Duration,
-) -> std::io::Result<Stopped> {
-    let Service {
-        server,
-        router,
-        stopping,
-    } = service;
-    let (stop_accepting, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let mut http = tokio::spawn(iogate::serve(listener, router, async move {
-        let _ = stop_rx.await;
-    }));
-    tokio::select! {
-        served = &mut http => {
-            // The listener failed before any shutdown was asked for.
-            return served.map_err(std::io::Error::other)?.map(|()| Stopped::Clean);
-        }
-        () = shutdown => {}
-    }
-    tracing::info!(
-        timeout_s = grace.as_secs_f64(),
-        "shutting down: no new connections"
-    );
-    stopping.store(true, Ordering::Relaxed);
-    let _ = stop_accepting.send(());
-    let drained = async {
-        server.close().await;
-        tracing::info!("every client disconnected");
-        http.await.map_err(std::io::Error::other)?
-    };
-    match tokio::time::timeout(grace, drained).await {
-        Ok(served) => served.map(|()| Stopped::Clean),
-        Err(_) => Ok(Stopped::TimedOut),
-    }
 }
 
 /// Signs an HS256 token for `sub`, valid `ttl` seconds.

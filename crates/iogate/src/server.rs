@@ -124,10 +124,15 @@ impl Server {
     ///    rather than after the heartbeat timeout), and the webhook is given a few seconds to
     ///    post the last transitions.
     ///
-    /// Completes when all of that is done; a handler that never ends keeps it waiting, so
-    /// bound it with a timeout (`tokio::time::timeout`), as the `iogate` server does.
-    pub async fn close(&self) {
+    /// Step 1 begins with the call, before the future is polled. The future completes when
+    /// all of that is done; a handler that never ends keeps it waiting, so bound it with a
+    /// timeout (`tokio::time::timeout`), as the `iogate` server does.
+    pub fn close(&self) -> impl Future<Output = ()> + Send + '_ {
         self.inner.closing.store(true, Ordering::SeqCst);
+        self.finish_closing()
+    }
+
+    async fn finish_closing(&self) {
         let clients: Vec<_> = self
             .inner
             .io
@@ -147,14 +152,15 @@ impl Server {
         tracing::debug!("closed");
     }
 
-    /// Whether [`close`](Self::close) has begun.
     /// The protocol server.
     #[cfg_attr(not(feature = "admin"), allow(dead_code))]
     pub(crate) fn io(&self) -> &sio::Io {
         &self.inner.io
     }
 
-    pub(crate) fn is_closing(&self) -> bool {
+    /// Whether [`close`](Self::close) has begun: new clients are refused and new events
+    /// dropped (a readiness probe answers "not ready" from then on).
+    pub fn is_closing(&self) -> bool {
         self.inner.closing.load(Ordering::Relaxed)
     }
 
