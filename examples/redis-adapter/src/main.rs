@@ -12,23 +12,10 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
-    let port: u16 = std::env::var("PORT").map_or(Ok(3000), |p| p.parse())?;
+    example_support::logs();
     let redis_url =
         std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    println!("clustering over {redis_url}");
     let (_server, router) = example_redis_adapter::node(&redis_url, "iogate-example").await?;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    println!(
-        "example-redis-adapter listening on http://{}, clustered over {redis_url}",
-        listener.local_addr()?
-    );
-    iogate::serve(listener, router, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
-    Ok(())
+    example_support::serve("example-redis-adapter", router).await
 }
