@@ -310,26 +310,49 @@ fn extractor() -> Ident {
     Ident::new("extractor", Span::mixed_site())
 }
 
+/// The extractors of `iogate::extract`, by name: the first column of its table, which a test
+/// checks this list against.
+const KNOWN_EXTRACTORS: [&str; 9] = [
+    "Data",
+    "Args",
+    "Client",
+    "Server",
+    "Namespace",
+    "State",
+    "Extension",
+    "Event",
+    "Binary",
+];
+
 /// Whether `ty` names one of iogate's extractors (`Data<T>`, `Client`, ...).
 fn is_known_extractor(ty: &syn::Type) -> bool {
-    const KNOWN: [&str; 8] = [
-        "Data",
-        "Client",
-        "Server",
-        "Namespace",
-        "State",
-        "Extension",
-        "Event",
-        "Binary",
-    ];
     let syn::Type::Path(path) = ty else {
         return false;
     };
     let last = path.path.segments.last();
-    last.is_some_and(|s| KNOWN.iter().any(|k| s.ident == k))
+    last.is_some_and(|s| KNOWN_EXTRACTORS.iter().any(|k| s.ident == k))
 }
 
 /// A span that points at `tokens` in errors, with the generated code's own hygiene.
 fn at(tokens: &impl Spanned) -> Span {
     Span::mixed_site().located_at(tokens.span())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KNOWN_EXTRACTORS;
+
+    /// The list is the first column of the table of extractors in `iogate::extract`: an
+    /// extractor added there is known here too.
+    #[test]
+    fn the_known_extractors_are_those_of_iogate_extract() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../iogate/src/extract.rs");
+        let source = std::fs::read_to_string(path).expect("iogate's extract.rs");
+        let documented: Vec<&str> = source
+            .lines()
+            .filter_map(|line| line.strip_prefix("//! | [`"))
+            .filter_map(|cell| cell.split(['`', '<']).next())
+            .collect();
+        assert_eq!(documented, KNOWN_EXTRACTORS);
+    }
 }

@@ -100,8 +100,8 @@
 //! - They take `&self`, or no receiver. One gateway serves every client at once, so it is
 //!   shared: keep what changes in atomics or behind a `Mutex`, as a NestJS gateway keeps its
 //!   state in fields. The type must be `Send + Sync + 'static`.
-//! - A handler's arguments are extractors (`Data<T>`, `Client`, `Namespace`, `Server`,
-//!   `State<T>`, `Extension<T>`, `Event`, `Binary`, or a type implementing `FromContext`),
+//! - A handler's arguments are extractors (those of `iogate::extract`: `Data<T>`, `Args`,
+//!   `Client`, ..., or a type implementing `FromContext`),
 //!   at most eight, in any order; patterns such as `Data(text): Data<String>` are fine. Its
 //!   return value is the reply (`IntoReply`): a value acknowledges, `WsResponse` emits, an
 //!   `Err` goes to the exception filter.

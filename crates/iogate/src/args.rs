@@ -58,8 +58,6 @@ use serde::ser::{SerializeMap, SerializeSeq, SerializeTuple};
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
-use crate::exception::WsException;
-
 /// Socket.io arguments: JSON values, and the binary attachments their placeholders refer to.
 ///
 /// As a handler argument it is the event's arguments exactly as sent, count preserved (see the
@@ -158,13 +156,14 @@ impl Args {
     /// their placeholders (take a `serde_json::Value` there, and the bytes with
     /// [`binary_at`](Self::binary_at)).
     ///
-    /// The error is the one [`Data<T>`](crate::Data) fails with, `Invalid message body: ..`,
+    /// The error is the one [`Data<T>`](crate::Data) fails with,
+    /// [`Rejection::InvalidBody`](crate::Rejection::InvalidBody) (`Invalid message body: ..`),
     /// so that `?` in a handler reaches the client as a clear `exception`.
-    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, WsException> {
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, crate::Rejection> {
         let list = serde::de::value::SeqDeserializer::<_, serde_json::Error>::new(
             self.values.iter().map(ValueRef),
         );
-        T::deserialize(list).map_err(|e| crate::extract::invalid_body(&e))
+        T::deserialize(list).map_err(|e| crate::Rejection::invalid_body(&e))
     }
 }
 

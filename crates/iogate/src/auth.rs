@@ -473,7 +473,7 @@ impl Middleware for JwtMiddleware {
 struct JwtGuard(JwtAuth);
 
 impl Guard for JwtGuard {
-    fn can_activate(&self, cx: &Context) -> Result<bool, Exception> {
+    async fn can_activate(&self, cx: &Context) -> Result<bool, Exception> {
         let client = cx.client();
         let claims = match client.get::<Claims>() {
             Some(c) => c,

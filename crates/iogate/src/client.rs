@@ -16,19 +16,19 @@ use crate::engine::{Ser, sio};
 use crate::limits::EventBudget;
 
 /// Rooms whose names start with this are iogate's own (one per client, one per user); clients
-/// and handlers cannot join or leave them by name.
-pub(crate) const RESERVED_PREFIX: char = '$';
+/// and handlers cannot join or leave them by name, and a REST API should refuse them too.
+pub const RESERVED_PREFIX: char = '$';
 
 /// The room every client joins, so that [`Broadcast::to_client`](crate::Broadcast::to_client)
 /// reaches it on any node.
 pub(crate) fn client_room(id: &str) -> String {
-    format!("$client:{id}")
+    format!("{RESERVED_PREFIX}client:{id}")
 }
 
 /// The room every client of one user joins, so that
 /// [`Broadcast::to_user`](crate::Broadcast::to_user) reaches all of that user's devices.
 pub(crate) fn user_room(user: &str) -> String {
-    format!("$user:{user}")
+    format!("{RESERVED_PREFIX}user:{user}")
 }
 
 /// What iogate keeps for each client, beside the protocol's socket.
@@ -363,8 +363,9 @@ pub enum Transport {
 /// Why a room operation was refused. Its message is safe to show the client.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum RoomError {
-    /// The name starts with `$`, which iogate keeps for its per-client and per-user rooms.
-    #[error("Room names starting with '$' are reserved")]
+    /// The name starts with [`RESERVED_PREFIX`] (`$`), which iogate keeps for its per-client
+    /// and per-user rooms.
+    #[error("Room names starting with '{RESERVED_PREFIX}' are reserved")]
     Reserved,
     /// [`Client::set_user`] was called for a client already bound to another user.
     #[error("This client is already bound to another user")]

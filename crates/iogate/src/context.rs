@@ -8,7 +8,14 @@ use serde_json::Value;
 
 use crate::{Args, Client, Server};
 
+mod builder;
+
+pub use builder::ContextBuilder;
+
 /// One event from a client, on its way to its handler.
+///
+/// Cheap to clone (reference counts, and the event's binary attachments, if any).
+#[derive(Clone)]
 pub struct Context {
     pub(crate) client: Client,
     pub(crate) server: Server,
@@ -19,6 +26,7 @@ pub struct Context {
 }
 
 /// The event's arguments, kept as the client sent them until someone needs them decoded.
+#[derive(Clone)]
 pub(crate) enum Body {
     /// No argument: `undefined` in NestJS.
     None,
@@ -262,6 +270,24 @@ impl Context {
     /// Deserialises the body into `T`.
     pub fn body_as<T: serde::de::DeserializeOwned>(&self) -> serde_json::Result<T> {
         self.body.decode()
+    }
+
+    /// Runs the extractor `T` on this event, as a handler taking a `T` would: what a test of
+    /// an extractor calls.
+    ///
+    /// ```
+    /// use iogate::{Context, Data, Event};
+    /// use serde_json::json;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let cx = Context::builder().event("double").body(json!(21)).build().await;
+    /// let (Event(name), Data(n)) = (cx.extract::<Event>().unwrap(), cx.extract::<Data<i64>>().unwrap());
+    /// assert_eq!((name.as_str(), n), ("double", 21));
+    /// # }
+    /// ```
+    pub fn extract<T: crate::FromContext>(&self) -> Result<T, crate::Exception> {
+        T::from_context(self)
     }
 
     /// The arguments exactly as the client sent them, count preserved, with their binary

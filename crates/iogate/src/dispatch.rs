@@ -368,14 +368,13 @@ async fn run(ns: &Arc<NsRuntime>, client: &Client, job: Job) {
 /// Guards, pipes, handler, reply: one event, start to end.
 async fn handle(ns: &NsRuntime, route: &RouteEntry, cx: &mut Context) {
     let started = std::time::Instant::now();
-    let prepared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| prepare(route, cx)));
-    let (reply, failed_at) = match prepared {
+    let (reply, failed_at) = match guarded(prepare(route, cx)).await {
         Ok(Ok(fut)) => match guarded(fut).await {
             Ok(reply) => (reply, Outcome::Error),
             Err(panic) => (Reply::error(panic), Outcome::Error),
         },
         Ok(Err((e, stage))) => (Reply::error(e), stage),
-        Err(payload) => (Reply::error(Panicked::from(payload)), Outcome::Error),
+        Err(panic) => (Reply::error(panic), Outcome::Error),
     };
     let outcome = match reply.0 {
         ReplyKind::Nothing => Outcome::Ok,
@@ -454,12 +453,15 @@ fn sent(client: &Client, result: Result<(), crate::EmitError>) {
 
 /// Runs the guards and pipes, extracts the arguments and starts the handler; a failure says at
 /// which stage it happened.
-fn prepare(
+///
+/// Guards and pipes may await (a permission lookup): the client's queue waits with them, so its
+/// next event starts only once this one is handled.
+async fn prepare(
     route: &RouteEntry,
     cx: &mut Context,
 ) -> Result<crate::handler::BoxFuture<Reply>, (crate::Exception, Outcome)> {
     for guard in &route.route.guards {
-        match guard.can_activate(cx) {
+        match guard.can_activate_boxed(cx).await {
             Ok(true) => {}
             Ok(false) => return Err((WsException::forbidden().into(), Outcome::Forbidden)),
             Err(e) => return Err((e, Outcome::Forbidden)),
@@ -469,7 +471,8 @@ fn prepare(
         let mut body: Option<Value> = cx.body();
         for pipe in &route.route.pipes {
             body = pipe
-                .transform(body, cx)
+                .transform_boxed(body, cx)
+                .await
                 .map_err(|e| (e, Outcome::Invalid))?;
         }
         cx.set_body(body);

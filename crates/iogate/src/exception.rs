@@ -7,7 +7,8 @@
 //! | `WsException::new("msg")` | `{"status":"error","message":"msg","cause":{"pattern":<event>,"data":<body>}}` |
 //! | `WsException::object(json!({..}))` | that object, as is |
 //! | a guard's refusal | message `"Forbidden resource"` |
-//! | a body that does not fit the handler's type | message `"Invalid message body: <serde's reason>"` |
+//! | a body that does not fit the handler's type ([`Rejection::InvalidBody`](crate::Rejection::InvalidBody)) | message `"Invalid message body: <serde's reason>"` |
+//! | a missing [`Extension<T>`](crate::Extension) ([`Rejection::MissingExtension`](crate::Rejection::MissingExtension)) | message `"Forbidden resource"` |
 //! | any other error | message `"Internal server error"`; the detail goes to the log only |
 //!
 //! A gateway or a handler can replace this with its own [`ExceptionFilter`](crate::ExceptionFilter).
@@ -138,7 +139,40 @@ impl Exception {
         if let Some(refusal) = self.downcast_ref::<Refusal>() {
             return WsException::new(refusal.to_string());
         }
+        if let Some(rejection) = self.rejection() {
+            return rejection.to_client();
+        }
         WsException::new(INTERNAL_ERROR)
+    }
+
+    /// The [`Rejection`](crate::Rejection) inside, when an extractor refused the event: what a
+    /// filter matches on to answer a bad body its own way.
+    ///
+    /// ```
+    /// use iogate::{BaseExceptionFilter, Context, Exception, Rejection};
+    /// use serde_json::json;
+    ///
+    /// /// Sends `badRequest` with serde's reason for bodies that do not fit, and the default
+    /// /// `exception` for the rest.
+    /// fn payload(e: &Exception, cx: &Context) -> (&'static str, serde_json::Value) {
+    ///     match e.rejection() {
+    ///         Some(Rejection::InvalidBody { reason }) => ("badRequest", json!({ "reason": reason })),
+    ///         _ => ("exception", BaseExceptionFilter::payload(e, cx)),
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let cx = Context::builder().event("double").body(json!("x")).build().await;
+    /// let refused = cx.extract::<iogate::Data<i64>>().unwrap_err();
+    /// assert_eq!(
+    ///     payload(&refused, &cx),
+    ///     ("badRequest", json!({ "reason": "invalid type: string \"x\", expected i64" }))
+    /// );
+    /// # }
+    /// ```
+    pub fn rejection(&self) -> Option<&crate::Rejection> {
+        self.downcast_ref()
     }
 
     /// What a client refused at the handshake gets as `connect_error`: the message of a
@@ -164,6 +198,9 @@ impl Exception {
         self.as_ws().is_some()
             || self.downcast_ref::<crate::RoomError>().is_some()
             || self.downcast_ref::<Refusal>().is_some()
+            || self
+                .rejection()
+                .is_some_and(crate::Rejection::is_client_error)
     }
 }
 

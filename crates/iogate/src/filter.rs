@@ -66,3 +66,59 @@ impl ExceptionFilter for BaseExceptionFilter {
             .emit(EXCEPTION_EVENT, &Self::payload(exception, cx));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Data, Rejection, WsException};
+
+    #[tokio::test]
+    async fn the_default_payload_names_the_event_and_its_body() {
+        let cx = Context::builder()
+            .event("createMessage")
+            .body(json!({ "text": "" }))
+            .build()
+            .await;
+        let e = Exception::from(WsException::new("Text required"));
+        assert_eq!(
+            BaseExceptionFilter::payload(&e, &cx),
+            json!({
+                "status": "error",
+                "message": "Text required",
+                "cause": { "pattern": "createMessage", "data": { "text": "" } }
+            })
+        );
+        let object = Exception::from(WsException::object(json!({ "code": 42 })));
+        assert_eq!(
+            BaseExceptionFilter::payload(&object, &cx),
+            json!({ "code": 42 })
+        );
+        let internal = Exception::from(std::io::Error::other("disk on fire"));
+        assert_eq!(
+            BaseExceptionFilter::payload(&internal, &cx)["message"],
+            "Internal server error"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_filter_matches_a_typed_rejection() {
+        let seen = std::sync::Mutex::new(Vec::new());
+        let filter = |e: &Exception, _: &Context| {
+            if let Some(Rejection::InvalidBody { reason }) = e.rejection() {
+                seen.lock().unwrap().push(reason.clone());
+            }
+        };
+        let cx = Context::builder().body(json!("seven")).build().await;
+        let refused = cx.extract::<Data<u32>>().unwrap_err();
+        filter(&refused, &cx);
+        assert_eq!(
+            *seen.lock().unwrap(),
+            ["invalid type: string \"seven\", expected u32"]
+        );
+        // The client still reads the message it always did.
+        assert_eq!(
+            BaseExceptionFilter::payload(&refused, &cx)["message"],
+            "Invalid message body: invalid type: string \"seven\", expected u32"
+        );
+    }
+}

@@ -48,7 +48,7 @@ pub struct Gateway {
     pub(crate) on_connection: Vec<ConnectHook>,
     pub(crate) on_disconnect: Vec<DisconnectHook>,
     pub(crate) after_init: Vec<InitHook>,
-    pub(crate) guards: Vec<Arc<dyn Guard>>,
+    pub(crate) guards: Vec<Arc<dyn crate::guard::DynGuard>>,
     pub(crate) filter: Option<Arc<dyn ExceptionFilter>>,
     pub(crate) room_policies: Vec<RoomPolicy>,
     pub(crate) server_events: Vec<(String, ServerEventHandler)>,

@@ -25,8 +25,8 @@ use serde_json::Value;
 use crate::exception::Exception;
 use crate::extract::FromContext;
 use crate::filter::ExceptionFilter;
-use crate::guard::Guard;
-use crate::pipe::Pipe;
+use crate::guard::{DynGuard, Guard};
+use crate::pipe::{DynPipe, Pipe};
 use crate::{Args, Context};
 
 /// A boxed, `Send` future: what [`Handler::call`] and [`Middleware::call`](crate::Middleware::call)
@@ -221,7 +221,7 @@ ack_values!(
     message = "`{Self}` is not an iogate handler",
     label = "not a handler",
     note = "a handler is an async fn (or a closure returning a future) that is Clone + Send + Sync + 'static, \
-            whose arguments are extractors (Data<T>, Args, Client, State<T>, Server, Event, Extension<T>, Binary) \
+            whose arguments are extractors (see `iogate::extract`: Data<T>, Args, Client, ...) \
             and whose return value implements IntoReply"
 )]
 pub trait Handler<T>: Clone + Send + Sync + 'static {
@@ -278,8 +278,8 @@ impl<H: Handler<T>, T: 'static> ErasedHandler for Erased<H, T> {
 #[derive(Clone)]
 pub struct Route {
     pub(crate) handler: Arc<dyn ErasedHandler>,
-    pub(crate) guards: Vec<Arc<dyn Guard>>,
-    pub(crate) pipes: Vec<Arc<dyn Pipe>>,
+    pub(crate) guards: Vec<Arc<dyn DynGuard>>,
+    pub(crate) pipes: Vec<Arc<dyn DynPipe>>,
     pub(crate) filter: Option<Arc<dyn ExceptionFilter>>,
 }
 

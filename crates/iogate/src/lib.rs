@@ -123,9 +123,9 @@ pub use app::{
 };
 pub use args::Args;
 pub use client::{Client, DisconnectReason, EmitError, RoomError, Transport};
-pub use context::Context;
+pub use context::{Context, ContextBuilder};
 pub use exception::{Exception, Refusal, WsError, WsException};
-pub use extract::{Binary, Data, Event, Extension, FromContext, State};
+pub use extract::{Binary, Data, Event, Extension, FromContext, Rejection, State};
 pub use filter::{BaseExceptionFilter, ExceptionFilter};
 pub use gateway::{Gateway, HookResult, IntoGateway, Middleware};
 pub use guard::Guard;

@@ -305,6 +305,47 @@ async fn a_clients_events_are_handled_in_the_order_it_sent_them() -> anyhow::Res
     Ok(())
 }
 
+/// An async guard that sleeps longer on earlier events: were events not queued per client, the
+/// later ones would pass their guard first and overtake.
+#[tokio::test]
+async fn a_guard_that_awaits_keeps_a_clients_events_in_order_and_can_refuse() -> anyhow::Result<()>
+{
+    let seen = Arc::new(Mutex::new(Vec::<u64>::new()));
+    let s = seen.clone();
+    let slow_lookup = iogate::guard::from_fn(|cx: Context| async move {
+        let n = cx.body_as::<u64>().unwrap_or(0);
+        tokio::time::sleep(Duration::from_millis(5 * (10 - n.min(10)))).await;
+        // The permission service refuses 13.
+        n != 13
+    });
+    let handler = move |Data(n): Data<u64>| {
+        let seen = s.clone();
+        async move {
+            seen.lock().unwrap().push(n);
+            n
+        }
+    };
+    let gateway = Gateway::new("/").subscribe_message("seq", handler.guard(slow_lookup));
+    let server = TestServer::start(App::new().gateway(gateway)).await;
+    let mut c = TestClient::connect(&server, "/").await?;
+    let mut asked = Vec::new();
+    for n in 0..15u64 {
+        asked.push(c.emit_args_with_ack_id("seq", Args::new().arg(n)).await?);
+    }
+    for (n, id) in (0..15u64).zip(asked) {
+        if n == 13 {
+            let refused = c.wait_for("exception").await?;
+            assert_eq!(refused.data()["message"], "Forbidden resource");
+            assert_eq!(c.ack_within(id, QUIET).await?, None);
+        } else {
+            assert_eq!(c.wait_for_ack(id).await?, Args::new().arg(n));
+        }
+    }
+    let expected: Vec<u64> = (0..15).filter(|n| *n != 13).collect();
+    assert_eq!(*seen.lock().unwrap(), expected);
+    Ok(())
+}
+
 #[tokio::test]
 async fn the_server_handle_reaches_rooms_users_and_clients_by_public_id() -> anyhow::Result<()> {
     let gateway = Gateway::new("/events")

@@ -15,7 +15,7 @@ struct Config {
 struct SecretGuard(Arc<Config>);
 
 impl iogate::Guard for SecretGuard {
-    fn can_activate(&self, cx: &Context) -> Result<bool, Exception> {
+    async fn can_activate(&self, cx: &Context) -> Result<bool, Exception> {
         let token = cx.client().auth().get("token").and_then(Value::as_str);
         Ok(token == Some(self.0.secret.as_str()))
     }
