@@ -411,7 +411,7 @@ pub fn check_event(event: &str) -> Result<(), ApiError> {
 /// address users and clients.
 pub fn check_room(field: &str, room: &str) -> Result<(), ApiError> {
     check_name(field, room)?;
-    if room.starts_with('$') {
+    if room.starts_with(iogate::client::RESERVED_PREFIX) {
         return Err(ApiError::bad_request(format!(
             "{field}: {room:?}: rooms starting with '$' are iogate's own"
         )));
