@@ -15,8 +15,9 @@
 //!   node answers (fetching sockets, server-side events with acknowledgements).
 //! - **No recovery across nodes** (as with Node's sharded adapter): a recovery offset is only
 //!   known to the node that gave it.
-//! - Rooms named like a socket id (20 characters) use `p#nsp#`, as Node's adapter does; Node's
-//!   `static` and `dynamic-private` modes are not spoken.
+//! - Rooms of one socket use `p#nsp#`: those named like a socket id (20 characters), as Node's
+//!   adapter does, and iogate's per-client rooms (`$client:<id>`). Node's `static` and
+//!   `dynamic-private` modes are not spoken.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
@@ -86,10 +87,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Whether broadcasts to `room` alone have a channel of their own: not for a socket's id, which
-/// is what a room of socket.io's id length is taken for (as Node's adapter does).
+/// Whether broadcasts to `room` alone have a channel of their own: not for a room of one
+/// socket, whose channel would cost a subscription per connection. That is a socket's id
+/// (what a room of socket.io's id length is taken for, as Node's adapter does) and iogate's
+/// per-client room (`$client:<id>`, which every client joins).
 fn has_own_channel(room: &str) -> bool {
-    room.len() != 20
+    room.len() != 20 && !room.starts_with("$client:")
 }
 
 impl ShardedAdapter {
