@@ -10,10 +10,10 @@ use std::sync::{Arc, OnceLock, RwLock};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::app::NsRuntime;
 use crate::dispatch::Queue;
 use crate::engine::{Ser, sio};
-use crate::limits::EventBudget;
+use crate::namespace::NsRuntime;
+use crate::rails::EventBudget;
 
 /// Rooms whose names start with this are iogate's own (one per client, one per user); clients
 /// and handlers cannot join or leave them by name, and a REST API should refuse them too.

@@ -321,7 +321,48 @@ impl Context {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::limits::json_depth;
+
+    /// The nesting depth of a JSON text (arrays and objects), strings skipped; stops counting at
+    /// `limit + 1`. The reference the packet scanner's depth is checked against
+    /// ([`split_packet`] measures it as it splits).
+    fn json_depth(text: &str, limit: usize) -> usize {
+        let (mut depth, mut max, mut in_str, mut escaped) = (0usize, 0usize, false, false);
+        for &b in text.as_bytes() {
+            if in_str {
+                match b {
+                    _ if escaped => escaped = false,
+                    b'\\' => escaped = true,
+                    b'"' => in_str = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match b {
+                b'"' => in_str = true,
+                b'[' | b'{' => {
+                    depth += 1;
+                    if depth > max {
+                        max = depth;
+                        if max > limit {
+                            return max;
+                        }
+                    }
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        max
+    }
+
+    #[test]
+    fn json_depth_counts_brackets_outside_strings() {
+        assert_eq!(json_depth(r#"["e",1]"#, 32), 1);
+        assert_eq!(json_depth(r#"["e",{"a":[[1]]}]"#, 32), 4);
+        assert_eq!(json_depth(r#"["e","[[[[{{{{"]"#, 32), 1);
+        assert_eq!(json_depth(r#"["e","\"[[["]"#, 32), 1);
+        assert_eq!(json_depth(&"[".repeat(1000), 32), 33);
+    }
 
     fn body(text: &str) -> Body {
         let p = split_packet(text).unwrap();

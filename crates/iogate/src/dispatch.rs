@@ -11,15 +11,16 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use serde_json::Value;
 
-use crate::app::{NsRuntime, RouteEntry};
 use crate::client::ClientState;
 use crate::context::{Body, Context, split_packet};
 use crate::engine::sio;
 use crate::exception::{Exception, Refusal, WsException};
 use crate::filter::{BaseExceptionFilter, ExceptionFilter};
 use crate::handler::{Reply, ReplyKind};
-use crate::limits::{Limits, Verdict};
+use crate::limits::Limits;
 use crate::metrics::Outcome;
+use crate::namespace::{NsRuntime, RouteEntry};
+use crate::rails::Verdict;
 use crate::{Client, DisconnectReason};
 
 /// A client's pending work, in arrival order.

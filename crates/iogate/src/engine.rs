@@ -13,9 +13,9 @@ use serde::Serialize;
 
 pub(crate) use iogate_socketio as sio;
 
-use crate::app::NsRuntime;
 use crate::client::ClientState;
 use crate::handler::BoxFuture;
+use crate::namespace::NsRuntime;
 
 /// Lets a `?Sized` value (`str`, slices) be erased.
 pub(crate) struct Ser<'a, T: ?Sized>(pub(crate) &'a T);
@@ -43,7 +43,7 @@ impl sio::NsHandler for Mount {
         socket: Arc<sio::Socket>,
         auth: Option<sio::Str>,
     ) -> BoxFuture<Result<(), sio::ConnectError>> {
-        Box::pin(crate::app::admit(self.0.clone(), socket, auth))
+        Box::pin(crate::handshake::admit(self.0.clone(), socket, auth))
     }
 
     fn connected(&self, socket: Arc<sio::Socket>) -> BoxFuture<()> {

@@ -54,7 +54,7 @@
 //! | `WsException` | [`WsException`], [`Exception`] | [`exception`] |
 //! | `server.use(...)` | [`Gateway::middleware`] | [`gateway`](mod@gateway) |
 //! | `afterInit`, `handleConnection`, `handleDisconnect` | [`Gateway::after_init`], [`Gateway::handle_connection`], [`Gateway::handle_disconnect`] | [`gateway`](mod@gateway) |
-//! | `IoAdapter` options | [`Options`] | [`app`] |
+//! | `IoAdapter` options | [`Options`] | [`options`] |
 //! | JWT in the handshake | [`auth::JwtAuth`] (feature `jwt`) | [`auth`] |
 //! | who is in a room, across nodes | [`Namespace::presence`], [`Gateway::presence_events`], [`App::presence_webhook`] | [`presence`], [`webhook`] |
 //!
@@ -106,10 +106,15 @@ pub mod filter;
 pub mod gateway;
 pub mod guard;
 pub mod handler;
+mod handshake;
+mod layers;
 pub mod limits;
 pub mod metrics;
+mod namespace;
+pub mod options;
 pub mod pipe;
 pub mod presence;
+mod rails;
 pub mod server;
 mod session;
 #[cfg(feature = "testing")]
@@ -117,10 +122,7 @@ pub mod testing;
 pub mod typed;
 pub mod webhook;
 
-pub use app::{
-    App, Cors, ForwardedHeader, Gateways, Options, Parser, Recovery, Transports, TrustedProxies,
-    serve,
-};
+pub use app::{App, Gateways};
 pub use args::Args;
 pub use client::{Client, DisconnectReason, EmitError, RoomError, Transport};
 pub use context::{Context, ContextBuilder};
@@ -132,7 +134,9 @@ pub use guard::Guard;
 pub use handler::{
     Ack, BoxFuture, Handler, HandlerExt, IntoReply, IntoRoute, Reply, Route, WsResponse,
 };
+pub use layers::serve;
 pub use limits::Limits;
+pub use options::{Cors, ForwardedHeader, Options, Parser, Recovery, Transports, TrustedProxies};
 pub use pipe::Pipe;
 pub use presence::{Presence, PresentUser};
 pub use server::{
