@@ -12,15 +12,14 @@
 //! subscribes that channel on one connection.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 
-use iogate_socketio::{
-    Adapter, AdapterError, BoxFuture, BroadcastOptions, EventData, Local, SocketInfo,
-};
+use iogate_socketio::{Adapter, BoxFuture, BroadcastOptions, EventData, Local, SocketInfo, done};
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
-use crate::driver::{ClusterError, Driver, Health, Message, QUEUE, Redis, unavailable};
+use crate::driver::{
+    ClusterError, Driver, Health, Message, Outcome, QUEUE, Redis, Sent, Served, serve,
+};
 use crate::requests::{Requests, random_id};
 use crate::wire::{self, Request, ResponseBody};
 
@@ -48,12 +47,6 @@ struct Inner {
     requests: Requests<Collected>,
     /// The namespaces served, with the task handling their messages.
     namespaces: Mutex<HashMap<String, Served>>,
-}
-
-struct Served {
-    channels: Vec<String>,
-    patterns: Vec<String>,
-    task: JoinHandle<()>,
 }
 
 /// What a request collects until each other node has answered.
@@ -113,14 +106,10 @@ impl RedisAdapter {
     }
 
     /// Publishes a request on `ns`'s request channel.
-    fn publish_request(
-        &self,
-        ns: &str,
-        body: String,
-    ) -> BoxFuture<'static, Result<(), AdapterError>> {
-        let driver = self.inner.driver.clone();
-        let channel = self.channels(ns).request;
-        Box::pin(async move { driver.publish(channel, body).await.map_err(unavailable) })
+    fn publish_request(&self, ns: &str, body: String) -> Sent {
+        self.inner
+            .driver
+            .publishing(self.channels(ns).request, body)
     }
 
     /// Sends a request that every other node answers, and waits for their answers.
@@ -129,7 +118,7 @@ impl RedisAdapter {
         ns: &str,
         collected: Collected,
         body: impl FnOnce(&str, &str) -> String,
-    ) -> BoxFuture<'static, Result<Collected, AdapterError>> {
+    ) -> Outcome<Collected> {
         self.ask_within(ns, collected, body, self.inner.config.request_timeout)
     }
 
@@ -140,7 +129,7 @@ impl RedisAdapter {
         collected: Collected,
         body: impl FnOnce(&str, &str) -> String,
         timeout: std::time::Duration,
-    ) -> BoxFuture<'static, Result<Collected, AdapterError>> {
+    ) -> Outcome<Collected> {
         let inner = self.inner.clone();
         let channel = self.channels(ns).request;
         let request_id = random_id();
@@ -171,12 +160,8 @@ impl Inner {
     }
 
     fn on_broadcast(&self, ns: &str, local: &Local, payload: &[u8]) {
-        let msg = match wire::decode_broadcast(payload) {
-            Ok(msg) => msg,
-            Err(e) => {
-                tracing::debug!(error = %e, "ignoring a cluster broadcast");
-                return;
-            }
+        let Some(msg) = readable("broadcast", wire::decode_broadcast(payload).map(Some)) else {
+            return;
         };
         // A broadcast marked local was for its own node only (no Node node publishes one).
         if msg.uid == self.uid || msg.nsp != ns || msg.opts.local {
@@ -186,13 +171,8 @@ impl Inner {
     }
 
     fn on_request(&self, ns: &str, channels: &Channels, local: &Local, payload: &[u8]) {
-        let incoming = match wire::decode_request(payload) {
-            Ok(Some(incoming)) => incoming,
-            Ok(None) => return,
-            Err(e) => {
-                tracing::debug!(error = %e, "ignoring a cluster request");
-                return;
-            }
+        let Some(incoming) = readable("request", wire::decode_request(payload)) else {
+            return;
         };
         // Our own requests come back to us; their local part was done already. The emitter's
         // requests carry no uid.
@@ -284,13 +264,8 @@ impl Inner {
     }
 
     fn on_response(&self, payload: &[u8]) {
-        let response = match wire::decode_response(payload) {
-            Ok(Some(response)) => response,
-            Ok(None) => return,
-            Err(e) => {
-                tracing::debug!(error = %e, "ignoring a cluster response");
-                return;
-            }
+        let Some(response) = readable("response", wire::decode_response(payload)) else {
+            return;
         };
         self.requests.answered(&response.request_id, |collected| {
             match (collected, response.body) {
@@ -312,24 +287,17 @@ impl Inner {
     }
 }
 
-/// Handles the messages of namespace `ns` in order, until the adapter is gone.
-async fn serve(
-    inner: Weak<Inner>,
-    ns: String,
-    channels: Channels,
-    local: Local,
-    mut rx: mpsc::Receiver<Message>,
-) {
-    while let Some(msg) = rx.recv().await {
-        let Some(inner) = inner.upgrade() else {
-            return;
-        };
-        inner.handle(&ns, &channels, &local, msg);
-    }
+/// What a message of another node holds for this one, if anything: one that cannot be read
+/// (a `what`) is logged and skipped.
+fn readable<T>(what: &str, decoded: Result<Option<T>, wire::WireError>) -> Option<T> {
+    decoded.unwrap_or_else(|e| {
+        tracing::debug!(error = %e, "ignoring a cluster {what}");
+        None
+    })
 }
 
 impl Adapter for RedisAdapter {
-    fn init(&self, ns: &str, local: Local) -> BoxFuture<'static, Result<(), AdapterError>> {
+    fn init(&self, ns: &str, local: Local) -> Sent {
         let channels = self.channels(ns);
         let subscribed = vec![
             channels.request.clone(),
@@ -338,81 +306,42 @@ impl Adapter for RedisAdapter {
         ];
         let patterns = vec![format!("{}*", channels.broadcast)];
         let (tx, rx) = mpsc::channel(QUEUE);
-        let task = tokio::spawn(serve(
-            Arc::downgrade(&self.inner),
-            ns.to_owned(),
-            channels,
-            local,
-            rx,
-        ));
-        let previous = self.inner.lock_namespaces().insert(
-            ns.to_owned(),
-            Served {
-                channels: subscribed.clone(),
-                patterns: patterns.clone(),
-                task,
-            },
-        );
-        if let Some(previous) = previous {
-            previous.task.abort();
+        let name = ns.to_owned();
+        let task = tokio::spawn(serve(Arc::downgrade(&self.inner), rx, move |inner, msg| {
+            inner.handle(&name, &channels, &local, msg);
+        }));
+        let served = Served {
+            channels: subscribed.clone(),
+            patterns: patterns.clone(),
+            tasks: vec![task],
+        };
+        if let Some(previous) = self.inner.lock_namespaces().insert(ns.to_owned(), served) {
+            previous.stop();
         }
-        let driver = self.inner.driver.clone();
-        Box::pin(async move {
-            // On failure the namespace stays registered: it is subscribed when Redis is back.
-            driver
-                .subscribe(&subscribed, &patterns, tx)
-                .await
-                .map_err(unavailable)
-        })
+        self.inner.driver.subscribing(subscribed, patterns, tx)
     }
 
-    fn broadcast(
-        &self,
-        ns: &str,
-        event: &EventData,
-        opts: &BroadcastOptions,
-    ) -> BoxFuture<'static, Result<(), AdapterError>> {
-        let driver = self.inner.driver.clone();
+    fn broadcast(&self, ns: &str, event: &EventData, opts: &BroadcastOptions) -> Sent {
         let channel = wire::broadcast_channel(&self.inner.config.prefix, ns, opts);
-        let msg = wire::encode_broadcast(&self.inner.uid, ns, event, opts);
-        Box::pin(async move {
-            let msg = msg.map_err(|e| AdapterError::Other(e.to_string()))?;
-            driver.publish(channel, msg).await.map_err(unavailable)
-        })
+        match wire::encode_broadcast(&self.inner.uid, ns, event, opts) {
+            Ok(msg) => self.inner.driver.publishing(channel, msg),
+            Err(e) => done(Err(e.into())),
+        }
     }
 
-    fn add_sockets(
-        &self,
-        ns: &str,
-        opts: &BroadcastOptions,
-        rooms: &[String],
-    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+    fn add_sockets(&self, ns: &str, opts: &BroadcastOptions, rooms: &[String]) -> Sent {
         self.publish_request(ns, wire::rooms_request(&self.inner.uid, true, opts, rooms))
     }
 
-    fn del_sockets(
-        &self,
-        ns: &str,
-        opts: &BroadcastOptions,
-        rooms: &[String],
-    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+    fn del_sockets(&self, ns: &str, opts: &BroadcastOptions, rooms: &[String]) -> Sent {
         self.publish_request(ns, wire::rooms_request(&self.inner.uid, false, opts, rooms))
     }
 
-    fn disconnect_sockets(
-        &self,
-        ns: &str,
-        opts: &BroadcastOptions,
-        close: bool,
-    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+    fn disconnect_sockets(&self, ns: &str, opts: &BroadcastOptions, close: bool) -> Sent {
         self.publish_request(ns, wire::disconnect_request(&self.inner.uid, opts, close))
     }
 
-    fn fetch_sockets(
-        &self,
-        ns: &str,
-        opts: &BroadcastOptions,
-    ) -> BoxFuture<'static, Result<Vec<SocketInfo>, AdapterError>> {
+    fn fetch_sockets(&self, ns: &str, opts: &BroadcastOptions) -> Outcome<Vec<SocketInfo>> {
         let ask = self.ask(ns, Collected::Sockets(Vec::new()), |uid, id| {
             wire::fetch_request(uid, id, opts)
         });
@@ -424,7 +353,7 @@ impl Adapter for RedisAdapter {
         })
     }
 
-    fn all_rooms(&self, ns: &str) -> BoxFuture<'static, Result<Vec<String>, AdapterError>> {
+    fn all_rooms(&self, ns: &str) -> Outcome<Vec<String>> {
         let ask = self.ask(ns, Collected::Rooms(Vec::new()), wire::all_rooms_request);
         Box::pin(async move {
             match ask.await? {
@@ -439,7 +368,7 @@ impl Adapter for RedisAdapter {
         ns: &str,
         args: &[serde_json::Value],
         ack: Option<std::time::Duration>,
-    ) -> BoxFuture<'static, Result<Vec<serde_json::Value>, AdapterError>> {
+    ) -> Outcome<Vec<serde_json::Value>> {
         let Some(timeout) = ack else {
             let body = wire::server_side_emit_request(&self.inner.uid, None, args);
             let sent = self.publish_request(ns, body);
@@ -460,20 +389,9 @@ impl Adapter for RedisAdapter {
     }
 
     fn close(&self) -> BoxFuture<'static, ()> {
-        let served: Vec<Served> = self
-            .inner
-            .lock_namespaces()
-            .drain()
-            .map(|(_, s)| s)
-            .collect();
-        let driver = self.inner.driver.clone();
-        Box::pin(async move {
-            for served in served {
-                served.task.abort();
-                if let Err(e) = driver.unsubscribe(&served.channels, &served.patterns).await {
-                    tracing::debug!(error = %e, "unsubscribing at close failed");
-                }
-            }
-        })
+        let inner = &self.inner;
+        inner
+            .driver
+            .closing(inner.lock_namespaces().drain().map(|(_, s)| s))
     }
 }

@@ -11,12 +11,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
-use iogate_socketio::AdapterError;
+use iogate_socketio::{AdapterError, BoxFuture};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, FromRedisValue, Pipeline, PushInfo, PushKind, RedisFuture, Value};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 /// Which of socket.io's Redis adapters the nodes speak.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -231,6 +232,49 @@ pub(crate) enum DriverError {
 pub(crate) struct Message {
     pub(crate) channel: String,
     pub(crate) payload: Vec<u8>,
+}
+
+/// What an adapter's operation comes to once Redis (and the other nodes) answered.
+pub(crate) type Outcome<T> = BoxFuture<'static, Result<T, AdapterError>>;
+
+/// What an adapter's operation for the other nodes comes to: sent, or why not.
+pub(crate) type Sent = Outcome<()>;
+
+/// Hands the messages of `rx` in order to `handle`, with what `owner` points to, until that is
+/// gone: the task of one namespace of an adapter.
+pub(crate) async fn serve<T>(
+    owner: Weak<T>,
+    mut rx: mpsc::Receiver<Message>,
+    mut handle: impl FnMut(&T, Message),
+) {
+    while let Some(msg) = rx.recv().await {
+        let Some(owner) = owner.upgrade() else {
+            return;
+        };
+        handle(&owner, msg);
+    }
+}
+
+/// A namespace an adapter serves: what it subscribed to, and the tasks handling its messages.
+pub(crate) struct Served {
+    pub(crate) channels: Vec<String>,
+    pub(crate) patterns: Vec<String>,
+    pub(crate) tasks: Vec<JoinHandle<()>>,
+}
+
+impl Served {
+    /// Stops the tasks handling its messages.
+    pub(crate) fn stop(&self) {
+        self.tasks.iter().for_each(JoinHandle::abort);
+    }
+
+    /// Stops its tasks and unsubscribes what it subscribed to; a failure is only logged.
+    pub(crate) async fn close(self, driver: &Driver) {
+        self.stop();
+        if let Err(e) = driver.unsubscribe(&self.channels, &self.patterns).await {
+            tracing::debug!(error = %e, "unsubscribing at close failed");
+        }
+    }
 }
 
 /// Where messages go: by channel for SUBSCRIBE, by pattern for PSUBSCRIBE.
@@ -453,6 +497,42 @@ impl Driver {
         self.timed(cmd.query_async::<Value>(&mut conn))
             .await
             .map(drop)
+    }
+
+    /// [`publish`](Self::publish) as an adapter's operation.
+    pub(crate) fn publishing(&self, channel: String, payload: impl Into<Vec<u8>>) -> Sent {
+        let (driver, payload) = (self.clone(), payload.into());
+        Box::pin(async move { driver.publish(channel, payload).await.map_err(unavailable) })
+    }
+
+    /// [`subscribe`](Self::subscribe) as an adapter's operation. On failure the namespace
+    /// stays registered: it is subscribed when Redis is back.
+    pub(crate) fn subscribing(
+        &self,
+        channels: Vec<String>,
+        patterns: Vec<String>,
+        tx: mpsc::Sender<Message>,
+    ) -> Sent {
+        let driver = self.clone();
+        Box::pin(async move {
+            driver
+                .subscribe(&channels, &patterns, tx)
+                .await
+                .map_err(unavailable)
+        })
+    }
+
+    /// [`Served::close`] of each namespace of `served` (taken now), as an adapter's closing.
+    pub(crate) fn closing(
+        &self,
+        served: impl IntoIterator<Item = Served>,
+    ) -> BoxFuture<'static, ()> {
+        let (driver, served): (_, Vec<Served>) = (self.clone(), served.into_iter().collect());
+        Box::pin(async move {
+            for served in served {
+                served.close(&driver).await;
+            }
+        })
     }
 
     /// Routes the messages of `channels` and `patterns` to `tx`, and subscribes to them. The

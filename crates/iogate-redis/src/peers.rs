@@ -7,10 +7,10 @@
 use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
 
-use iogate_socketio::{AdapterError, BoxFuture, BroadcastOptions, Local, SocketInfo};
+use iogate_socketio::{BroadcastOptions, Local, SocketInfo};
 use serde_json::Value as Json;
 
-use crate::driver::{Driver, unavailable};
+use crate::driver::{Driver, Outcome, unavailable};
 use crate::requests::{Requests, random_id};
 use crate::streams_wire::{self as sw, Message, MessageType};
 use crate::wire::{opts_of, socket_info, take_event};
@@ -49,6 +49,11 @@ impl Peers {
         }
     }
 
+    /// The channels of namespace `ns` that this node subscribes: to every node, and to itself.
+    pub(crate) fn own_channels(&self, ns: &str) -> Vec<String> {
+        vec![self.channel(ns, None), self.channel(ns, Some(&self.uid))]
+    }
+
     /// Publishes `body` on `channel` in the background.
     fn send(&self, channel: String, body: Vec<u8>) {
         let driver = self.driver.clone();
@@ -59,9 +64,23 @@ impl Peers {
         });
     }
 
+    /// Handles a pub/sub message of namespace `ns`: a request or an answer of another node is
+    /// dealt with here, anything else another node sent on `ns` is handed back. This node's own
+    /// messages, and those of other namespaces, are skipped.
+    pub(crate) fn on_payload(&self, ns: &str, local: &Local, payload: &[u8]) -> Option<Message> {
+        match sw::read_message(payload) {
+            Ok(msg) if msg.uid != self.uid && msg.nsp == ns => self.on_message(ns, local, msg),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::debug!(error = %e, "ignoring a cluster message");
+                None
+            }
+        }
+    }
+
     /// Handles a request or an answer of another node (`msg`, of namespace `ns`); hands back
     /// what is not one.
-    pub(crate) fn on_message(&self, ns: &str, local: &Local, msg: Message) -> Option<Message> {
+    fn on_message(&self, ns: &str, local: &Local, msg: Message) -> Option<Message> {
         let request_id = msg
             .data
             .get("requestId")
@@ -134,7 +153,7 @@ impl Peers {
         self: &std::sync::Arc<Self>,
         ns: &str,
         opts: &BroadcastOptions,
-    ) -> BoxFuture<'static, Result<Vec<SocketInfo>, AdapterError>> {
+    ) -> Outcome<Vec<SocketInfo>> {
         let this = self.clone();
         let channel = self.channel(ns, None);
         let request_id = random_id();
@@ -151,10 +170,7 @@ impl Peers {
 
     /// The rooms of the other nodes' sockets of namespace `ns`, from their sockets: the
     /// protocol has no request of its own for them.
-    pub(crate) fn all_rooms(
-        self: &std::sync::Arc<Self>,
-        ns: &str,
-    ) -> BoxFuture<'static, Result<Vec<String>, AdapterError>> {
+    pub(crate) fn all_rooms(self: &std::sync::Arc<Self>, ns: &str) -> Outcome<Vec<String>> {
         let sockets = self.fetch_sockets(ns, &BroadcastOptions::default());
         Box::pin(async move {
             let sockets = sockets.await?;
@@ -175,13 +191,13 @@ impl Peers {
         ns: &str,
         args: &[Json],
         ack: Option<Duration>,
-    ) -> BoxFuture<'static, Result<Vec<Json>, AdapterError>> {
+    ) -> Outcome<Vec<Json>> {
         let this = self.clone();
         let channel = self.channel(ns, None);
         let request_id = ack.map(|_| random_id());
         let body = sw::server_side_emit(&self.uid, ns, request_id.as_deref(), args);
         Box::pin(async move {
-            let body = body.map_err(|e| AdapterError::Other(e.to_string()))?;
+            let body = body?;
             match (ack, request_id) {
                 (Some(timeout), Some(id)) => {
                     let driver = &this.driver;

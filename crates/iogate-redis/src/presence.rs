@@ -33,7 +33,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use redis::{Script, Value};
+use redis::{FromRedisValue, Script, ScriptInvocation, Value};
 
 /// What the store needs of its connection (redis-rs's), so that callers can name it.
 pub use redis::aio::ConnectionLike;
@@ -369,8 +369,20 @@ where
         self.node.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    fn nodes_key(&self) -> String {
-        format!("{}:nodes", self.prefix)
+    /// An invocation of `script` with what every script of presence takes first: the key of
+    /// the nodes (which names the slot in a cluster) and the prefix.
+    fn script<'a>(&self, script: &'a Script) -> ScriptInvocation<'a> {
+        let mut invocation = script.key(format!("{}:nodes", self.prefix));
+        invocation.arg(&self.prefix);
+        invocation
+    }
+
+    /// Runs `invocation` on a clone of the connection.
+    async fn run<T: FromRedisValue>(
+        &self,
+        invocation: &ScriptInvocation<'_>,
+    ) -> Result<T, PresenceError> {
+        Ok(invocation.invoke_async(&mut self.conn.clone()).await?)
     }
 
     /// Lists this node (at start).
@@ -379,18 +391,13 @@ where
     }
 
     async fn register_as(&self, node: &str, previous: &str) -> Result<(), PresenceError> {
-        let mut conn = self.conn.clone();
-        let _: i64 = self
-            .scripts
-            .register
-            .key(self.nodes_key())
-            .arg(&self.prefix)
+        let mut register = self.script(&self.scripts.register);
+        register
             .arg(node)
             .arg(now_ms())
             .arg(self.ttl_ms())
-            .arg(previous)
-            .invoke_async(&mut conn)
-            .await?;
+            .arg(previous);
+        let _: i64 = self.run(&register).await?;
         Ok(())
     }
 
@@ -399,19 +406,15 @@ where
         if members.is_empty() {
             return Ok(Vec::new());
         }
-        let node = self.node();
-        let mut invocation = self.scripts.add.key(self.nodes_key());
-        invocation.arg(&self.prefix).arg(&node).arg(self.ttl_ms());
+        let mut add = self.script(&self.scripts.add);
+        add.arg(self.node()).arg(self.ttl_ms());
         for m in members {
-            invocation
-                .arg(&m.namespace)
+            add.arg(&m.namespace)
                 .arg(&m.room)
                 .arg(&m.client)
                 .arg(&m.user);
         }
-        let mut conn = self.conn.clone();
-        let answer: Vec<String> = invocation.invoke_async(&mut conn).await?;
-        transitions(&answer)
+        transitions(&self.run::<Vec<String>>(&add).await?)
     }
 
     /// Removes memberships of this node (`user` is not needed and ignored); answers what they
@@ -420,32 +423,21 @@ where
         if members.is_empty() {
             return Ok(Vec::new());
         }
-        let node = self.node();
-        let mut invocation = self.scripts.remove.key(self.nodes_key());
-        invocation.arg(&self.prefix).arg(&node);
+        let mut remove = self.script(&self.scripts.remove);
+        remove.arg(self.node());
         for m in members {
-            invocation.arg(&m.namespace).arg(&m.room).arg(&m.client);
+            remove.arg(&m.namespace).arg(&m.room).arg(&m.client);
         }
-        let mut conn = self.conn.clone();
-        let answer: Vec<String> = invocation.invoke_async(&mut conn).await?;
-        transitions(&answer)
+        transitions(&self.run::<Vec<String>>(&remove).await?)
     }
 
     /// Beats: notes this node alive and refreshes its keys' TTLs. False when the node is not
     /// listed any more (Redis restarted, or the node was silent and reaped): it must then
     /// [`reassert`](Self::reassert) its memberships.
     pub async fn beat(&self) -> Result<bool, PresenceError> {
-        let mut conn = self.conn.clone();
-        let listed: i64 = self
-            .scripts
-            .beat
-            .key(self.nodes_key())
-            .arg(&self.prefix)
-            .arg(self.node())
-            .arg(now_ms())
-            .arg(self.ttl_ms())
-            .invoke_async(&mut conn)
-            .await?;
+        let mut beat = self.script(&self.scripts.beat);
+        beat.arg(self.node()).arg(now_ms()).arg(self.ttl_ms());
+        let listed: i64 = self.run(&beat).await?;
         Ok(listed == 1)
     }
 
@@ -469,18 +461,12 @@ where
     pub async fn reap(&self) -> Result<Vec<Transition>, PresenceError> {
         let mut all = Vec::new();
         loop {
-            let mut conn = self.conn.clone();
-            let answer: Vec<Value> = self
-                .scripts
-                .reap
-                .key(self.nodes_key())
-                .arg(&self.prefix)
-                .arg(now_ms())
+            let mut reap = self.script(&self.scripts.reap);
+            reap.arg(now_ms())
                 .arg(self.timeout.as_millis() as u64)
                 .arg(REAP_BUDGET)
-                .arg(self.ttl_ms())
-                .invoke_async(&mut conn)
-                .await?;
+                .arg(self.ttl_ms());
+            let answer: Vec<Value> = self.run(&reap).await?;
             let Some((more, rest)) = answer.split_first() else {
                 return Err(PresenceError::Unexpected("an empty reap answer".into()));
             };
@@ -499,15 +485,9 @@ where
     /// Leaves the cluster (a graceful shutdown): this node's memberships are removed now rather
     /// than after the timeout. Answers the transitions.
     pub async fn leave(&self) -> Result<Vec<Transition>, PresenceError> {
-        let mut conn = self.conn.clone();
-        let _: i64 = self
-            .scripts
-            .leave
-            .key(self.nodes_key())
-            .arg(&self.prefix)
-            .arg(self.node())
-            .invoke_async(&mut conn)
-            .await?;
+        let mut leave = self.script(&self.scripts.leave);
+        leave.arg(self.node());
+        let _: i64 = self.run(&leave).await?;
         self.reap().await
     }
 

@@ -22,13 +22,12 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
 
-use iogate_socketio::{
-    Adapter, AdapterError, BoxFuture, BroadcastOptions, EventData, Local, SocketInfo, done,
-};
+use iogate_socketio::{Adapter, BoxFuture, BroadcastOptions, EventData, Local, SocketInfo, done};
 use tokio::sync::{Notify, mpsc};
-use tokio::task::JoinHandle;
 
-use crate::driver::{ClusterError, Driver, Health, Message, QUEUE, Redis, unavailable};
+use crate::driver::{
+    ClusterError, Driver, Health, Message, Outcome, QUEUE, Redis, Sent, Served, serve,
+};
 use crate::peers::Peers;
 use crate::streams_wire::{self as sw, Op};
 
@@ -50,15 +49,15 @@ struct Inner {
     /// This node's id, and its requests to the other nodes.
     peers: Arc<Peers>,
     /// The namespaces served, with the tasks handling their messages and room channels.
-    namespaces: Mutex<HashMap<String, Served>>,
+    namespaces: Mutex<HashMap<String, Namespace>>,
 }
 
-struct Served {
-    /// The namespace's own channels (to every node, to this one).
-    channels: Vec<String>,
+struct Namespace {
+    /// The namespace's own channels (to every node, to this one), and its two tasks: the
+    /// messages', and the room channels'.
+    served: Served,
     /// Its rooms' channels.
     rooms: Arc<RoomChannels>,
-    tasks: [JoinHandle<()>; 2],
 }
 
 /// The room channels of one namespace: those subscribed, and the rooms changed since the room
@@ -117,32 +116,21 @@ impl ShardedAdapter {
         &self.inner.peers.uid
     }
 
-    fn publish(
-        &self,
-        channel: String,
-        body: Vec<u8>,
-    ) -> BoxFuture<'static, Result<(), AdapterError>> {
-        let driver = self.inner.peers.driver.clone();
-        Box::pin(async move { driver.publish(channel, body).await.map_err(unavailable) })
+    /// Publishes `body` on namespace `ns`'s channel to every node.
+    fn publish_to_all(&self, ns: &str, body: Vec<u8>) -> Sent {
+        let peers = &self.inner.peers;
+        peers.driver.publishing(peers.channel(ns, None), body)
     }
 }
 
 impl Inner {
-    fn lock_namespaces(&self) -> std::sync::MutexGuard<'_, HashMap<String, Served>> {
+    fn lock_namespaces(&self) -> std::sync::MutexGuard<'_, HashMap<String, Namespace>> {
         lock(&self.namespaces)
     }
 
     /// Handles one message of namespace `ns`.
     fn on_message(&self, ns: &str, local: &Local, payload: &[u8]) {
-        let msg = match sw::read_message(payload) {
-            Ok(msg) if msg.uid != self.peers.uid && msg.nsp == ns => msg,
-            Ok(_) => return,
-            Err(e) => {
-                tracing::debug!(error = %e, "ignoring a cluster message");
-                return;
-            }
-        };
-        let Some(msg) = self.peers.on_message(ns, local, msg) else {
+        let Some(msg) = self.peers.on_payload(ns, local, payload) else {
             return;
         };
         match sw::published_op(&msg) {
@@ -158,16 +146,6 @@ impl Inner {
             Ok(Op::Other(kind)) => tracing::debug!(kind, "ignoring a cluster message"),
             Err(e) => tracing::debug!(error = %e, "ignoring a cluster message"),
         }
-    }
-}
-
-/// Handles the messages of namespace `ns` in order, until the adapter is gone.
-async fn serve(inner: Weak<Inner>, ns: String, local: Local, mut rx: mpsc::Receiver<Message>) {
-    while let Some(msg) = rx.recv().await {
-        let Some(inner) = inner.upgrade() else {
-            return;
-        };
-        inner.on_message(&ns, &local, &msg.payload);
     }
 }
 
@@ -210,14 +188,17 @@ async fn follow_rooms(
 }
 
 impl Adapter for ShardedAdapter {
-    fn init(&self, ns: &str, local: Local) -> BoxFuture<'static, Result<(), AdapterError>> {
+    fn init(&self, ns: &str, local: Local) -> Sent {
         let peers = &self.inner.peers;
-        let channels = vec![peers.channel(ns, None), peers.channel(ns, Some(&peers.uid))];
+        let channels = peers.own_channels(ns);
         let (tx, rx) = mpsc::channel::<Message>(QUEUE);
         let rooms = Arc::new(RoomChannels::default());
         let weak = Arc::downgrade(&self.inner);
-        let tasks = [
-            tokio::spawn(serve(weak.clone(), ns.to_owned(), local.clone(), rx)),
+        let (name, messages_local) = (ns.to_owned(), local.clone());
+        let tasks = vec![
+            tokio::spawn(serve(weak.clone(), rx, move |inner: &Inner, msg| {
+                inner.on_message(&name, &messages_local, &msg.payload);
+            })),
             tokio::spawn(follow_rooms(
                 weak,
                 ns.to_owned(),
@@ -228,90 +209,58 @@ impl Adapter for ShardedAdapter {
         ];
         let served = Served {
             channels: channels.clone(),
-            rooms,
+            patterns: Vec::new(),
             tasks,
         };
-        if let Some(previous) = self.inner.lock_namespaces().insert(ns.to_owned(), served) {
-            previous.tasks.iter().for_each(JoinHandle::abort);
+        let namespace = Namespace { served, rooms };
+        if let Some(previous) = self
+            .inner
+            .lock_namespaces()
+            .insert(ns.to_owned(), namespace)
+        {
+            previous.served.stop();
         }
-        let driver = peers.driver.clone();
-        Box::pin(async move {
-            // On failure the namespace stays registered: it is subscribed when Redis is back.
-            driver
-                .subscribe(&channels, &[], tx)
-                .await
-                .map_err(unavailable)
-        })
+        peers.driver.subscribing(channels, vec![], tx)
     }
 
     fn room_changed(&self, ns: &str, room: &str) {
         if !has_own_channel(room) {
             return;
         }
-        if let Some(served) = self.inner.lock_namespaces().get(ns) {
-            served.rooms.mark(room);
+        if let Some(namespace) = self.inner.lock_namespaces().get(ns) {
+            namespace.rooms.mark(room);
         }
     }
 
-    fn broadcast(
-        &self,
-        ns: &str,
-        event: &EventData,
-        opts: &BroadcastOptions,
-    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+    fn broadcast(&self, ns: &str, event: &EventData, opts: &BroadcastOptions) -> Sent {
         let peers = &self.inner.peers;
         let channel = match opts.rooms.as_slice() {
             [room] if has_own_channel(room) => peers.channel(ns, Some(room)),
             _ => peers.channel(ns, None),
         };
         match sw::published_broadcast(&peers.uid, ns, event, opts) {
-            Ok(body) => self.publish(channel, body),
-            Err(e) => done(Err(AdapterError::Other(e.to_string()))),
+            Ok(body) => peers.driver.publishing(channel, body),
+            Err(e) => done(Err(e.into())),
         }
     }
 
-    fn add_sockets(
-        &self,
-        ns: &str,
-        opts: &BroadcastOptions,
-        rooms: &[String],
-    ) -> BoxFuture<'static, Result<(), AdapterError>> {
-        let peers = &self.inner.peers;
-        let body = sw::published_rooms(&peers.uid, ns, true, opts, rooms);
-        self.publish(peers.channel(ns, None), body)
+    fn add_sockets(&self, ns: &str, opts: &BroadcastOptions, rooms: &[String]) -> Sent {
+        self.publish_to_all(ns, sw::published_rooms(self.uid(), ns, true, opts, rooms))
     }
 
-    fn del_sockets(
-        &self,
-        ns: &str,
-        opts: &BroadcastOptions,
-        rooms: &[String],
-    ) -> BoxFuture<'static, Result<(), AdapterError>> {
-        let peers = &self.inner.peers;
-        let body = sw::published_rooms(&peers.uid, ns, false, opts, rooms);
-        self.publish(peers.channel(ns, None), body)
+    fn del_sockets(&self, ns: &str, opts: &BroadcastOptions, rooms: &[String]) -> Sent {
+        self.publish_to_all(ns, sw::published_rooms(self.uid(), ns, false, opts, rooms))
     }
 
-    fn disconnect_sockets(
-        &self,
-        ns: &str,
-        opts: &BroadcastOptions,
-        close: bool,
-    ) -> BoxFuture<'static, Result<(), AdapterError>> {
-        let peers = &self.inner.peers;
-        let body = sw::published_disconnect(&peers.uid, ns, opts, close);
-        self.publish(peers.channel(ns, None), body)
+    fn disconnect_sockets(&self, ns: &str, opts: &BroadcastOptions, close: bool) -> Sent {
+        self.publish_to_all(ns, sw::published_disconnect(self.uid(), ns, opts, close))
     }
 
-    fn fetch_sockets(
-        &self,
-        ns: &str,
-        opts: &BroadcastOptions,
-    ) -> BoxFuture<'static, Result<Vec<SocketInfo>, AdapterError>> {
+    fn fetch_sockets(&self, ns: &str, opts: &BroadcastOptions) -> Outcome<Vec<SocketInfo>> {
         self.inner.peers.fetch_sockets(ns, opts)
     }
 
-    fn all_rooms(&self, ns: &str) -> BoxFuture<'static, Result<Vec<String>, AdapterError>> {
+    fn all_rooms(&self, ns: &str) -> Outcome<Vec<String>> {
         self.inner.peers.all_rooms(ns)
     }
 
@@ -320,23 +269,22 @@ impl Adapter for ShardedAdapter {
         ns: &str,
         args: &[serde_json::Value],
         ack: Option<std::time::Duration>,
-    ) -> BoxFuture<'static, Result<Vec<serde_json::Value>, AdapterError>> {
+    ) -> Outcome<Vec<serde_json::Value>> {
         self.inner.peers.server_side_emit(ns, args, ack)
     }
 
     fn close(&self) -> BoxFuture<'static, ()> {
-        let served: Vec<(String, Served)> = self.inner.lock_namespaces().drain().collect();
+        let namespaces: Vec<(String, Namespace)> = self.inner.lock_namespaces().drain().collect();
         let peers = self.inner.peers.clone();
         Box::pin(async move {
-            for (ns, mut served) in served {
-                served.tasks.iter().for_each(JoinHandle::abort);
-                let rooms: Vec<String> = lock(&served.rooms.subscribed).drain().collect();
+            for (ns, Namespace { mut served, rooms }) in namespaces {
+                // Its tasks stopped first, so that no room is subscribed after the list is taken.
+                served.stop();
+                let rooms: Vec<String> = lock(&rooms.subscribed).drain().collect();
                 served
                     .channels
                     .extend(rooms.iter().map(|room| peers.channel(&ns, Some(room))));
-                if let Err(e) = peers.driver.unsubscribe(&served.channels, &[]).await {
-                    tracing::debug!(error = %e, "unsubscribing at close failed");
-                }
+                served.close(&peers.driver).await;
             }
         })
     }

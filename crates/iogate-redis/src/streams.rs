@@ -37,7 +37,9 @@ use redis::{FromRedisValue, Value};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::driver::{ClusterError, Driver, Message, QUEUE, Redis, redacted, unavailable};
+use crate::driver::{
+    ClusterError, Driver, Message, Outcome, QUEUE, Redis, Sent, Served, redacted, serve,
+};
 use crate::peers::Peers;
 use crate::streams_wire::{self as sw, Entry, Op};
 
@@ -78,11 +80,6 @@ struct Inner {
     /// This node's id, and its requests to the other nodes.
     peers: Arc<Peers>,
     sessions: Arc<Sessions>,
-}
-
-struct Served {
-    channels: Vec<String>,
-    task: JoinHandle<()>,
 }
 
 /// An entry for the writer, and the broadcast to deliver here if it cannot be written.
@@ -144,14 +141,17 @@ impl StreamsAdapter {
         &self.inner.peers.uid
     }
 
-    /// Queues an entry for the writer. While Redis is down, or the writer cannot keep up, the
+    /// Queues `entry` for the writer. While Redis is down, or the writer cannot keep up, the
     /// broadcast is delivered here only, and the other nodes miss it.
     fn append(
         &self,
-        fields: Vec<(&'static str, String)>,
+        entry: Entry,
         fallback: Option<(String, EventData, BroadcastOptions)>,
-    ) -> BoxFuture<'static, Result<(), AdapterError>> {
-        let job = Job { fields, fallback };
+    ) -> Sent {
+        let job = Job {
+            fields: entry.fields(),
+            fallback,
+        };
         if !self.inner.driver.health().is_up() {
             fall_back(&self.inner.local, job);
             return done(Err(AdapterError::Unavailable(
@@ -263,16 +263,10 @@ impl Inner {
         self.lock_namespaces().contains_key(ns)
     }
 
-    /// Handles one pub/sub message of namespace `ns`.
+    /// Handles one pub/sub message of namespace `ns`: only requests and answers go there.
     fn on_message(&self, ns: &str, local: &Local, payload: &[u8]) {
-        match sw::read_message(payload) {
-            Ok(msg) if msg.uid != self.peers.uid && msg.nsp == ns => {
-                if let Some(msg) = self.peers.on_message(ns, local, msg) {
-                    tracing::debug!(kind = msg.kind, "ignoring a cluster message");
-                }
-            }
-            Ok(_) => {}
-            Err(e) => tracing::debug!(error = %e, "ignoring a cluster message"),
+        if let Some(msg) = self.peers.on_payload(ns, local, payload) {
+            tracing::debug!(kind = msg.kind, "ignoring a cluster message");
         }
     }
 }
@@ -477,96 +471,58 @@ impl SharedSessions for Sessions {
 }
 
 impl Adapter for StreamsAdapter {
-    fn init(&self, ns: &str, local: Local) -> BoxFuture<'static, Result<(), AdapterError>> {
+    fn init(&self, ns: &str, local: Local) -> Sent {
         let _ = self.inner.local.set(local.clone());
-        let peers = &self.inner.peers;
-        let channels = vec![peers.channel(ns, None), peers.channel(ns, Some(&peers.uid))];
+        let channels = self.inner.peers.own_channels(ns);
         let (tx, rx) = mpsc::channel::<Message>(QUEUE);
-        let task = tokio::spawn(serve(Arc::downgrade(&self.inner), ns.to_owned(), local, rx));
-        let previous = self.inner.lock_namespaces().insert(
-            ns.to_owned(),
-            Served {
-                channels: channels.clone(),
-                task,
-            },
-        );
-        if let Some(previous) = previous {
-            previous.task.abort();
+        let name = ns.to_owned();
+        let task = tokio::spawn(serve(Arc::downgrade(&self.inner), rx, move |inner, msg| {
+            inner.on_message(&name, &local, &msg.payload);
+        }));
+        let served = Served {
+            channels: channels.clone(),
+            patterns: Vec::new(),
+            tasks: vec![task],
+        };
+        if let Some(previous) = self.inner.lock_namespaces().insert(ns.to_owned(), served) {
+            previous.stop();
         }
-        let this = self.clone();
+        let (this, subscribing) = (
+            self.clone(),
+            self.inner.driver.subscribing(channels, vec![], tx),
+        );
         Box::pin(async move {
             this.start_reader()
                 .await
                 .map_err(|e| AdapterError::Unavailable(e.to_string()))?;
-            // On failure the namespace stays registered: it is subscribed when Redis is back.
-            this.inner
-                .driver
-                .subscribe(&channels, &[], tx)
-                .await
-                .map_err(unavailable)
+            subscribing.await
         })
     }
 
-    fn broadcast(
-        &self,
-        ns: &str,
-        event: &EventData,
-        opts: &BroadcastOptions,
-    ) -> BoxFuture<'static, Result<(), AdapterError>> {
-        match sw::broadcast(&self.inner.peers.uid, ns, event, opts) {
-            Ok(entry) => self.append(
-                entry.fields(),
-                Some((ns.to_owned(), event.clone(), opts.clone())),
-            ),
-            Err(e) => done(Err(AdapterError::Other(e.to_string()))),
+    fn broadcast(&self, ns: &str, event: &EventData, opts: &BroadcastOptions) -> Sent {
+        match sw::broadcast(self.uid(), ns, event, opts) {
+            Ok(entry) => self.append(entry, Some((ns.to_owned(), event.clone(), opts.clone()))),
+            Err(e) => done(Err(e.into())),
         }
     }
 
-    fn add_sockets(
-        &self,
-        ns: &str,
-        opts: &BroadcastOptions,
-        rooms: &[String],
-    ) -> BoxFuture<'static, Result<(), AdapterError>> {
-        self.append(
-            sw::rooms(&self.inner.peers.uid, ns, true, opts, rooms).fields(),
-            None,
-        )
+    fn add_sockets(&self, ns: &str, opts: &BroadcastOptions, rooms: &[String]) -> Sent {
+        self.append(sw::rooms(self.uid(), ns, true, opts, rooms), None)
     }
 
-    fn del_sockets(
-        &self,
-        ns: &str,
-        opts: &BroadcastOptions,
-        rooms: &[String],
-    ) -> BoxFuture<'static, Result<(), AdapterError>> {
-        self.append(
-            sw::rooms(&self.inner.peers.uid, ns, false, opts, rooms).fields(),
-            None,
-        )
+    fn del_sockets(&self, ns: &str, opts: &BroadcastOptions, rooms: &[String]) -> Sent {
+        self.append(sw::rooms(self.uid(), ns, false, opts, rooms), None)
     }
 
-    fn disconnect_sockets(
-        &self,
-        ns: &str,
-        opts: &BroadcastOptions,
-        close: bool,
-    ) -> BoxFuture<'static, Result<(), AdapterError>> {
-        self.append(
-            sw::disconnect(&self.inner.peers.uid, ns, opts, close).fields(),
-            None,
-        )
+    fn disconnect_sockets(&self, ns: &str, opts: &BroadcastOptions, close: bool) -> Sent {
+        self.append(sw::disconnect(self.uid(), ns, opts, close), None)
     }
 
-    fn fetch_sockets(
-        &self,
-        ns: &str,
-        opts: &BroadcastOptions,
-    ) -> BoxFuture<'static, Result<Vec<SocketInfo>, AdapterError>> {
+    fn fetch_sockets(&self, ns: &str, opts: &BroadcastOptions) -> Outcome<Vec<SocketInfo>> {
         self.inner.peers.fetch_sockets(ns, opts)
     }
 
-    fn all_rooms(&self, ns: &str) -> BoxFuture<'static, Result<Vec<String>, AdapterError>> {
+    fn all_rooms(&self, ns: &str) -> Outcome<Vec<String>> {
         self.inner.peers.all_rooms(ns)
     }
 
@@ -575,21 +531,10 @@ impl Adapter for StreamsAdapter {
         if let Some(reader) = self.lock_reader().take() {
             reader.abort();
         }
-        let served: Vec<Served> = self
-            .inner
-            .lock_namespaces()
-            .drain()
-            .map(|(_, s)| s)
-            .collect();
-        let driver = self.inner.driver.clone();
-        Box::pin(async move {
-            for served in served {
-                served.task.abort();
-                if let Err(e) = driver.unsubscribe(&served.channels, &[]).await {
-                    tracing::debug!(error = %e, "unsubscribing at close failed");
-                }
-            }
-        })
+        let inner = &self.inner;
+        inner
+            .driver
+            .closing(inner.lock_namespaces().drain().map(|(_, s)| s))
     }
 
     fn server_side_emit(
@@ -597,22 +542,12 @@ impl Adapter for StreamsAdapter {
         ns: &str,
         args: &[serde_json::Value],
         ack: Option<Duration>,
-    ) -> BoxFuture<'static, Result<Vec<serde_json::Value>, AdapterError>> {
+    ) -> Outcome<Vec<serde_json::Value>> {
         self.inner.peers.server_side_emit(ns, args, ack)
     }
 
     fn shared_sessions(&self) -> Option<Arc<dyn SharedSessions>> {
         Some(self.inner.sessions.clone())
-    }
-}
-
-/// Handles the pub/sub messages of namespace `ns` in order, until the adapter is gone.
-async fn serve(inner: Weak<Inner>, ns: String, local: Local, mut rx: mpsc::Receiver<Message>) {
-    while let Some(msg) = rx.recv().await {
-        let Some(inner) = inner.upgrade() else {
-            return;
-        };
-        inner.on_message(&ns, &local, &msg.payload);
     }
 }
 

@@ -37,24 +37,7 @@ async fn a_broadcast_to_a_room_reaches_the_other_node() {
     // Binary attachments cross too, and except is honoured.
     elsewhere.call(json!(["join", "room2"])).await;
     on_b.call(json!(["join", "room2"])).await;
-    let bytes = bytes::Bytes::from_static(&[1, 2, 3]);
-    let opts = BroadcastOptions {
-        rooms: vec!["room2".into()],
-        except: vec![elsewhere.sid.clone()],
-        local: false,
-    };
-    a.ns()
-        .broadcast(&opts, "bin", &(bytes,))
-        .unwrap()
-        .await
-        .unwrap();
-    let (args, attachments) = on_b.binary_event().await;
-    assert_eq!(args, json!(["bin", {"_placeholder": true, "num": 0}]));
-    assert_eq!(attachments, vec![vec![1, 2, 3]]);
-    assert_eq!(
-        elsewhere.maybe_event(Duration::from_millis(300)).await,
-        None
-    );
+    common::binary_broadcast_crosses(&a, "room2", &mut on_b, &mut elsewhere).await;
 }
 
 #[tokio::test]
@@ -112,9 +95,7 @@ async fn fetch_sockets_and_all_rooms_include_every_node() {
         .unwrap();
     let mut ids: Vec<_> = all.iter().map(|s| s.id.clone()).collect();
     ids.sort();
-    let mut expected = vec![on_a.sid.clone(), on_b.sid.clone(), on_c.sid.clone()];
-    expected.sort();
-    assert_eq!(ids, expected);
+    assert_eq!(ids, common::sids(&[&on_a, &on_b, &on_c]));
     let theirs = all.iter().find(|s| s.id == on_b.sid).unwrap();
     assert!(theirs.rooms.contains(&"rb".to_owned()), "{theirs:?}");
 
@@ -177,13 +158,7 @@ async fn an_outage_keeps_local_delivery_and_heals_by_itself() {
 
     // Local delivery goes on; the forwarding fails at once.
     let started = Instant::now();
-    let err = a
-        .ns()
-        .broadcast(&rooms(&["r"]), "during", &("x",))
-        .unwrap()
-        .await
-        .unwrap_err();
-    assert!(matches!(err, AdapterError::Unavailable(_)), "{err:?}");
+    common::broadcast_unavailable(&a).await;
     assert!(started.elapsed() < Duration::from_millis(100));
     assert_eq!(on_a.event().await, json!(["during", "x"]));
     let err = a.ns().all_rooms().await.unwrap_err();

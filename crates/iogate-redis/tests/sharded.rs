@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Client, NODE_TIMEOUT, Node, RedisCluster, eventually, rooms};
+use common::{Client, NODE_TIMEOUT, Node, RedisCluster, eventually, poll, rooms};
 use iogate_redis::{Protocol, Redis};
 use iogate_socketio::BroadcastOptions;
 use serde_json::json;
@@ -32,6 +32,14 @@ async fn subscribers(cluster: &RedisCluster, channel: &str) -> usize {
         .unwrap_or(0)
 }
 
+/// Waits up to 2.5 s for `channel` to have `count` subscribers; fails with `what` otherwise.
+async fn subscribed(cluster: &RedisCluster, channel: &str, count: usize, what: &str) {
+    poll(what, Duration::from_millis(50), 50, async || {
+        subscribers(cluster, channel).await == count
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn rooms_broadcasts_and_requests_cross_the_shards() {
     let cluster = RedisCluster::start(3, 0).await;
@@ -44,15 +52,7 @@ async fn rooms_broadcasts_and_requests_cross_the_shards() {
     let channel = "socket.io#/#news#";
     assert_eq!(subscribers(&cluster, channel).await, 0);
     on_b.call(json!(["join", "news"])).await;
-    let mut count = 0;
-    for _ in 0..50 {
-        count = subscribers(&cluster, channel).await;
-        if count == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(count, 1, "B subscribed the room's channel");
+    subscribed(&cluster, channel, 1, "B subscribed the room's channel").await;
 
     // A one-room broadcast from A goes on the room's channel and reaches B's member.
     let sent = on_a
@@ -63,21 +63,7 @@ async fn rooms_broadcasts_and_requests_cross_the_shards() {
 
     // Binary crosses (msgpack on the wire), and `except` holds.
     on_a.call(json!(["join", "news"])).await;
-    let opts = BroadcastOptions {
-        rooms: vec!["news".into()],
-        except: vec![on_a.sid.clone()],
-        local: false,
-    };
-    let bytes = bytes::Bytes::from_static(&[1, 2, 3]);
-    a.ns()
-        .broadcast(&opts, "bin", &(bytes,))
-        .unwrap()
-        .await
-        .unwrap();
-    let (args, attachments) = on_b.binary_event().await;
-    assert_eq!(args, json!(["bin", {"_placeholder": true, "num": 0}]));
-    assert_eq!(attachments, vec![vec![1, 2, 3]]);
-    assert_eq!(on_a.maybe_event(Duration::from_millis(300)).await, None);
+    common::binary_broadcast_crosses(&a, "news", &mut on_b, &mut on_a).await;
 
     // A broadcast to everyone goes on the namespace's channel.
     a.ns()
@@ -101,42 +87,17 @@ async fn rooms_broadcasts_and_requests_cross_the_shards() {
         b_rooms().contains(&"made-on-a".to_owned())
     })
     .await;
-    let mut ids = a
-        .ns()
-        .fetch_sockets(&BroadcastOptions::default())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect::<Vec<_>>();
-    ids.sort();
-    let mut want = vec![on_a.sid.clone(), on_b.sid.clone()];
-    want.sort();
-    assert_eq!(ids, want);
+    assert_eq!(common::fetched_ids(&a).await, common::sids(&[&on_a, &on_b]));
     let all = a.ns().all_rooms().await.unwrap();
     assert!(all.contains(&"made-on-a".to_owned()), "{all:?}");
 
     // The last member leaving unsubscribes the room's channel on its node.
     on_b.call(json!(["leave", "news"])).await;
-    let mut count = 1;
-    for _ in 0..50 {
-        count = subscribers(&cluster, channel).await;
-        if count == 1 {
-            // A's member is still in: A's subscription stays.
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(count, 1, "A still has a member");
+    // A's member is still in: A's subscription stays.
+    subscribed(&cluster, channel, 1, "A still has a member").await;
     on_a.call(json!(["leave", "news"])).await;
-    for _ in 0..50 {
-        count = subscribers(&cluster, channel).await;
-        if count == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(count, 0, "no node has members: no subscription left");
+    let none = "no node has members: no subscription left";
+    subscribed(&cluster, channel, 0, none).await;
 
     a.ns()
         .disconnect_sockets(&rooms(&[&on_b.sid]), false)
@@ -161,12 +122,7 @@ async fn a_master_killed_and_failed_over_costs_only_the_messages_in_flight() {
     let mut on_b = Client::connect(b.addr).await;
     on_b.call(json!(["join", "live"])).await;
     let channel = "socket.io#/#live#";
-    for _ in 0..50 {
-        if subscribers(&cluster, channel).await == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    subscribed(&cluster, channel, 1, "B subscribed the room's channel").await;
 
     // One message every 10 ms from A, through the kill, until 3 s after the cluster is ok.
     let stop = Arc::new(AtomicBool::new(false));

@@ -6,17 +6,29 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Client, Node, RedisServer, eventually, eventually_long, rooms};
+use common::{Client, Node, RedisServer, eventually, eventually_long, poll, rooms};
 use iogate_redis::Redis;
-use iogate_socketio::{AdapterError, BroadcastOptions, Recovery};
+use iogate_socketio::{BroadcastOptions, Recovery};
 use serde_json::{Value, json};
 
 fn config(redis: &RedisServer) -> Redis {
     Redis::new(redis.url()).request_timeout(Duration::from_secs(2))
 }
 
-fn recovery() -> Option<Recovery> {
-    Some(Recovery::default())
+/// How often Redis and the clients are asked again.
+const POLL: Duration = Duration::from_millis(50);
+
+/// Two nodes on `redis` that recover connections.
+async fn two_recovering(redis: &RedisServer) -> (Node, Node) {
+    (
+        recovering(config(redis)).await,
+        recovering(config(redis)).await,
+    )
+}
+
+/// A node of `config` that recovers connections.
+async fn recovering(config: Redis) -> Node {
+    Node::streams(config, Some(Recovery::default())).await
 }
 
 /// The offset an event carries as its last argument, and the event without it.
@@ -41,8 +53,7 @@ async fn session_kept(redis: &RedisServer, pid: &str) -> bool {
 #[tokio::test]
 async fn every_node_delivers_the_broadcasts_in_one_order() {
     let redis = RedisServer::start().await;
-    let a = Node::streams(config(&redis), recovery()).await;
-    let b = Node::streams(config(&redis), recovery()).await;
+    let (a, b) = two_recovering(&redis).await;
     let mut on_a = Client::connect(a.addr).await;
     let mut on_b = Client::connect(b.addr).await;
     on_a.call(json!(["join", "r"])).await;
@@ -90,35 +101,10 @@ async fn rooms_broadcasts_and_fetches_cross_nodes_without_recovery() {
     eventually_rooms(&mut on_b, "made-on-a").await;
 
     // Without recovery, no offset; binary crosses; except holds.
-    let opts = BroadcastOptions {
-        rooms: vec!["made-on-a".into()],
-        except: vec![on_a.sid.clone()],
-        local: false,
-    };
-    let bytes = bytes::Bytes::from_static(&[1, 2, 3]);
-    a.ns()
-        .broadcast(&opts, "bin", &(bytes,))
-        .unwrap()
-        .await
-        .unwrap();
-    let (args, attachments) = on_b.binary_event().await;
-    assert_eq!(args, json!(["bin", {"_placeholder": true, "num": 0}]));
-    assert_eq!(attachments, vec![vec![1, 2, 3]]);
-    assert_eq!(on_a.maybe_event(Duration::from_millis(300)).await, None);
+    common::binary_broadcast_crosses(&a, "made-on-a", &mut on_b, &mut on_a).await;
 
     // Fetching sockets and rooms asks the other node.
-    let mut ids = a
-        .ns()
-        .fetch_sockets(&BroadcastOptions::default())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect::<Vec<_>>();
-    ids.sort();
-    let mut want = vec![on_a.sid.clone(), on_b.sid.clone()];
-    want.sort();
-    assert_eq!(ids, want);
+    assert_eq!(common::fetched_ids(&a).await, common::sids(&[&on_a, &on_b]));
     let all = a.ns().all_rooms().await.unwrap();
     assert_eq!(all, ["made-on-a"]);
     let theirs = a.ns().fetch_sockets(&rooms(&[&on_b.sid])).await.unwrap();
@@ -133,21 +119,17 @@ async fn rooms_broadcasts_and_fetches_cross_nodes_without_recovery() {
 }
 
 async fn eventually_rooms(client: &mut Client, room: &str) {
-    for _ in 0..100 {
+    poll(&format!("joined {room}"), POLL, 100, async || {
         let rooms = client.call(json!(["rooms"])).await;
-        if rooms.as_array().unwrap().iter().any(|r| r == room) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("never joined {room}");
+        rooms.as_array().unwrap().iter().any(|r| r == room)
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_client_dropped_on_one_node_is_recovered_on_the_other() {
     let redis = RedisServer::start().await;
-    let a = Node::streams(config(&redis), recovery()).await;
-    let b = Node::streams(config(&redis), recovery()).await;
+    let (a, b) = two_recovering(&redis).await;
     let mut client = Client::connect(a.addr).await;
     let pid = client.pid.clone().expect("a pid");
     client.call(json!(["join", "room1"])).await;
@@ -219,20 +201,14 @@ async fn a_client_dropped_on_one_node_is_recovered_on_the_other() {
 }
 
 async fn eventually_kept(redis: &RedisServer, pid: &str) {
-    for _ in 0..100 {
-        if session_kept(redis, pid).await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("session {pid} never kept");
+    let what = format!("session {pid} kept");
+    poll(&what, POLL, 100, async || session_kept(redis, pid).await).await;
 }
 
 #[tokio::test]
 async fn no_recovery_for_a_used_or_unknown_session_or_an_unknown_offset() {
     let redis = RedisServer::start().await;
-    let a = Node::streams(config(&redis), recovery()).await;
-    let b = Node::streams(config(&redis), recovery()).await;
+    let (a, b) = two_recovering(&redis).await;
     let mut client = Client::connect(a.addr).await;
     let pid = client.pid.clone().unwrap();
     drop(
@@ -264,8 +240,8 @@ async fn no_recovery_for_a_used_or_unknown_session_or_an_unknown_offset() {
 async fn an_outage_keeps_local_delivery_and_the_cluster_heals() {
     let mut redis = RedisServer::start().await;
     let short = |r: &RedisServer| config(r).command_timeout(Duration::from_millis(500));
-    let a = Node::streams(short(&redis), recovery()).await;
-    let b = Node::streams(short(&redis), recovery()).await;
+    let a = recovering(short(&redis)).await;
+    let b = recovering(short(&redis)).await;
     let mut on_a = Client::connect(a.addr).await;
     let mut on_b = Client::connect(b.addr).await;
     on_a.call(json!(["join", "r"])).await;
@@ -276,13 +252,7 @@ async fn an_outage_keeps_local_delivery_and_the_cluster_heals() {
     eventually_long("A notices the outage", || !health_a.is_up()).await;
 
     // A's own clients still get A's broadcasts, at once and without an offset.
-    let err = a
-        .ns()
-        .broadcast(&rooms(&["r"]), "during", &("x",))
-        .unwrap()
-        .await
-        .unwrap_err();
-    assert!(matches!(err, AdapterError::Unavailable(_)), "{err:?}");
+    common::broadcast_unavailable(&a).await;
     assert_eq!(on_a.event().await, json!(["during", "x"]));
     on_a.emit(json!(["broadcast", "r", "via-handler", 1])).await;
     assert_eq!(on_a.event().await, json!(["via-handler", 1]));
@@ -330,16 +300,10 @@ async fn redis_holds_no_more_sessions_of_a_node_than_its_bound() {
         // One at a time, so that the first is the oldest.
         eventually_kept(&redis, pids.last().unwrap()).await;
     }
-    for _ in 0..100 {
-        if !session_kept(&redis, &pids[0]).await {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(
-        !session_kept(&redis, &pids[0]).await,
-        "the oldest is forgotten"
-    );
+    poll("the oldest is forgotten", POLL, 100, async || {
+        !session_kept(&redis, &pids[0]).await
+    })
+    .await;
     assert!(session_kept(&redis, &pids[1]).await);
     assert!(session_kept(&redis, &pids[2]).await);
 }
@@ -347,7 +311,7 @@ async fn redis_holds_no_more_sessions_of_a_node_than_its_bound() {
 #[tokio::test]
 async fn a_node_started_after_the_client_left_recovers_it_from_the_stream() {
     let redis = RedisServer::start().await;
-    let a = Node::streams(config(&redis), recovery()).await;
+    let a = recovering(config(&redis)).await;
     let mut client = Client::connect(a.addr).await;
     let pid = client.pid.clone().unwrap();
     client.call(json!(["join", "r"])).await;
@@ -366,7 +330,7 @@ async fn a_node_started_after_the_client_left_recovers_it_from_the_stream() {
     );
 
     // Node C starts now: it never read the client's offset nor the first event it missed.
-    let c = Node::streams(config(&redis), recovery()).await;
+    let c = recovering(config(&redis)).await;
     drop(a.ns().broadcast(&rooms(&["r"]), "news", &("after-c",)));
     assert_eq!(
         split_offset(witness.event().await).0,

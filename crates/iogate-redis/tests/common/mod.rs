@@ -351,26 +351,76 @@ impl Client {
     }
 }
 
-/// Polls `check` every 20 ms for up to 5 s.
-pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    for _ in 0..250 {
-        if check() {
+/// Polls `check` every `every` until it holds, `times` times at most; then fails with `what`.
+pub async fn poll(what: &str, every: Duration, times: u32, mut check: impl AsyncFnMut() -> bool) {
+    for _ in 0..times {
+        if check().await {
             return;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(every).await;
     }
-    panic!("not within 5 s: {what}");
+    panic!("not within {:?}: {what}", every * times);
+}
+
+/// Polls `check` every 20 ms for up to 5 s.
+pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    poll(what, Duration::from_millis(20), 250, async || check()).await;
 }
 
 /// Polls `check` every 50 ms for up to 10 s (outages are noticed by a ping every second).
 pub async fn eventually_long(what: &str, mut check: impl FnMut() -> bool) {
-    for _ in 0..200 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("not within 10 s: {what}");
+    poll(what, Duration::from_millis(50), 200, async || check()).await;
+}
+
+/// While Redis is away, `node`'s broadcast of `during("x")` to room `r` fails at once, not
+/// forwarded (it is delivered on `node` all the same).
+pub async fn broadcast_unavailable(node: &Node) {
+    let forwarded = node.ns().broadcast(&rooms(&["r"]), "during", &("x",));
+    let err = forwarded.unwrap().await.unwrap_err();
+    assert!(
+        matches!(err, iogate_socketio::AdapterError::Unavailable(_)),
+        "{err:?}"
+    );
+}
+
+/// The ids of the sockets of every node that `node` fetches, sorted.
+pub async fn fetched_ids(node: &Node) -> Vec<String> {
+    let all = node.ns().fetch_sockets(&BroadcastOptions::default()).await;
+    let mut ids: Vec<String> = all.unwrap().into_iter().map(|s| s.id).collect();
+    ids.sort();
+    ids
+}
+
+/// The ids of `clients`, sorted.
+pub fn sids(clients: &[&Client]) -> Vec<String> {
+    let mut ids: Vec<String> = clients.iter().map(|c| c.sid.clone()).collect();
+    ids.sort();
+    ids
+}
+
+/// Node `from` broadcasts the bytes `[1, 2, 3]` to `room` but `excepted`: `member` gets them
+/// as an attachment, `excepted` nothing.
+pub async fn binary_broadcast_crosses(
+    from: &Node,
+    room: &str,
+    member: &mut Client,
+    excepted: &mut Client,
+) {
+    let opts = BroadcastOptions {
+        rooms: vec![room.to_owned()],
+        except: vec![excepted.sid.clone()],
+        local: false,
+    };
+    let bytes = bytes::Bytes::from_static(&[1, 2, 3]);
+    from.ns()
+        .broadcast(&opts, "bin", &(bytes,))
+        .unwrap()
+        .await
+        .unwrap();
+    let (args, attachments) = member.binary_event().await;
+    assert_eq!(args, json!(["bin", {"_placeholder": true, "num": 0}]));
+    assert_eq!(attachments, vec![vec![1, 2, 3]]);
+    assert_eq!(excepted.maybe_event(Duration::from_millis(300)).await, None);
 }
 
 /// Three nodes made by `start`: an event one node sends reaches the two others and not itself,

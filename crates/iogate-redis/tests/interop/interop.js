@@ -4,12 +4,12 @@
 // With `specific`, the Node node answers requests on the requester's own response channel
 // (`publishOnSpecificResponseChannel`).
 "use strict";
-const http = require("node:http");
 const assert = require("node:assert/strict");
-const { Server } = require("socket.io");
-const { io: connect } = require("socket.io-client");
 const { createClient } = require("redis");
-const { WAIT, next, eventually, check, checkServerSideEvents, runChecks } = require("./checks");
+const { WAIT, next, eventually, check, runChecks } = require("./checks");
+const { nodeServer, clientsInShared, iogateBinaryReaches, roomsUntil } = require("./checks");
+const { checkIogateBroadcast, checkFetchSockets, checkSocketsJoin } = require("./checks");
+const { checkServerSideEvents, checkDisconnectSockets } = require("./checks");
 const { createAdapter } = require("@socket.io/redis-adapter");
 const { Emitter } = require("@socket.io/redis-emitter");
 
@@ -20,25 +20,12 @@ const [redisUrl, iogateUrl, mode] = process.argv.slice(2);
   const sub = pub.duplicate();
   const epub = pub.duplicate();
   await Promise.all([pub.connect(), sub.connect(), epub.connect()]);
-  const httpServer = http.createServer();
-  const io = new Server(httpServer, {
+  const { io, nodeUrl } = await nodeServer({
     adapter: createAdapter(pub, sub, { publishOnSpecificResponseChannel: mode === "specific" }),
   });
-  io.on("connection", (socket) => {
-    socket.on("join", (room, cb) => {
-      socket.join(room);
-      cb?.("ok");
-    });
-  });
-  await new Promise((r) => httpServer.listen(0, "127.0.0.1", r));
-  const nodeUrl = `http://127.0.0.1:${httpServer.address().port}`;
   const emitter = new Emitter(epub);
 
-  const onNode = connect(nodeUrl, { transports: ["websocket"] });
-  const onIogate = connect(iogateUrl, { transports: ["websocket"] });
-  await Promise.all([next(onNode, "connect"), next(onIogate, "connect")]);
-  assert.equal(await onNode.timeout(WAIT).emitWithAck("join", "shared"), "ok");
-  assert.equal(await onIogate.timeout(WAIT).emitWithAck("join", "shared"), "ok");
+  const [onNode, onIogate] = await clientsInShared(nodeUrl, iogateUrl);
   onNode.on("ack-me", (cb) => cb("node-ack"));
   onIogate.on("ack-me", (cb) => cb?.("iogate-ack"));
 
@@ -51,17 +38,10 @@ const [redisUrl, iogateUrl, mode] = process.argv.slice(2);
     assert.deepEqual(obj, { n: 1.5 });
   });
 
-  check("an iogate broadcast to a room reaches a Node client", async () => {
-    const got = next(onNode, "from-iogate");
-    assert.equal(await onIogate.timeout(WAIT).emitWithAck("broadcast", "shared", "from-iogate", { x: 1, s: "é" }), true);
-    assert.deepEqual(await got, [{ x: 1, s: "é" }]);
-  });
+  checkIogateBroadcast(onNode, onIogate);
 
   check("an iogate binary broadcast reaches a Node client as a Buffer", async () => {
-    const got = next(onNode, "bin-from-iogate");
-    assert.equal(await onIogate.timeout(WAIT).emitWithAck("broadcast_bin", "shared", "bin-from-iogate"), true);
-    const [bin] = await got;
-    assert.deepEqual([...bin], [1, 2, 3]);
+    await iogateBinaryReaches(onNode, onIogate, "bin-from-iogate");
   });
 
   check("the emitter's io.to(room).emit reaches an iogate client", async () => {
@@ -72,38 +52,16 @@ const [redisUrl, iogateUrl, mode] = process.argv.slice(2);
     assert.deepEqual([...bin], [9, 8]);
   });
 
-  check("Node's fetchSockets includes the iogate socket, with its rooms", async () => {
-    const sockets = await io.fetchSockets();
-    const ids = sockets.map((s) => s.id).sort();
-    assert.deepEqual(ids, [onNode.id, onIogate.id].sort());
-    const theirs = sockets.find((s) => s.id === onIogate.id);
-    assert.ok(theirs.rooms.has("shared"), [...theirs.rooms].join());
-  });
+  checkFetchSockets(io, onNode, onIogate);
 
-  check("iogate's fetch_sockets includes the Node socket", async () => {
-    const ids = await onIogate.timeout(WAIT).emitWithAck("fetch");
-    assert.deepEqual([...ids].sort(), [onNode.id, onIogate.id].sort());
-  });
-
-  check("Node's socketsJoin makes the iogate socket join", async () => {
-    io.in(onIogate.id).socketsJoin("node-made");
-    await eventually(async () => {
-      const rooms = await onIogate.timeout(WAIT).emitWithAck("rooms");
-      assert.ok(rooms.includes("node-made"), rooms.join());
-    });
+  checkSocketsJoin(io, onIogate, async () => {
     io.in("shared").socketsLeave("node-made");
-    await eventually(async () => {
-      const rooms = await onIogate.timeout(WAIT).emitWithAck("rooms");
-      assert.ok(!rooms.includes("node-made"), rooms.join());
-    });
+    await roomsUntil(onIogate, (rooms) => !rooms.includes("node-made"));
   });
 
   check("the emitter's socketsJoin makes the iogate socket join", async () => {
     emitter.in("shared").socketsJoin("emitter-made");
-    await eventually(async () => {
-      const rooms = await onIogate.timeout(WAIT).emitWithAck("rooms");
-      assert.ok(rooms.includes("emitter-made"), rooms.join());
-    });
+    await roomsUntil(onIogate, (rooms) => rooms.includes("emitter-made"));
   });
 
   check("allRooms agrees both ways", async () => {
@@ -126,19 +84,9 @@ const [redisUrl, iogateUrl, mode] = process.argv.slice(2);
 
   checkServerSideEvents(io, onIogate);
 
-  check("Node's disconnectSockets disconnects the iogate socket", async () => {
-    const gone = next(onIogate, "disconnect");
-    io.in(onIogate.id).disconnectSockets();
-    const [reason] = await gone;
-    assert.equal(reason, "io server disconnect");
-  });
+  checkDisconnectSockets(io, onIogate);
 
-  await runChecks(async () => {
-    onNode.close();
-    onIogate.close();
-    io.close();
-    await Promise.allSettled([pub.quit(), sub.quit(), epub.quit()]);
-  });
+  await runChecks([onNode, onIogate, io], [pub, sub, epub]);
 })().catch((e) => {
   console.error(e);
   process.exit(2);

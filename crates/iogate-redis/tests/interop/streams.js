@@ -4,12 +4,11 @@
 // node is recovered on the other, both ways, with what it missed, in order.
 // Usage: node streams.js <redis url> <iogate url>; exits 0 when every check passed.
 "use strict";
-const http = require("node:http");
 const assert = require("node:assert/strict");
-const { Server } = require("socket.io");
-const { io: connect } = require("socket.io-client");
 const { createClient } = require("redis");
-const { WAIT, next, eventually, check, checkServerSideEvents, runChecks } = require("./checks");
+const { WAIT, next, eventually, check, runChecks } = require("./checks");
+const { nodeServer, client, clientsInShared, iogateBroadcast } = require("./checks");
+const { checkFetchSockets, checkSocketsJoin, checkServerSideEvents } = require("./checks");
 const { createAdapter } = require("@socket.io/redis-streams-adapter");
 
 const [redisUrl, iogateUrl] = process.argv.slice(2);
@@ -30,11 +29,6 @@ function several(socket, event, count) {
     };
     socket.on(event, on);
   });
-}
-
-/** A client of `url` over websocket that does not reconnect by itself. */
-function client(url, extra = {}) {
-  return connect(url, { transports: ["websocket"], reconnection: false, forceNew: true, ...extra });
 }
 
 /** A client of `url` that comes back with the session of `gone` (as one would through a load
@@ -61,27 +55,28 @@ function drop(socket) {
 (async () => {
   const redis = createClient({ url: redisUrl });
   await redis.connect();
-  const httpServer = http.createServer();
-  const io = new Server(httpServer, {
+  const { io, nodeUrl } = await nodeServer({
     adapter: createAdapter(redis),
     connectionStateRecovery: {},
   });
   io.on("connection", (socket) => {
-    socket.on("join", (room, cb) => {
-      socket.join(room);
-      cb?.("ok");
-    });
-    socket.on("rooms", (cb) => cb([...socket.rooms].filter((r) => r !== socket.id)));
     socket.on("state", (cb) => cb({ recovered: socket.recovered, data: socket.data }));
   });
-  await new Promise((r) => httpServer.listen(0, "127.0.0.1", r));
-  const nodeUrl = `http://127.0.0.1:${httpServer.address().port}`;
+  const [onNode, onIogate] = await clientsInShared(nodeUrl, iogateUrl);
 
-  const onNode = client(nodeUrl);
-  const onIogate = client(iogateUrl);
-  await Promise.all([next(onNode, "connect"), next(onIogate, "connect")]);
-  assert.equal(await onNode.timeout(WAIT).emitWithAck("join", "shared"), "ok");
-  assert.equal(await onIogate.timeout(WAIT).emitWithAck("join", "shared"), "ok");
+  /** A client of `url` that joins `room` (when given), reads a "tick" sent there (else to it
+   *  alone), and drops its transport; its session, once Redis holds it. */
+  async function droppedAfterATick(url, room) {
+    const c = client(url);
+    await next(c, "connect");
+    if (room) await c.timeout(WAIT).emitWithAck("join", room);
+    const read = next(c, "tick");
+    io.to(room ?? c.id).emit("tick", 0);
+    await read;
+    const gone = drop(c);
+    await eventually(async () => assert.ok(await redis.get(`sio:session:${gone.pid}`)));
+    return gone;
+  }
 
   check("Node's broadcast reaches the iogate client with the offset the Node client gets", async () => {
     const [a, b] = [next(onNode, "from-node"), next(onIogate, "from-node")];
@@ -95,7 +90,7 @@ function drop(socket) {
 
   check("iogate's broadcast reaches the Node client with the offset the iogate client gets", async () => {
     const [a, b] = [next(onNode, "from-iogate"), next(onIogate, "from-iogate")];
-    assert.equal(await onIogate.timeout(WAIT).emitWithAck("broadcast", "shared", "from-iogate", { x: 1, s: "é" }), true);
+    await iogateBroadcast(onIogate, "shared", "from-iogate", { x: 1, s: "é" });
     const [[x1, off1], [x2, off2]] = await Promise.all([a, b]);
     assert.deepEqual(x1, { x: 1, s: "é" });
     assert.deepEqual(x2, { x: 1, s: "é" });
@@ -103,38 +98,13 @@ function drop(socket) {
     assert.equal(off2, off1);
   });
 
-  check("Node's fetchSockets includes the iogate socket, its rooms and data", async () => {
-    const sockets = await io.fetchSockets();
-    assert.deepEqual(sockets.map((s) => s.id).sort(), [onNode.id, onIogate.id].sort());
-    const theirs = sockets.find((s) => s.id === onIogate.id);
-    assert.ok(theirs.rooms.has("shared"), [...theirs.rooms].join());
-    assert.deepEqual(theirs.data, { sid: onIogate.id });
-  });
-
-  check("iogate's fetch_sockets includes the Node socket", async () => {
-    const ids = await onIogate.timeout(WAIT).emitWithAck("fetch");
-    assert.deepEqual([...ids].sort(), [onNode.id, onIogate.id].sort());
-  });
-
-  check("Node's socketsJoin makes the iogate socket join", async () => {
-    io.in(onIogate.id).socketsJoin("node-made");
-    await eventually(async () => {
-      const rooms = await onIogate.timeout(WAIT).emitWithAck("rooms");
-      assert.ok(rooms.includes("node-made"), rooms.join());
-    });
-  });
+  checkFetchSockets(io, onNode, onIogate, { data: true });
+  checkSocketsJoin(io, onIogate);
 
   check("a client dropped on Node is recovered on iogate, with what it missed, in order", async () => {
-    const c = client(nodeUrl);
-    await next(c, "connect");
-    await c.timeout(WAIT).emitWithAck("join", "room-n");
-    const read = next(c, "tick");
-    io.to("room-n").emit("tick", 0);
-    await read;
-    const gone = drop(c);
-    await eventually(async () => assert.ok(await redis.get(`sio:session:${gone.pid}`)));
+    const gone = await droppedAfterATick(nodeUrl, "room-n");
     io.to("room-n").emit("news", "from-node");
-    await onIogate.timeout(WAIT).emitWithAck("broadcast", "room-n", "news", "from-iogate");
+    await iogateBroadcast(onIogate, "room-n", "news", "from-iogate");
     io.to(gone.id).emit("direct", "to-you");
 
     const [back, [news, direct]] = await comeBack(iogateUrl, gone, (s) => [
@@ -152,15 +122,8 @@ function drop(socket) {
   });
 
   check("a client dropped on iogate is recovered on Node, with what it missed, in order", async () => {
-    const c = client(iogateUrl);
-    await next(c, "connect");
-    await c.timeout(WAIT).emitWithAck("join", "room-i");
-    const read = next(c, "tick");
-    io.to("room-i").emit("tick", 0);
-    await read;
-    const gone = drop(c);
-    await eventually(async () => assert.ok(await redis.get(`sio:session:${gone.pid}`)));
-    await onIogate.timeout(WAIT).emitWithAck("broadcast", "room-i", "news", "from-iogate");
+    const gone = await droppedAfterATick(iogateUrl, "room-i");
+    await iogateBroadcast(onIogate, "room-i", "news", "from-iogate");
     io.to("room-i").emit("news", "from-node");
 
     const [back, news] = await comeBack(nodeUrl, gone, (s) => several(s, "news", 2));
@@ -175,13 +138,7 @@ function drop(socket) {
   });
 
   check("a session is recovered once: the second attempt gets a new id", async () => {
-    const c = client(iogateUrl);
-    await next(c, "connect");
-    const read = next(c, "tick");
-    io.to(c.id).emit("tick", 0);
-    await read;
-    const gone = drop(c);
-    await eventually(async () => assert.ok(await redis.get(`sio:session:${gone.pid}`)));
+    const gone = await droppedAfterATick(iogateUrl);
     const [first] = await comeBack(nodeUrl, gone);
     assert.equal(first.recovered, true);
     const [second] = await comeBack(iogateUrl, gone);
@@ -193,12 +150,7 @@ function drop(socket) {
 
   checkServerSideEvents(io, onIogate);
 
-  await runChecks(async () => {
-    onNode.close();
-    onIogate.close();
-    io.close();
-    await Promise.allSettled([redis.quit()]);
-  });
+  await runChecks([onNode, onIogate, io], [redis]);
 })().catch((e) => {
   console.error(e);
   process.exit(2);
