@@ -230,8 +230,10 @@ pub struct Success {
     success: bool,
 }
 
-fn success() -> Json<Success> {
-    Json(Success { success: true })
+/// `{"success": true}` once the operation reached every node (see [`cluster_wide`]).
+fn done(server: &Server) -> Result<Json<Success>, ApiError> {
+    cluster_wide(server)?;
+    Ok(Json(Success { success: true }))
 }
 
 /// An error answer.
@@ -295,7 +297,7 @@ async fn send_notification(
     _: ApiKey,
     State(state): State<ApiState>,
     Body(body): Body<SendNotification>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Success>), ApiError> {
     if body.user_id.is_empty() {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -309,9 +311,8 @@ async fn send_notification(
         .emit("notification", &body.message)
         .await
         .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
-    cluster_wide(&state.server)?;
     // 201, as a NestJS `@Post` route answers.
-    Ok((StatusCode::CREATED, Json(json!({ "success": true }))))
+    Ok((StatusCode::CREATED, done(&state.server)?))
 }
 
 /// The namespace a route acts on.
@@ -462,8 +463,7 @@ impl EmitBody {
             Some(to) => to.emit(&self.event, &self.data).await?,
             None => ns.emit(&self.event, &self.data).await?,
         }
-        cluster_wide(server)?;
-        Ok((StatusCode::CREATED, success()))
+        Ok((StatusCode::CREATED, done(server)?))
     }
 }
 
@@ -550,30 +550,41 @@ async fn emit_client(
         .await
 }
 
+/// The user and the room of `/api/users/{user}/rooms/{room}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct UserRoom {
+    /// The user
+    user: String,
+    /// The room; not starting with `$`
+    room: String,
+}
+
+impl UserRoom {
+    /// Checks both names, then selects the user's clients in the query's namespace.
+    fn clients(&self, server: &Server, query: &NamespaceQuery) -> Result<Broadcast, ApiError> {
+        check_name("user", &self.user)?;
+        check_room("room", &self.room)?;
+        Ok(query.of(server)?.to_user(&self.user))
+    }
+}
+
 /// Makes every client of a user join a room.
 #[utoipa::path(
     put,
     path = "/api/users/{user}/rooms/{room}",
     tag = "rooms",
-    params(
-        ("user" = String, Path, description = "The user"),
-        ("room" = String, Path, description = "The room; not starting with `$`"),
-        NamespaceQuery,
-    ),
+    params(UserRoom, NamespaceQuery),
     responses(Done, Errors)
 )]
 async fn join_room(
     _: ApiKey,
     State(state): State<ApiState>,
-    Segments((user, room)): Segments<(String, String)>,
+    Segments(path): Segments<UserRoom>,
     Params(query): Params<NamespaceQuery>,
 ) -> Result<Json<Success>, ApiError> {
-    check_name("user", &user)?;
-    check_room("room", &room)?;
-    let ns = query.of(&state.server)?;
-    ns.to_user(&user).join(room).await?;
-    cluster_wide(&state.server)?;
-    Ok(success())
+    path.clients(&state.server, &query)?.join(path.room).await?;
+    done(&state.server)
 }
 
 /// Makes every client of a user leave a room.
@@ -581,25 +592,19 @@ async fn join_room(
     delete,
     path = "/api/users/{user}/rooms/{room}",
     tag = "rooms",
-    params(
-        ("user" = String, Path, description = "The user"),
-        ("room" = String, Path, description = "The room; not starting with `$`"),
-        NamespaceQuery,
-    ),
+    params(UserRoom, NamespaceQuery),
     responses(Done, Errors)
 )]
 async fn leave_room(
     _: ApiKey,
     State(state): State<ApiState>,
-    Segments((user, room)): Segments<(String, String)>,
+    Segments(path): Segments<UserRoom>,
     Params(query): Params<NamespaceQuery>,
 ) -> Result<Json<Success>, ApiError> {
-    check_name("user", &user)?;
-    check_room("room", &room)?;
-    let ns = query.of(&state.server)?;
-    ns.to_user(&user).leave(room).await?;
-    cluster_wide(&state.server)?;
-    Ok(success())
+    path.clients(&state.server, &query)?
+        .leave(path.room)
+        .await?;
+    done(&state.server)
 }
 
 /// Disconnects every client of a user from the namespace; each sees `io server disconnect`
@@ -620,8 +625,7 @@ async fn disconnect_user(
     check_name("user", &user)?;
     let ns = query.of(&state.server)?;
     ns.to_user(&user).disconnect().await?;
-    cluster_wide(&state.server)?;
-    Ok(success())
+    done(&state.server)
 }
 
 /// Which clients to count.

@@ -1236,38 +1236,32 @@ mod tests {
 
     #[test]
     fn file_errors_name_the_key() {
-        let f = file("port = \"eighty\"\n");
-        let err = load_args(&["--config", f.0.to_str().unwrap()])
-            .unwrap_err()
-            .to_string();
+        let refusal = |text: &str| {
+            let f = file(text);
+            load_args(&["--config", f.0.to_str().unwrap()])
+                .unwrap_err()
+                .to_string()
+        };
+        let err = refusal("port = \"eighty\"\n");
         assert!(err.starts_with("invalid configuration: port: "), "{err}");
         assert!(
             err.contains("expected u16") && err.contains("(from file "),
             "{err}"
         );
 
-        let f = file("prot = 80\n");
-        let err = load_args(&["--config", f.0.to_str().unwrap()])
-            .unwrap_err()
-            .to_string();
+        let err = refusal("prot = 80\n");
         assert!(
             err.starts_with("invalid configuration: prot: unknown setting"),
             "{err}"
         );
 
-        let f = file("jwt_secret = \"short\"\n");
-        let err = load_args(&["--config", f.0.to_str().unwrap()])
-            .unwrap_err()
-            .to_string();
+        let err = refusal("jwt_secret = \"short\"\n");
         assert!(
             err.contains("jwt_secret: must be at least 32 bytes long (got 5) (from file"),
             "{err}"
         );
 
-        let f = file("port = \n");
-        let err = load_args(&["--config", f.0.to_str().unwrap()])
-            .unwrap_err()
-            .to_string();
+        let err = refusal("port = \n");
         assert!(
             err.contains("is not valid TOML") && err.contains("line 1"),
             "{err}"

@@ -41,12 +41,7 @@ impl RootGateway {
     ) -> Result<(), Exception> {
         client.join(&room)?;
         client.emit("joinedRoom", &room)?;
-        let joined = Presence {
-            user_id: client.id().to_owned(),
-            room: room.clone(),
-        };
-        ns.to(room).emit("userJoined", &joined).await?;
-        Ok(())
+        Presence::tell(&ns, &client, room, "userJoined").await
     }
 
     #[subscribe_message("leaveRoom")]
@@ -57,12 +52,7 @@ impl RootGateway {
         ns: Namespace,
     ) -> Result<(), Exception> {
         client.leave(&room)?;
-        let left = Presence {
-            user_id: client.id().to_owned(),
-            room: room.clone(),
-        };
-        ns.to(room).emit("userLeft", &left).await?;
-        Ok(())
+        Presence::tell(&ns, &client, room, "userLeft").await
     }
 
     #[subscribe_message("messageToRoom")]
@@ -235,6 +225,23 @@ pub struct RoomMessage {
 pub struct Presence {
     user_id: String,
     room: String,
+}
+
+impl Presence {
+    /// Emits `event` (`userJoined`, `userLeft`) to those in `room`: `client` joined or left it.
+    async fn tell(
+        ns: &Namespace,
+        client: &Client,
+        room: String,
+        event: &str,
+    ) -> Result<(), Exception> {
+        let presence = Self {
+            user_id: client.id().to_owned(),
+            room: room.clone(),
+        };
+        ns.to(room).emit(event, &presence).await?;
+        Ok(())
+    }
 }
 
 /// `user_online` and `user_offline` on `/events` and `/chat`: which user (its token's `sub`)

@@ -383,36 +383,21 @@ mod jwt_settings_tests {
 
     #[test]
     fn settings_that_cannot_work_name_their_key() {
-        let rs_without_key = Config {
+        let refusal = |config: Config| jwt_auth(&config, &secrets()).err().unwrap().to_string();
+        let e = refusal(Config {
             jwt_algorithm: "RS256".into(),
             ..Config::default()
-        };
-        let e = jwt_auth(&rs_without_key, &secrets())
-            .err()
-            .unwrap()
-            .to_string();
+        });
         assert!(e.starts_with("jwt_algorithm:"), "{e}");
-        let unknown = Config {
+        let e = refusal(Config {
             jwt_algorithm: "none".into(),
             ..Config::default()
-        };
-        assert!(
-            jwt_auth(&unknown, &secrets())
-                .err()
-                .unwrap()
-                .to_string()
-                .contains("unsupported algorithm")
-        );
-        let missing = Config {
+        });
+        assert!(e.contains("unsupported algorithm"), "{e}");
+        let e = refusal(Config {
             jwt_jwks_file: Some("/nonexistent/jwks.json".into()),
             ..Config::default()
-        };
-        assert!(
-            jwt_auth(&missing, &secrets())
-                .err()
-                .unwrap()
-                .to_string()
-                .starts_with("jwt_jwks_file: cannot read")
-        );
+        });
+        assert!(e.starts_with("jwt_jwks_file: cannot read"), "{e}");
     }
 }

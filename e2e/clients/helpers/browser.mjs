@@ -1,5 +1,6 @@
 // Debian's Chromium driven by playwright-core (Playwright's own browser download does not work
-// here), one browser per suite, and the folder where suites keep their screenshots.
+// here), one browser per suite, the folder where suites keep their screenshots, and the steps
+// of the chat that the demo page and the React example both show.
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -75,3 +76,31 @@ export async function startWithBundle(env = {}, files = {}) {
     },
   };
 }
+
+// The chat both the demo page (`/demo`) and the React example show, with the same elements:
+// a login form (#user, #room), #status, the lists #messages and #notifications, and #text.
+
+/** How long a page may take to show what a step expects. */
+export const WAIT = { timeout: 5_000 };
+
+/** Opens the chat at `pageUrl`, joins `room` as `user`; resolves once the page shows the room. */
+export async function join(page, pageUrl, user, room) {
+  await page.goto(pageUrl);
+  await page.fill('#user', user);
+  await page.fill('#room', room);
+  await page.click('#login button[type=submit]');
+  await page.locator('#status', { hasText: `connected as ${user}` }).waitFor(WAIT);
+  await page.locator('#messages li', { hasText: `you joined #${room}` }).waitFor(WAIT);
+}
+
+/** Sends `text` to the room. */
+export async function say(page, text) {
+  await page.fill('#text', text);
+  await page.press('#text', 'Enter');
+}
+
+/** Resolves once the list `list` (`messages`, `notifications`) shows an item with `text`. */
+export const seen = (page, list, text) => page.locator(`#${list} li`, { hasText: text }).waitFor(WAIT);
+
+/** The texts of the list `list`'s items. */
+export const texts = (page, list) => page.locator(`#${list} li`).allTextContents();

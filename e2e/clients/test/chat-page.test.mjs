@@ -5,27 +5,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { request, startIogate } from '../../js/helpers/process.mjs';
-import { artifact, launch, newPage, startWithBundle } from '../helpers/browser.mjs';
-
-const WAIT = { timeout: 5_000 };
-
-/** Opens the page, joins `room` as `user`; resolves once the page shows the room. */
-async function join(page, url, user, room) {
-  await page.goto(`${url}/demo`);
-  await page.fill('#user', user);
-  await page.fill('#room', room);
-  await page.click('#login button[type=submit]');
-  await page.locator('#status', { hasText: `connected as ${user}` }).waitFor(WAIT);
-  await page.locator('#messages li', { hasText: `you joined #${room}` }).waitFor(WAIT);
-}
-
-async function say(page, text) {
-  await page.fill('#text', text);
-  await page.press('#text', 'Enter');
-}
-
-const seen = (page, list, text) => page.locator(`#${list} li`, { hasText: text }).waitFor(WAIT);
-const texts = (page, list) => page.locator(`#${list} li`).allTextContents();
+import {
+  WAIT, artifact, join, launch, newPage, say, seen, startWithBundle, texts,
+} from '../helpers/browser.mjs';
 
 describe('the demo chat page in Chromium', () => {
   let server;
@@ -42,8 +24,8 @@ describe('the demo chat page in Chromium', () => {
     const alice = await newPage(browser);
     const bob = await newPage(browser);
     for (const page of [alice, bob]) page.on('dialog', () => page.problems.push('a dialog opened'));
-    await join(alice, server.url, 'alice', room);
-    await join(bob, server.url, 'bob', room);
+    await join(alice, `${server.url}/demo`, 'alice', room);
+    await join(bob, `${server.url}/demo`, 'bob', room);
 
     await say(alice, 'hello bob');
     await seen(bob, 'messages', 'alice: hello bob');

@@ -7,27 +7,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { request, startIogate } from '../../js/helpers/process.mjs';
-import { artifact, launch, newPage } from '../helpers/browser.mjs';
+import { artifact, join, launch, newPage, say, seen } from '../helpers/browser.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BUILD = path.resolve(HERE, '../../../examples/react-chat/dist');
-const WAIT = { timeout: 5_000 };
-
-async function join(page, url, user, room) {
-  await page.goto(`${url}/`);
-  await page.fill('#user', user);
-  await page.fill('#room', room);
-  await page.click('#login button[type=submit]');
-  await page.locator('#status', { hasText: `connected as ${user}` }).waitFor(WAIT);
-  await page.locator('#messages li', { hasText: `you joined #${room}` }).waitFor(WAIT);
-}
-
-async function say(page, text) {
-  await page.fill('#text', text);
-  await page.press('#text', 'Enter');
-}
-
-const seen = (page, list, text) => page.locator(`#${list} li`, { hasText: text }).waitFor(WAIT);
 
 describe('the React example in Chromium', () => {
   let server;
@@ -47,8 +30,8 @@ describe('the React example in Chromium', () => {
     const room = `react-${Date.now() % 100000}`;
     const alice = await newPage(browser);
     const bob = await newPage(browser);
-    await join(alice, server.url, 'alice', room);
-    await join(bob, server.url, 'bob', room);
+    await join(alice, `${server.url}/`, 'alice', room);
+    await join(bob, `${server.url}/`, 'bob', room);
 
     await say(alice, 'hello from React');
     await seen(bob, 'messages', 'alice: hello from React');

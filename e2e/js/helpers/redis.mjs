@@ -1,6 +1,7 @@
 // A real redis-server (Debian's package) on a free loopback port, for the cluster suites.
 import { spawn } from 'node:child_process';
 import net from 'node:net';
+import { startIogate } from './process.mjs';
 import { freePort, sleep } from './server.mjs';
 
 /** Answers whether a Redis on `port` replies to PING. */
@@ -55,4 +56,18 @@ export async function startRedis(port) {
   };
   await launch();
   return { url: `redis://127.0.0.1:${port}`, port, stop, restart: launch, exists: (key) => exists(port, key) };
+}
+
+/**
+ * Starts redis-server and iogate on it (`REDIS_URL`, then `env`): a cluster node whose Redis a
+ * test can stop and restart. Resolves to `{ redis, server }`.
+ */
+export async function startRedisNode(env = {}) {
+  const redis = await startRedis();
+  try {
+    return { redis, server: await startIogate({ REDIS_URL: redis.url, ...env }) };
+  } catch (err) {
+    await redis.stop();
+    throw err;
+  }
 }

@@ -4,15 +4,31 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
-  API_KEY, MODE, connect, emitWithAck, once, record, sleep, token, track, uniqueRoom,
+  API_KEY, MODE, connect, emitWithAck, eventually, once, record, sleep, token, track, uniqueRoom,
 } from '../helpers/server.mjs';
 import { request, startIogate } from '../helpers/process.mjs';
-import { startRedis } from '../helpers/redis.mjs';
+import { startRedisNode } from '../helpers/redis.mjs';
 
 const AUTH = { authorization: `Bearer ${API_KEY}` };
 const QUIET_MS = 300;
 
 const call = (server, method, route, body, headers = AUTH) => request(server.url, route, { method, body, headers });
+
+/**
+ * The `/api/` routes that need the API key and act on every node, each `[method, route, body]`;
+ * those that emit send `event` (to `/notifications` for the namespace-wide one).
+ */
+const apiRoutes = (event) => [
+  ['POST', '/api/emit?namespace=/notifications', { event }],
+  ['POST', '/api/rooms/r/emit', { event }],
+  ['POST', '/api/users/alice/emit?namespace=/events', { event }],
+  ['POST', '/api/clients/x/emit', { event }],
+  ['PUT', '/api/users/alice/rooms/r?namespace=/events'],
+  ['DELETE', '/api/users/alice/rooms/r?namespace=/events'],
+  ['POST', '/api/users/alice/disconnect?namespace=/events'],
+  ['GET', '/api/clients/count'],
+  ['GET', '/api/rooms'],
+];
 
 /** Asserts a NestJS-shaped error. */
 function assertError(res, status, message) {
@@ -48,18 +64,7 @@ describe('REST API', { skip: MODE === 'reference' && 'iogate only' }, () => {
   after(async () => { await server?.stop(); });
 
   it('every route but /health, /ready and /openapi.json needs the API key', async () => {
-    const routes = [
-      ['POST', '/api/emit', { event: 'e' }],
-      ['POST', '/api/rooms/r/emit', { event: 'e' }],
-      ['POST', '/api/users/alice/emit', { event: 'e' }],
-      ['POST', '/api/clients/abc/emit', { event: 'e' }],
-      ['PUT', '/api/users/alice/rooms/r'],
-      ['DELETE', '/api/users/alice/rooms/r'],
-      ['POST', '/api/users/alice/disconnect'],
-      ['GET', '/api/clients/count'],
-      ['GET', '/api/rooms'],
-    ];
-    for (const [method, route, body] of routes) {
+    for (const [method, route, body] of apiRoutes('e')) {
       assertError(await call(server, method, route, body, {}), 401, 'A valid API key is required: Authorization: Bearer <key>');
       assertError(await call(server, method, route, body, { authorization: 'Bearer wrong-key-0123456789' }), 401);
     }
@@ -253,14 +258,9 @@ describe('REST API', { skip: MODE === 'reference' && 'iogate only' }, () => {
 describe('REST API while Redis is down', { skip: MODE === 'reference' && 'iogate only' }, () => {
   let redis;
   let server;
-  before(async () => {
-    redis = await startRedis();
-    server = await startIogate({ REDIS_URL: redis.url });
-  });
-  after(async () => {
-    await server?.stop();
-    await redis?.stop();
-  });
+  before(async () => { ({ redis, server } = await startRedisNode()); });
+  after(async () => { await server?.stop(); await redis?.stop(); });
+  const ready = (status) => async () => (await call(server, 'GET', '/ready', undefined, {})).status === status;
 
   it('cluster-wide operations answer 503 at once, and work again once Redis is back', async (t) => {
     const socket = track(t, await connect(server.url, '/notifications'));
@@ -269,23 +269,8 @@ describe('REST API while Redis is down', { skip: MODE === 'reference' && 'iogate
     await rec.waitFor('up');
 
     await redis.stop();
-    const deadline = Date.now() + 5_000;
-    while ((await call(server, 'GET', '/ready', undefined, {})).status !== 503) {
-      assert.ok(Date.now() < deadline, '/ready did not turn 503 within 5 s of Redis stopping');
-      await sleep(100);
-    }
-    const routes = [
-      ['POST', '/api/emit?namespace=/notifications', { event: 'down' }],
-      ['POST', '/api/rooms/r/emit', { event: 'down' }],
-      ['POST', '/api/users/alice/emit?namespace=/events', { event: 'down' }],
-      ['POST', '/api/clients/x/emit', { event: 'down' }],
-      ['PUT', '/api/users/alice/rooms/r?namespace=/events'],
-      ['DELETE', '/api/users/alice/rooms/r?namespace=/events'],
-      ['POST', '/api/users/alice/disconnect?namespace=/events'],
-      ['GET', '/api/clients/count'],
-      ['GET', '/api/rooms'],
-    ];
-    for (const [method, route, body] of routes) {
+    await eventually('/ready turning 503 after Redis stopped', ready(503), 5_000);
+    for (const [method, route, body] of apiRoutes('down')) {
       const t0 = Date.now();
       const res = await call(server, method, route, body);
       assertError(res, 503);
@@ -295,11 +280,7 @@ describe('REST API while Redis is down', { skip: MODE === 'reference' && 'iogate
     await rec.waitFor('down');
 
     await redis.restart();
-    const back = Date.now() + 10_000;
-    while ((await call(server, 'GET', '/ready', undefined, {})).status !== 200) {
-      assert.ok(Date.now() < back, '/ready did not recover within 10 s of Redis restarting');
-      await sleep(200);
-    }
+    await eventually('/ready recovering after Redis restarted', ready(200), 10_000);
     assert.equal((await call(server, 'GET', '/api/rooms')).status, 200);
   });
 });

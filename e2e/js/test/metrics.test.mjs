@@ -6,7 +6,7 @@ import {
   MODE, connect, emitWithAck, once, openSocket, sleep, token, track, uniqueRoom,
 } from '../helpers/server.mjs';
 import { request, startIogate } from '../helpers/process.mjs';
-import { startRedis } from '../helpers/redis.mjs';
+import { startRedisNode } from '../helpers/redis.mjs';
 
 /** Parses Prometheus's text format: `{ samples: [{ name, labels, value }], help: Map, type: Map }`. */
 function parse(text) {
@@ -176,14 +176,8 @@ describe('/metrics turned off', { skip: MODE === 'reference' && 'iogate only' },
 describe('/metrics of a cluster node', { skip: MODE === 'reference' && 'iogate only' }, () => {
   let redis;
   let server;
-  before(async () => {
-    redis = await startRedis();
-    server = await startIogate({ REDIS_URL: redis.url });
-  });
-  after(async () => {
-    await server?.stop();
-    await redis?.stop();
-  });
+  before(async () => { ({ redis, server } = await startRedisNode()); });
+  after(async () => { await server?.stop(); await redis?.stop(); });
 
   it('has iogate_cluster_up: 1 with Redis, 0 without; rooms unknown (NaN) while Redis is down', async () => {
     let m = await scrape(server);

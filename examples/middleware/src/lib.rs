@@ -6,10 +6,10 @@
 //! the message `Authentication error`, and keeps the verified claims on the client for the
 //! handlers; the second logs each attempt. Handlers then read the claims.
 
+use example_rooms::RoomMessage;
 use iogate::auth::{Claims, JwtAuth};
 use iogate::{App, Client, Data, Exception, Gateway, Namespace, WsException};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// The app: tokens are HS256, signed with `secret`.
 pub fn app(secret: &[u8]) -> App {
@@ -45,17 +45,8 @@ pub fn chat_gateway(jwt: JwtAuth) -> Gateway {
         .subscribe_message("messageToRoom", message_to_room)
 }
 
-/// The body of `messageToRoom`.
-#[derive(Debug, Deserialize)]
-pub struct RoomMessage {
-    /// The room to send to.
-    pub room: String,
-    /// The message.
-    pub message: Value,
-}
-
 /// Sends `message {userId, user, message}` to the room; `user` is the token's `sub`, which
-/// the middleware verified.
+/// the middleware verified. The body is the Rooms example's [`RoomMessage`].
 async fn message_to_room(
     Data(m): Data<RoomMessage>,
     client: Client,

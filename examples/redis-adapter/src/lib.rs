@@ -7,7 +7,8 @@
 //! app.useWebSocketAdapter(adapter);
 //! ```
 //!
-//! With iogate the gateways do not change: the app is built with [`App::build_redis`] instead
+//! With iogate the gateways do not change (`messageToRoom` here is the Rooms example's handler,
+//! [`example_rooms::message_to_room`]): the app is built with [`App::build_redis`] instead
 //! of [`App::build`], and every operation of the [`Server`] handle (emit to everyone, a room, a
 //! user or a client, join, leave, disconnect, count) then reaches the clients of every node.
 //! See [`iogate::cluster`] for what happens while Redis is unreachable.
@@ -39,29 +40,10 @@ pub fn chat_gateway() -> Gateway {
                 Ok::<_, Exception>(room)
             },
         )
-        .subscribe_message("messageToRoom", message_to_room)
+        .subscribe_message("messageToRoom", example_rooms::message_to_room)
         .subscribe_message("count", async |ns: Namespace| {
             ns.count().await.map(|n| n as u64)
         })
-}
-
-/// The body of `messageToRoom`.
-#[derive(Debug, Deserialize)]
-pub struct RoomMessage {
-    /// The room to send to.
-    pub room: String,
-    /// The message.
-    pub message: Value,
-}
-
-async fn message_to_room(
-    Data(m): Data<RoomMessage>,
-    client: Client,
-    ns: Namespace,
-) -> Result<(), Exception> {
-    let message = json!({ "userId": client.id(), "message": m.message });
-    ns.to(m.room).emit("message", &message).await?;
-    Ok(())
 }
 
 /// One node of the cluster: the gateways over the Redis at `redis_url` (channels named with

@@ -64,7 +64,8 @@ pub struct RoomMessage {
     pub message: Value,
 }
 
-async fn message_to_room(
+/// Sends `message {userId, message}` to everyone in the room; the sender need not be in it.
+pub async fn message_to_room(
     Data(m): Data<RoomMessage>,
     client: Client,
     ns: Namespace,
