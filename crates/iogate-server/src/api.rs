@@ -21,6 +21,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
+use iogate::client::RESERVED_EVENTS;
 use iogate::{Broadcast, BroadcastError, Namespace, Server};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -369,17 +370,6 @@ pub struct Except {
     #[serde(default)]
     clients: Vec<String>,
 }
-
-/// The events socket.io's clients keep for themselves: a server emitting one would be taken
-/// for the protocol's own.
-pub const RESERVED_EVENTS: &[&str] = &[
-    "connect",
-    "connect_error",
-    "disconnect",
-    "disconnecting",
-    "newListener",
-    "removeListener",
-];
 
 /// The longest event, room, user or client id the API takes.
 pub const MAX_NAME_LEN: usize = 256;

@@ -84,8 +84,9 @@ pub enum ParseError {
     Direction,
 }
 
-/// Event names socket.io keeps for itself: a client may not send them.
-const RESERVED_EVENTS: [&str; 6] = [
+/// Event names socket.io keeps for itself: a client may not send them, and a server that
+/// emitted one would be taken for the protocol's own.
+pub const RESERVED_EVENTS: &[&str] = &[
     "connect",
     "connect_error",
     "disconnect",

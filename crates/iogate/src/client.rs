@@ -19,6 +19,10 @@ use crate::rails::EventBudget;
 /// and handlers cannot join or leave them by name, and a REST API should refuse them too.
 pub const RESERVED_PREFIX: char = '$';
 
+/// The event names socket.io keeps for itself (`connect`, `disconnect`, ...): a client that
+/// sends one is disconnected, as by socket.io, and a REST API should refuse to emit them.
+pub use crate::engine::sio::packet::RESERVED_EVENTS;
+
 /// The room every client joins, so that [`Broadcast::to_client`](crate::Broadcast::to_client)
 /// reaches it on any node.
 pub(crate) fn client_room(id: &str) -> String {
