@@ -1,5 +1,5 @@
 //! What every scenario shares: the target's options, the run's stages, error counts, the
-//! bounded connect phase and the JSON line a run prints.
+//! bounded connect phase, the measured stretch and the JSON line a run prints.
 
 use std::cell::{Cell, RefCell};
 use std::net::{IpAddr, SocketAddr};
@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use serde_json::{Map, Value, json};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 
-use crate::sio::Route;
-use crate::sys::CpuUse;
+use crate::sio::{self, Route};
+use crate::sys::{CpuMeter, CpuUse};
 
 /// The server under test and how to reach it.
 #[derive(Debug, Clone, Args)]
@@ -71,6 +71,12 @@ impl Target {
         }
     }
 
+    /// Connects a publisher to the root namespace, the way
+    /// [`route_default`](Self::route_default) says.
+    pub async fn connect_publisher(&self) -> Result<sio::Ws, sio::Error> {
+        sio::connect(self.route_default(), "/", None, self.connect_limit()).await
+    }
+
     /// [`connect_timeout`](Self::connect_timeout) as a duration.
     pub fn connect_limit(&self) -> Duration {
         Duration::from_secs_f64(self.connect_timeout)
@@ -122,6 +128,43 @@ impl Gate {
         while self.get() < stage {
             self.0.1.notified().await;
         }
+    }
+}
+
+/// How long a run loads the server: a warm-up, then the measured stretch.
+#[derive(Debug, Clone, Args)]
+pub struct Timing {
+    /// Seconds measured.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Seconds of load before measuring.
+    #[arg(long, default_value_t = 1.0)]
+    pub warmup: f64,
+}
+
+impl Timing {
+    /// Moves `gate` to [`Stage::Warmup`] for the warm-up, to [`Stage::Measure`] for the
+    /// measured stretch, then to [`Stage::Done`], calling `mark` with each stage just before
+    /// the gate moves to it; returns how long the measured stretch lasted and the CPU used
+    /// over it.
+    pub async fn run(
+        &self,
+        gate: &Gate,
+        server_pid: Option<u32>,
+        mut mark: impl FnMut(Stage),
+    ) -> (Duration, CpuUse) {
+        mark(Stage::Warmup);
+        gate.set(Stage::Warmup);
+        tokio::time::sleep(Duration::from_secs_f64(self.warmup)).await;
+        let meter = CpuMeter::start(server_pid);
+        let t0 = Instant::now();
+        mark(Stage::Measure);
+        gate.set(Stage::Measure);
+        tokio::time::sleep(Duration::from_secs_f64(self.duration)).await;
+        mark(Stage::Done);
+        gate.set(Stage::Done);
+        let window = t0.elapsed();
+        (window, meter.stop())
     }
 }
 
@@ -184,6 +227,54 @@ impl Settled {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         true
+    }
+}
+
+/// What the clients of one run share with each other and with the controller: the stage,
+/// the connect phase's slots and counts, and the failures. Cheap to clone, for every client's
+/// task holds one.
+#[derive(Clone)]
+pub struct Crowd {
+    /// The run's stage.
+    pub gate: Gate,
+    /// One permit per client that may be connecting at once.
+    pub slots: Rc<Semaphore>,
+    /// Clients that connected, or failed to.
+    pub settled: Rc<Settled>,
+    /// The run's failures.
+    pub errors: SharedErrors,
+}
+
+impl Crowd {
+    /// A crowd at [`Stage::Setup`], with [`Target::connect_concurrency`] slots.
+    pub fn new(target: &Target) -> Self {
+        Self {
+            gate: Gate::new(),
+            slots: Rc::new(Semaphore::new(target.connect_concurrency.max(1))),
+            settled: Rc::default(),
+            errors: Rc::default(),
+        }
+    }
+
+    /// Counts a client's connect (or join) as settled: connected, or failed, its error
+    /// counted as `kind`. The client when it connected.
+    pub fn settle<T>(&self, result: Result<T, impl std::fmt::Display>, kind: &str) -> Option<T> {
+        match result {
+            Ok(client) => {
+                self.settled.ok.set(self.settled.ok.get() + 1);
+                Some(client)
+            }
+            Err(e) => {
+                self.fail(kind, e);
+                None
+            }
+        }
+    }
+
+    /// Counts a client that failed to connect (or join), its error counted as `kind`.
+    pub fn fail(&self, kind: &str, e: impl std::fmt::Display) {
+        self.settled.failed.set(self.settled.failed.get() + 1);
+        self.errors.borrow_mut().add(kind, e);
     }
 }
 
@@ -290,6 +381,22 @@ impl Report {
         self
     }
 
+    /// Records what a room's publishing came to after the drain: messages sent, deliveries
+    /// owed and made, those beyond the owed (duplicates), and how the drain ended.
+    pub fn deliveries(
+        &mut self,
+        sent: u64,
+        expected: u64,
+        delivered: u64,
+        drained: Option<Drained>,
+    ) -> &mut Self {
+        self.field("sent", sent)
+            .field("expected", expected)
+            .field("delivered", delivered)
+            .field("extra", delivered.saturating_sub(expected))
+            .field("drained", drained.map(Drained::as_str))
+    }
+
     /// Records the CPU use over the measured stretch.
     pub fn cpu(&mut self, cpu: CpuUse) -> &mut Self {
         let own = cpu.own_pct.map(round).unwrap_or(Value::Null);
@@ -344,4 +451,48 @@ pub fn micros_since(base: Instant) -> u64 {
 /// `n` per second over `d`.
 pub fn per_sec(n: u64, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64().max(1e-9)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target() -> Target {
+        Target {
+            addr: SocketAddr::from(([127, 0, 0, 1], 1)),
+            server_pid: None,
+            server: "server".into(),
+            run: 1,
+            connect_concurrency: 0,
+            connect_timeout: 1.0,
+            same_source: false,
+            publisher_addr: None,
+        }
+    }
+
+    #[test]
+    fn settling_counts_the_client_and_its_failure() {
+        let crowd = Crowd::new(&target());
+        assert_eq!(crowd.slots.available_permits(), 1);
+        assert_eq!(crowd.settle(Ok::<_, &str>(7), "connect"), Some(7));
+        assert_eq!(crowd.settle(Err::<u8, _>("refused"), "connect"), None);
+        crowd.fail("join", "no joinedRoom");
+        assert_eq!((crowd.settled.ok.get(), crowd.settled.failed.get()), (1, 2));
+        let errors = crowd.errors.borrow();
+        assert_eq!(errors.total(), 2);
+        assert_eq!(errors.first.as_deref(), Some("connect: refused"));
+    }
+
+    #[test]
+    fn deliveries_are_written_in_order_with_the_extra_counted() {
+        let mut r = Report::new("fanout", "case".into(), &target());
+        r.deliveries(3, 6, 7, Some(Drained::Quiet));
+        let line = r.into_json().to_string();
+        assert!(
+            line.contains(r#""sent":3,"expected":6,"delivered":7,"extra":1,"drained":"quiet""#)
+        );
+        let mut r = Report::new("fanout", "case".into(), &target());
+        r.deliveries(0, 0, 0, None);
+        assert!(r.into_json().to_string().contains(r#""drained":null"#));
+    }
 }

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde_json::json;
 
-use crate::common::{Gate, Report, Settled, SharedErrors, Stage, Target, per_sec};
+use crate::common::{Crowd, Report, Stage, Target, per_sec};
 use crate::hist::Hist;
-use crate::sio::{self, Packet};
+use crate::sio;
 use crate::sys::{CpuMeter, rss_kib};
 
 /// Options of `conns`.
@@ -73,43 +73,29 @@ pub async fn run(a: ConnsArgs) -> anyhow::Result<Report> {
         None => vec![None; a.clients],
     };
     let ns = if a.jwt.is_some() { "/events" } else { "/" };
-    let gate = Gate::new();
-    let settled = Rc::new(Settled::default());
+    let crowd = Crowd::new(&a.target);
     let stats = Rc::new(Stats::default());
-    let errors: SharedErrors = Rc::default();
-    let sem = Rc::new(tokio::sync::Semaphore::new(
-        a.target.connect_concurrency.max(1),
-    ));
     let a = Rc::new(a);
 
     let rss_before = a.target.server_pid.and_then(rss_kib);
     let meter = CpuMeter::start(a.target.server_pid);
     let t0 = Instant::now();
     for (i, auth) in auths.into_iter().enumerate() {
-        tokio::task::spawn_local(client(
-            i,
-            a.clone(),
-            ns,
-            auth,
-            gate.clone(),
-            sem.clone(),
-            settled.clone(),
-            stats.clone(),
-            errors.clone(),
-        ));
+        tokio::task::spawn_local(client(i, a.clone(), ns, auth, crowd.clone(), stats.clone()));
     }
-    settled
+    crowd
+        .settled
         .wait(a.clients, a.target.setup_limit(a.clients) * 2)
         .await;
     let connect_time = t0.elapsed();
     let cpu = meter.stop();
-    gate.set(Stage::Measure);
+    crowd.gate.set(Stage::Measure);
     tokio::time::sleep(Duration::from_secs_f64(a.settle)).await;
     let rss_after = a.target.server_pid.and_then(rss_kib);
     tokio::time::sleep(Duration::from_secs_f64(a.hold)).await;
-    gate.set(Stage::Done);
+    crowd.gate.set(Stage::Done);
 
-    let ok = settled.ok.get() as u64;
+    let ok = crowd.settled.ok.get() as u64;
     let per_client = match (rss_before, rss_after) {
         (Some(b), Some(af)) if ok > 0 => Some((af as f64 - b as f64) / ok as f64),
         _ => None,
@@ -131,30 +117,26 @@ pub async fn run(a: ConnsArgs) -> anyhow::Result<Report> {
         .metric("handshake p50 ms", h.quantile_ms(0.5))
         .metric("handshake p99 ms", h.quantile_ms(0.99))
         .metric("RSS KiB/client", per_client)
-        .metric("errors", Some(errors.borrow().total() as f64))
+        .metric("errors", Some(crowd.errors.borrow().total() as f64))
         .field("connected", ok)
         .field("dropped_while_held", stats.dropped.get())
         .field("connect_s", connect_time.as_secs_f64())
         .field("rss_before_kib", rss_before)
         .field("rss_after_kib", rss_after)
         .cpu(cpu)
-        .errors(&errors.borrow());
+        .errors(&crowd.errors.borrow());
     Ok(r)
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn client(
     i: usize,
     a: Rc<ConnsArgs>,
     ns: &'static str,
     auth: Option<String>,
-    gate: Gate,
-    sem: Rc<tokio::sync::Semaphore>,
-    settled: Rc<Settled>,
+    crowd: Crowd,
     stats: Rc<Stats>,
-    errors: SharedErrors,
 ) {
-    let permit = sem.acquire().await;
+    let permit = crowd.slots.acquire().await;
     let started = Instant::now();
     let ws = sio::connect(
         a.target.route(i),
@@ -166,29 +148,18 @@ async fn client(
     let took = started.elapsed();
     drop(permit);
     drop(auth);
-    let mut ws = match ws {
-        Ok(ws) => {
-            stats.hist.borrow_mut().record(took);
-            settled.ok.set(settled.ok.get() + 1);
-            ws
-        }
-        Err(e) => {
-            settled.failed.set(settled.failed.get() + 1);
-            errors.borrow_mut().add("connect", e);
-            return;
-        }
+    if ws.is_ok() {
+        stats.hist.borrow_mut().record(took);
+    }
+    let Some(mut ws) = crowd.settle(ws, "connect") else {
+        return;
     };
     // Hold: answer pings until the run ends (the runtime drops this task then).
-    while let Ok(t) = sio::recv(&mut ws).await {
-        match sio::parse(&t) {
-            Packet::Ping if sio::send(&mut ws, "3").await.is_err() => break,
-            Packet::Close | Packet::Disconnect { .. } => break,
-            _ => {}
-        }
-    }
-    if gate.get() < Stage::Done {
+    while sio::next(&mut ws).await.is_ok() {}
+    if crowd.gate.get() < Stage::Done {
         stats.dropped.set(stats.dropped.get() + 1);
-        errors
+        crowd
+            .errors
             .borrow_mut()
             .add("dropped", "the server closed a held client");
     }

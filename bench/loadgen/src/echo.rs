@@ -8,10 +8,9 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde_json::Value;
 
-use crate::common::{Gate, Report, Settled, SharedErrors, Stage, Target, per_sec};
+use crate::common::{Crowd, Report, Stage, Target, Timing, per_sec};
 use crate::hist::Hist;
 use crate::sio::{self, Packet};
-use crate::sys::CpuMeter;
 
 /// Options of `echo`.
 #[derive(Debug, Clone, Args)]
@@ -24,12 +23,8 @@ pub struct EchoArgs {
     /// The body's size in bytes (its JSON text).
     #[arg(long, default_value_t = 100)]
     pub body_bytes: usize,
-    /// Seconds measured.
-    #[arg(long, default_value_t = 10.0)]
-    pub duration: f64,
-    /// Seconds of load before measuring.
-    #[arg(long, default_value_t = 1.0)]
-    pub warmup: f64,
+    #[command(flatten)]
+    pub timing: Timing,
     /// Seconds an ack may take before the client counts a timeout and stops.
     #[arg(long, default_value_t = 5.0)]
     pub ack_timeout: f64,
@@ -39,7 +34,9 @@ impl EchoArgs {
     /// The longest a run may take.
     pub fn limit(&self) -> Duration {
         self.target.setup_limit(self.clients)
-            + Duration::from_secs_f64(self.warmup + self.duration + self.ack_timeout + 5.0)
+            + Duration::from_secs_f64(
+                self.timing.warmup + self.timing.duration + self.ack_timeout + 5.0,
+            )
     }
 }
 
@@ -51,38 +48,23 @@ struct Stats {
 
 /// Runs `echo`; returns its report.
 pub async fn run(a: EchoArgs) -> Report {
-    let gate = Gate::new();
-    let settled = Rc::new(Settled::default());
+    let crowd = Crowd::new(&a.target);
     let stats = Rc::new(RefCell::new(Stats::default()));
-    let errors: SharedErrors = Rc::default();
-    let sem = Rc::new(tokio::sync::Semaphore::new(
-        a.target.connect_concurrency.max(1),
-    ));
     let a = Rc::new(a);
     let mut tasks = Vec::with_capacity(a.clients);
     for i in 0..a.clients {
         tasks.push(tokio::task::spawn_local(client(
             i,
             a.clone(),
-            gate.clone(),
-            sem.clone(),
-            settled.clone(),
+            crowd.clone(),
             stats.clone(),
-            errors.clone(),
         )));
     }
-    settled
+    crowd
+        .settled
         .wait(a.clients, a.target.setup_limit(a.clients))
         .await;
-    gate.set(Stage::Warmup);
-    tokio::time::sleep(Duration::from_secs_f64(a.warmup)).await;
-    let meter = CpuMeter::start(a.target.server_pid);
-    let t0 = Instant::now();
-    gate.set(Stage::Measure);
-    tokio::time::sleep(Duration::from_secs_f64(a.duration)).await;
-    gate.set(Stage::Done);
-    let window = t0.elapsed();
-    let cpu = meter.stop();
+    let (window, cpu) = a.timing.run(&crowd.gate, a.target.server_pid, |_| {}).await;
     let finish = Duration::from_secs_f64(a.ack_timeout + 1.0);
     let _ = tokio::time::timeout(finish, futures_util::future::join_all(tasks)).await;
 
@@ -94,16 +76,16 @@ pub async fn run(a: EchoArgs) -> Report {
     );
     r.param("clients", a.clients)
         .param("body_bytes", a.body_bytes)
-        .param("duration_s", a.duration)
-        .param("connected", settled.ok.get())
+        .param("duration_s", a.timing.duration)
+        .param("connected", crowd.settled.ok.get())
         .metric("acks/s", Some(per_sec(s.acks, window)))
         .metric("p50 ms", s.hist.quantile_ms(0.5))
         .metric("p99 ms", s.hist.quantile_ms(0.99))
         .metric("p99.9 ms", s.hist.quantile_ms(0.999))
-        .metric("errors", Some(errors.borrow().total() as f64))
+        .metric("errors", Some(crowd.errors.borrow().total() as f64))
         .field("window_s", window.as_secs_f64())
         .cpu(cpu)
-        .errors(&errors.borrow());
+        .errors(&crowd.errors.borrow());
     r
 }
 
@@ -131,29 +113,14 @@ fn echoes(ack: &str, body: &str) -> bool {
     matches!((got, want), (Some(Value::Array(g)), Some(w)) if g.len() == 1 && g[0] == w)
 }
 
-async fn client(
-    i: usize,
-    a: Rc<EchoArgs>,
-    gate: Gate,
-    sem: Rc<tokio::sync::Semaphore>,
-    settled: Rc<Settled>,
-    stats: Rc<RefCell<Stats>>,
-    errors: SharedErrors,
-) {
-    let permit = sem.acquire().await;
+async fn client(i: usize, a: Rc<EchoArgs>, crowd: Crowd, stats: Rc<RefCell<Stats>>) {
+    let permit = crowd.slots.acquire().await;
     let ws = sio::connect(a.target.route(i), "/", None, a.target.connect_limit()).await;
     drop(permit);
-    let mut ws = match ws {
-        Ok(ws) => {
-            settled.ok.set(settled.ok.get() + 1);
-            ws
-        }
-        Err(e) => {
-            settled.failed.set(settled.failed.get() + 1);
-            errors.borrow_mut().add("connect", e);
-            return;
-        }
+    let Some(mut ws) = crowd.settle(ws, "connect") else {
+        return;
     };
+    let Crowd { gate, errors, .. } = crowd;
     gate.reached(Stage::Warmup).await;
     let ack_timeout = Duration::from_secs_f64(a.ack_timeout);
     let mut seq: u64 = 1;

@@ -9,11 +9,10 @@ use std::time::{Duration, Instant};
 use clap::Args;
 
 use crate::common::{
-    Drained, Gate, Report, Settled, SharedErrors, Stage, Target, drain, micros_since, per_sec,
+    Crowd, Drained, Report, SharedErrors, Stage, Target, Timing, drain, micros_since, per_sec,
 };
 use crate::hist::Hist;
 use crate::sio::{self, Packet};
-use crate::sys::CpuMeter;
 
 /// Options of `fanout`.
 #[derive(Debug, Clone, Args)]
@@ -26,12 +25,8 @@ pub struct FanoutArgs {
     /// Messages the publisher sends per second.
     #[arg(long, default_value_t = 100.0)]
     pub rate: f64,
-    /// Seconds measured.
-    #[arg(long, default_value_t = 10.0)]
-    pub duration: f64,
-    /// Seconds of load before measuring.
-    #[arg(long, default_value_t = 1.0)]
-    pub warmup: f64,
+    #[command(flatten)]
+    pub timing: Timing,
     /// The room's name.
     #[arg(long, default_value = "bench")]
     pub room: String,
@@ -59,77 +54,107 @@ impl FanoutArgs {
     pub fn limit(&self) -> Duration {
         self.target.setup_limit(self.clients) * 2
             + Duration::from_secs_f64(
-                self.join_settle_max * 2.0 + self.warmup + self.duration + self.drain_max + 15.0,
+                self.join_settle_max * 2.0
+                    + self.timing.warmup
+                    + self.timing.duration
+                    + self.drain_max
+                    + 15.0,
             )
+    }
+}
+
+/// The joins of subscribers to their rooms, as their tasks and the controller see them.
+#[derive(Default)]
+pub struct Joins {
+    /// Set when the controller fixes the set of subscribers; later joiners do not count.
+    pub closed: Cell<bool>,
+    /// The `userJoined` broadcasts received.
+    pub user_joined: Cell<u64>,
+}
+
+impl Joins {
+    /// Waits until `n` subscribers have joined or failed to, at most the connect phase's bound
+    /// plus `settle_max` seconds, then fixes their set; returns how many joined.
+    pub async fn close(&self, crowd: &Crowd, target: &Target, n: usize, settle_max: f64) -> u64 {
+        let limit = target.setup_limit(n) + Duration::from_secs_f64(settle_max);
+        crowd.settled.wait(n, limit).await;
+        self.closed.set(true);
+        crowd.settled.ok.get() as u64
+    }
+
+    /// Counts a subscriber's join as settled (see [`Crowd::settle`]), unless it joined after
+    /// the set was fixed: that is an error (`late join`), not counted. The client when it
+    /// joined in time.
+    pub fn admit<T>(&self, crowd: &Crowd, joined: Result<T, sio::Error>) -> Option<T> {
+        if joined.is_ok() && self.closed.get() {
+            crowd
+                .errors
+                .borrow_mut()
+                .add("late join", "joined after the run started; not counted");
+            return None;
+        }
+        crowd.settle(joined, "join")
+    }
+
+    /// Counts one `userJoined` broadcast.
+    pub fn count_user_joined(&self) {
+        self.user_joined.set(self.user_joined.get() + 1);
+    }
+
+    /// Waits, at most `settle_max` seconds, until the `userJoined` broadcasts the joins caused,
+    /// `expected` in all, are through or stop coming, so that they do not mix with the
+    /// measured messages.
+    pub async fn settle(&self, expected: u64, settle_max: f64) {
+        drain(
+            || self.user_joined.get(),
+            expected,
+            Duration::from_millis(500),
+            Duration::from_secs_f64(settle_max),
+        )
+        .await;
     }
 }
 
 /// What the subscribers count, shared on one thread.
 #[derive(Default)]
 struct Stats {
-    /// Set when the controller fixes the set of subscribers; later joiners do not count.
-    closed: Cell<bool>,
-    late: Cell<u64>,
+    joins: Joins,
     delivered: Cell<u64>,
     in_window: Cell<u64>,
-    user_joined: Cell<u64>,
     first_measured: Cell<u64>,
     hist: RefCell<Hist>,
 }
 
 /// Runs `fanout`; returns its report.
 pub async fn run(a: FanoutArgs) -> Report {
-    let gate = Gate::new();
     let base = Instant::now();
-    let settled = Rc::new(Settled::default());
+    let crowd = Crowd::new(&a.target);
     let stats = Rc::new(Stats::default());
-    let errors: SharedErrors = Rc::default();
-    let sem = Rc::new(tokio::sync::Semaphore::new(
-        a.target.connect_concurrency.max(1),
-    ));
-    let warm_n = (a.warmup * a.rate).round() as u64;
-    let total = warm_n + (a.duration * a.rate).round() as u64;
+    let warm_n = (a.timing.warmup * a.rate).round() as u64;
+    let total = warm_n + (a.timing.duration * a.rate).round() as u64;
     stats.first_measured.set(warm_n);
     let a = Rc::new(a);
 
     let setup_started = Instant::now();
     for i in 0..a.clients {
-        tokio::task::spawn_local(subscriber(
-            i,
-            a.clone(),
-            base,
-            gate.clone(),
-            sem.clone(),
-            settled.clone(),
-            stats.clone(),
-            errors.clone(),
-        ));
+        tokio::task::spawn_local(subscriber(i, a.clone(), base, crowd.clone(), stats.clone()));
     }
-    let join_limit = a.target.setup_limit(a.clients) + Duration::from_secs_f64(a.join_settle_max);
-    settled.wait(a.clients, join_limit).await;
-    stats.closed.set(true);
-    let joined = settled.ok.get() as u64;
-    // Every join is broadcast to the room as it is then: n(n+1)/2 `userJoined` in all. Start
-    // once they are through, so they do not mix with the measured messages.
+    let joined = stats
+        .joins
+        .close(&crowd, &a.target, a.clients, a.join_settle_max)
+        .await;
+    // Every join is broadcast to the room as it is then: n(n+1)/2 `userJoined` in all.
     let joins_expected = joined * (joined + 1) / 2;
-    drain(
-        || stats.user_joined.get(),
-        joins_expected,
-        Duration::from_millis(500),
-        Duration::from_secs_f64(a.join_settle_max),
-    )
-    .await;
+    stats.joins.settle(joins_expected, a.join_settle_max).await;
     let setup = setup_started.elapsed();
 
-    let route = a.target.route_default();
-    let publisher = match sio::connect(route, "/", None, a.target.connect_limit()).await {
+    let publisher = match a.target.connect_publisher().await {
         Ok(ws) => ws,
         Err(e) => {
-            errors.borrow_mut().add("publisher connect", e);
-            return report(&a, &stats, &errors, Outcome::default());
+            crowd.errors.borrow_mut().add("publisher connect", e);
+            return report(&a, &stats, &crowd.errors, Outcome::default());
         }
     };
-    gate.set(Stage::Warmup);
     let sent = Rc::new(Cell::new(0u64));
     let publishing = tokio::task::spawn_local(publish(
         publisher,
@@ -137,16 +162,9 @@ pub async fn run(a: FanoutArgs) -> Report {
         base,
         total,
         sent.clone(),
-        errors.clone(),
+        crowd.errors.clone(),
     ));
-    tokio::time::sleep(Duration::from_secs_f64(a.warmup)).await;
-    let meter = CpuMeter::start(a.target.server_pid);
-    let t0 = Instant::now();
-    gate.set(Stage::Measure);
-    tokio::time::sleep(Duration::from_secs_f64(a.duration)).await;
-    gate.set(Stage::Done);
-    let window = t0.elapsed();
-    let cpu = meter.stop();
+    let (window, cpu) = a.timing.run(&crowd.gate, a.target.server_pid, |_| {}).await;
     let _ = tokio::time::timeout(Duration::from_secs(10), publishing).await;
 
     let expected = sent.get() * joined;
@@ -167,7 +185,7 @@ pub async fn run(a: FanoutArgs) -> Report {
         drained: Some(drained),
         cpu: Some(cpu),
     };
-    report(&a, &stats, &errors, outcome)
+    report(&a, &stats, &crowd.errors, outcome)
 }
 
 #[derive(Default)]
@@ -193,7 +211,7 @@ fn report(a: &FanoutArgs, stats: &Stats, errors: &SharedErrors, o: Outcome) -> R
     );
     r.param("clients", a.clients)
         .param("rate", a.rate)
-        .param("duration_s", a.duration)
+        .param("duration_s", a.timing.duration)
         .param("subscribed", o.joined)
         .metric(
             "deliveries/s",
@@ -204,13 +222,9 @@ fn report(a: &FanoutArgs, stats: &Stats, errors: &SharedErrors, o: Outcome) -> R
         .metric("p99.9 ms", h.quantile_ms(0.999))
         .metric("lost", Some(lost as f64))
         .field("offered_per_s", a.rate * o.joined as f64)
-        .field("sent", o.sent)
-        .field("expected", o.expected)
-        .field("delivered", delivered)
-        .field("extra", delivered.saturating_sub(o.expected))
-        .field("drained", o.drained.map(Drained::as_str))
+        .deliveries(o.sent, o.expected, delivered, o.drained)
         .field("setup_s", o.setup.as_secs_f64())
-        .field("user_joined", stats.user_joined.get())
+        .field("user_joined", stats.joins.user_joined.get())
         .field("user_joined_expected", o.joins_expected)
         .field("max_ms", h.max_ms())
         .field("window_s", o.window.as_secs_f64())
@@ -271,32 +285,17 @@ async fn publish(
         }
     }
     // Keep the session open until the drain ends; answer pings meanwhile.
-    while let Ok(t) = sio::recv(&mut ws).await {
-        if sio::parse(&t) == Packet::Ping && sio::send(&mut ws, "3").await.is_err() {
-            return;
-        }
-    }
+    sio::answer_pings(&mut ws).await;
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn subscriber(
-    i: usize,
-    a: Rc<FanoutArgs>,
-    base: Instant,
-    gate: Gate,
-    sem: Rc<tokio::sync::Semaphore>,
-    settled: Rc<Settled>,
-    stats: Rc<Stats>,
-    errors: SharedErrors,
-) {
-    let permit = sem.acquire().await;
+async fn subscriber(i: usize, a: Rc<FanoutArgs>, base: Instant, crowd: Crowd, stats: Rc<Stats>) {
+    let permit = crowd.slots.acquire().await;
     let ws = sio::connect(a.target.route(i), "/", None, a.target.connect_limit()).await;
     let ws = match ws {
         Ok(ws) => ws,
         Err(e) => {
             drop(permit);
-            settled.failed.set(settled.failed.get() + 1);
-            errors.borrow_mut().add("connect", e);
+            crowd.fail("connect", e);
             return;
         }
     };
@@ -306,47 +305,21 @@ async fn subscriber(
             tokio::time::sleep(Duration::from_millis(a.join_delay_ms)).await;
         }
         let limit = Duration::from_secs_f64(a.join_timeout);
-        join_room(&mut ws, &a.room, limit, &stats.user_joined).await?;
+        join_room(&mut ws, &a.room, limit, &stats.joins.user_joined).await?;
         Ok::<_, sio::Error>(ws)
     }
     .await;
     drop(permit);
-    let mut ws = match joined {
-        Ok(ws) if stats.closed.get() => {
-            stats.late.set(stats.late.get() + 1);
-            errors
-                .borrow_mut()
-                .add("late join", "joined after the run started; not counted");
-            drop(ws);
-            return;
-        }
-        Ok(ws) => {
-            settled.ok.set(settled.ok.get() + 1);
-            ws
-        }
-        Err(e) => {
-            settled.failed.set(settled.failed.get() + 1);
-            errors.borrow_mut().add("join", e);
-            return;
-        }
+    let Some(mut ws) = stats.joins.admit(&crowd, joined) else {
+        return;
     };
-    loop {
-        let text = match sio::next(&mut ws).await {
-            Ok(t) => t,
-            Err(e) => {
-                errors.borrow_mut().add("disconnect", e);
-                return;
-            }
-        };
-        let Packet::Event { data, .. } = sio::parse(&text) else {
-            continue;
-        };
+    let e = sio::events(&mut ws, |data| {
         if data.starts_with("[\"message\"") {
             let Some((seq, stamp)) = sio::stamp(data) else {
-                continue;
+                return;
             };
             stats.delivered.set(stats.delivered.get() + 1);
-            if gate.get() == Stage::Measure {
+            if crowd.gate.get() == Stage::Measure {
                 stats.in_window.set(stats.in_window.get() + 1);
             }
             if seq >= stats.first_measured.get() {
@@ -354,9 +327,11 @@ async fn subscriber(
                 stats.hist.borrow_mut().record_us(latency);
             }
         } else if data.starts_with("[\"userJoined\"") {
-            stats.user_joined.set(stats.user_joined.get() + 1);
+            stats.joins.count_user_joined();
         }
-    }
+    })
+    .await;
+    crowd.errors.borrow_mut().add("disconnect", e);
 }
 
 /// Sends `joinRoom` for `room` and waits, at most `limit`, for the client's `joinedRoom`,

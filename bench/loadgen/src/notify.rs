@@ -11,13 +11,12 @@ use clap::Args;
 use serde_json::json;
 
 use crate::common::{
-    Gate, Report, Settled, SharedErrors, Stage, Target, drain, micros_since, per_sec,
+    Crowd, Gate, Report, SharedErrors, Stage, Target, Timing, drain, micros_since, per_sec,
 };
 use crate::conns::token;
 use crate::hist::Hist;
 use crate::http;
-use crate::sio::{self, Packet};
-use crate::sys::CpuMeter;
+use crate::sio;
 
 /// Options of `notify`.
 #[derive(Debug, Clone, Args)]
@@ -36,12 +35,8 @@ pub struct NotifyArgs {
     /// The API key, sent as `Authorization: Bearer <key>` (the reference needs none).
     #[arg(long)]
     pub api_key: Option<String>,
-    /// Seconds measured.
-    #[arg(long, default_value_t = 10.0)]
-    pub duration: f64,
-    /// Seconds of load before measuring.
-    #[arg(long, default_value_t = 1.0)]
-    pub warmup: f64,
+    #[command(flatten)]
+    pub timing: Timing,
     /// Seconds one POST may take.
     #[arg(long, default_value_t = 5.0)]
     pub request_timeout: f64,
@@ -58,7 +53,11 @@ impl NotifyArgs {
     pub fn limit(&self) -> Duration {
         self.target.setup_limit(self.users)
             + Duration::from_secs_f64(
-                self.warmup + self.duration + self.request_timeout + self.drain_max + 10.0,
+                self.timing.warmup
+                    + self.timing.duration
+                    + self.request_timeout
+                    + self.drain_max
+                    + 10.0,
             )
     }
 }
@@ -78,54 +77,39 @@ struct Stats {
 /// Runs `notify`; returns its report.
 pub async fn run(a: NotifyArgs) -> anyhow::Result<Report> {
     let base = Instant::now();
-    let gate = Gate::new();
-    let settled = Rc::new(Settled::default());
+    let crowd = Crowd::new(&a.target);
     let stats = Rc::new(Stats::default());
     stats.last_measured.set(u64::MAX);
-    let errors: SharedErrors = Rc::default();
-    let sem = Rc::new(tokio::sync::Semaphore::new(
-        a.target.connect_concurrency.max(1),
-    ));
     let mut auths = Vec::with_capacity(a.users);
     for i in 0..a.users {
         auths.push(json!({ "token": token(&a.jwt_secret, &format!("user{i}"))? }).to_string());
     }
     let a = Rc::new(a);
     for (i, auth) in auths.into_iter().enumerate() {
-        tokio::task::spawn_local(user(
-            i,
-            a.clone(),
-            auth,
-            base,
-            sem.clone(),
-            settled.clone(),
-            stats.clone(),
-            errors.clone(),
-        ));
+        tokio::task::spawn_local(user(i, a.clone(), auth, base, crowd.clone(), stats.clone()));
     }
-    settled.wait(a.users, a.target.setup_limit(a.users)).await;
+    crowd
+        .settled
+        .wait(a.users, a.target.setup_limit(a.users))
+        .await;
 
-    gate.set(Stage::Warmup);
     let mut posters = Vec::new();
     for _ in 0..a.http_conns {
         posters.push(tokio::task::spawn_local(poster(
             a.clone(),
             base,
-            gate.clone(),
+            crowd.gate.clone(),
             stats.clone(),
-            errors.clone(),
+            crowd.errors.clone(),
         )));
     }
-    tokio::time::sleep(Duration::from_secs_f64(a.warmup)).await;
-    let meter = CpuMeter::start(a.target.server_pid);
-    let t0 = Instant::now();
-    stats.first_measured.set(stats.next_seq.get());
-    gate.set(Stage::Measure);
-    tokio::time::sleep(Duration::from_secs_f64(a.duration)).await;
-    stats.last_measured.set(stats.next_seq.get());
-    gate.set(Stage::Done);
-    let window = t0.elapsed();
-    let cpu = meter.stop();
+    // The notifications measured are those numbered while the gate is at `Measure`.
+    let mark = |stage| match stage {
+        Stage::Measure => stats.first_measured.set(stats.next_seq.get()),
+        Stage::Done => stats.last_measured.set(stats.next_seq.get()),
+        _ => {}
+    };
+    let (window, cpu) = a.timing.run(&crowd.gate, a.target.server_pid, mark).await;
     let finish = Duration::from_secs_f64(a.request_timeout + 1.0);
     let _ = tokio::time::timeout(finish, futures_util::future::join_all(posters)).await;
     let drained = drain(
@@ -146,8 +130,8 @@ pub async fn run(a: NotifyArgs) -> anyhow::Result<Report> {
     );
     r.param("users", a.users)
         .param("http_conns", a.http_conns)
-        .param("duration_s", a.duration)
-        .param("connected", settled.ok.get())
+        .param("duration_s", a.timing.duration)
+        .param("connected", crowd.settled.ok.get())
         .metric(
             "requests/s",
             Some(per_sec(stats.posts_in_window.get(), window)),
@@ -157,28 +141,25 @@ pub async fn run(a: NotifyArgs) -> anyhow::Result<Report> {
         .metric("delivery p50 ms", dh.quantile_ms(0.5))
         .metric("delivery p99 ms", dh.quantile_ms(0.99))
         .metric("lost", Some(lost as f64))
-        .metric("errors", Some(errors.borrow().total() as f64))
+        .metric("errors", Some(crowd.errors.borrow().total() as f64))
         .field("posted", stats.posted.get())
         .field("delivered", stats.delivered.get())
         .field("drained", drained.as_str())
         .field("window_s", window.as_secs_f64())
         .cpu(cpu)
-        .errors(&errors.borrow());
+        .errors(&crowd.errors.borrow());
     Ok(r)
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn user(
     i: usize,
     a: Rc<NotifyArgs>,
     auth: String,
     base: Instant,
-    sem: Rc<tokio::sync::Semaphore>,
-    settled: Rc<Settled>,
+    crowd: Crowd,
     stats: Rc<Stats>,
-    errors: SharedErrors,
 ) {
-    let permit = sem.acquire().await;
+    let permit = crowd.slots.acquire().await;
     let ws = sio::connect(
         a.target.route(i),
         "/events",
@@ -187,39 +168,24 @@ async fn user(
     )
     .await;
     drop(permit);
-    let mut ws = match ws {
-        Ok(ws) => {
-            settled.ok.set(settled.ok.get() + 1);
-            ws
-        }
-        Err(e) => {
-            settled.failed.set(settled.failed.get() + 1);
-            errors.borrow_mut().add("connect", e);
+    let Some(mut ws) = crowd.settle(ws, "connect") else {
+        return;
+    };
+    let e = sio::events(&mut ws, |data| {
+        if !data.starts_with("[\"notification\"") {
             return;
         }
-    };
-    loop {
-        let text = match sio::next(&mut ws).await {
-            Ok(t) => t,
-            Err(e) => {
-                errors.borrow_mut().add("disconnect", e);
-                return;
-            }
+        let Some((seq, stamp)) = sio::stamp(data) else {
+            return;
         };
-        match sio::parse(&text) {
-            Packet::Event { data, .. } if data.starts_with("[\"notification\"") => {
-                let Some((seq, stamp)) = sio::stamp(data) else {
-                    continue;
-                };
-                stats.delivered.set(stats.delivered.get() + 1);
-                if (stats.first_measured.get()..stats.last_measured.get()).contains(&seq) {
-                    let latency = micros_since(base).saturating_sub(stamp);
-                    stats.delivery_hist.borrow_mut().record_us(latency);
-                }
-            }
-            _ => {}
+        stats.delivered.set(stats.delivered.get() + 1);
+        if (stats.first_measured.get()..stats.last_measured.get()).contains(&seq) {
+            let latency = micros_since(base).saturating_sub(stamp);
+            stats.delivery_hist.borrow_mut().record_us(latency);
         }
-    }
+    })
+    .await;
+    crowd.errors.borrow_mut().add("disconnect", e);
 }
 
 async fn poster(

@@ -290,6 +290,30 @@ pub async fn next(ws: &mut Ws) -> Result<Utf8Bytes, Error> {
     }
 }
 
+/// Hands the data (`[name, ...]`) of every event packet to `on_event` until the client ends
+/// (as [`next`] ends it); returns why it ended.
+pub async fn events(ws: &mut Ws, mut on_event: impl FnMut(&str)) -> Error {
+    loop {
+        let text = match next(ws).await {
+            Ok(t) => t,
+            Err(e) => return e,
+        };
+        if let Packet::Event { data, .. } = parse(&text) {
+            on_event(data);
+        }
+    }
+}
+
+/// Answers pings until the connection fails or the server closes it; unlike [`next`], a close
+/// packet or a namespace DISCONNECT does not end it.
+pub async fn answer_pings(ws: &mut Ws) {
+    while let Ok(t) = recv(ws).await {
+        if parse(&t) == Packet::Ping && send(ws, "3").await.is_err() {
+            return;
+        }
+    }
+}
+
 /// Sends one text frame and flushes it.
 pub async fn send(ws: &mut Ws, text: impl Into<Utf8Bytes>) -> Result<(), Error> {
     ws.send(frame(text.into())).await?;
@@ -395,6 +419,15 @@ pub async fn publisher_frame(ws: &mut Ws, text: &str) -> Result<(), Error> {
             Err(Error::Unexpected(data.chars().take(200).collect()))
         }
         _ => Ok(()),
+    }
+}
+
+/// A publisher's pause between two sends: sleeps until `until`, unless the server sends a
+/// frame first, which [`publisher_frame`] then handles.
+pub async fn publisher_pause(ws: &mut Ws, until: tokio::time::Instant) -> Result<(), Error> {
+    tokio::select! {
+        () = tokio::time::sleep_until(until) => Ok(()),
+        text = recv(ws) => publisher_frame(ws, &text?).await,
     }
 }
 

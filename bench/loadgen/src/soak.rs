@@ -27,12 +27,12 @@ use clap::Args;
 use serde_json::{Value, json};
 
 use crate::common::{
-    Drained, Gate, Report, Settled, SharedErrors, Stage, Target, drain, micros_since, per_sec,
+    Crowd, Drained, Gate, Report, SharedErrors, Stage, Target, drain, micros_since, per_sec,
 };
 use crate::conns::token;
-use crate::fanout::join_room;
+use crate::fanout::{Joins, join_room};
 use crate::hist::Hist;
-use crate::sio::{self, Packet};
+use crate::sio;
 use crate::sys::{CpuMeter, CpuUse, rss_kib};
 
 /// The secret bad tokens are signed with: not the server's, so their signature fails.
@@ -137,11 +137,10 @@ struct Interval {
 /// What the clients count, shared on one thread.
 #[derive(Default)]
 struct Stats {
-    /// Set when the held clients are fixed; a later join is not counted.
-    closed: Cell<bool>,
+    /// The held clients' joins; a join after they are fixed is not counted.
+    joins: Joins,
     /// Set at the end of the warm-up: the totals count from then on.
     measuring: Cell<bool>,
-    user_joined: Cell<u64>,
     delivered: Cell<u64>,
     /// Messages a member found missing from its room's sequence.
     gaps: Cell<u64>,
@@ -200,15 +199,10 @@ pub async fn run(a: SoakArgs) -> anyhow::Result<Report> {
         a.interval > 0.0 && a.duration > 0.0,
         "need a duration and an interval"
     );
-    let gate = Gate::new();
     let base = Instant::now();
-    let settled = Rc::new(Settled::default());
+    let crowd = Crowd::new(&a.target);
     let stats = Rc::new(Stats::default());
     let rooms = Rc::new(Rooms::new(a.rooms));
-    let errors: SharedErrors = Rc::default();
-    let sem = Rc::new(tokio::sync::Semaphore::new(
-        a.target.connect_concurrency.max(1),
-    ));
     let a = Rc::new(a);
 
     let setup_started = Instant::now();
@@ -217,30 +211,21 @@ pub async fn run(a: SoakArgs) -> anyhow::Result<Report> {
             i,
             a.clone(),
             base,
-            gate.clone(),
-            sem.clone(),
-            settled.clone(),
+            crowd.clone(),
             stats.clone(),
             rooms.clone(),
-            errors.clone(),
         ));
     }
-    let join_limit = a.target.setup_limit(a.clients) + Duration::from_secs_f64(a.join_settle_max);
-    settled.wait(a.clients, join_limit).await;
-    stats.closed.set(true);
-    let joined = settled.ok.get() as u64;
+    let joined = stats
+        .joins
+        .close(&crowd, &a.target, a.clients, a.join_settle_max)
+        .await;
     let joins_expected: u64 = rooms
         .members
         .iter()
         .map(|m| m.get() * (m.get() + 1) / 2)
         .sum();
-    drain(
-        || stats.user_joined.get(),
-        joins_expected,
-        Duration::from_millis(500),
-        Duration::from_secs_f64(a.join_settle_max),
-    )
-    .await;
+    stats.joins.settle(joins_expected, a.join_settle_max).await;
     let setup = setup_started.elapsed();
     eprintln!(
         "soak: {joined} of {} clients in {} rooms after {:.1} s",
@@ -252,20 +237,13 @@ pub async fn run(a: SoakArgs) -> anyhow::Result<Report> {
     let mut publishers = Vec::new();
     let n_pub = a.publishers();
     for p in 0..n_pub {
-        match sio::connect(
-            a.target.route_default(),
-            "/",
-            None,
-            a.target.connect_limit(),
-        )
-        .await
-        {
+        match a.target.connect_publisher().await {
             Ok(ws) => publishers.push((p, ws)),
-            Err(e) => errors.borrow_mut().add("publisher connect", e),
+            Err(e) => crowd.errors.borrow_mut().add("publisher connect", e),
         }
     }
 
-    gate.set(Stage::Warmup);
+    crowd.gate.set(Stage::Warmup);
     let t0 = tokio::time::Instant::now();
     for (p, ws) in publishers {
         tokio::task::spawn_local(publish(
@@ -274,17 +252,17 @@ pub async fn run(a: SoakArgs) -> anyhow::Result<Report> {
             n_pub,
             a.clone(),
             base,
-            gate.clone(),
+            crowd.gate.clone(),
             rooms.clone(),
-            errors.clone(),
+            crowd.errors.clone(),
         ));
     }
     if a.churn > 0.0 {
         tokio::task::spawn_local(churn(
             a.clone(),
-            gate.clone(),
+            crowd.gate.clone(),
             stats.clone(),
-            errors.clone(),
+            crowd.errors.clone(),
         ));
     }
 
@@ -313,7 +291,7 @@ pub async fn run(a: SoakArgs) -> anyhow::Result<Report> {
         let cpu = meter.stop();
         meter = CpuMeter::start(a.target.server_pid);
         let i = std::mem::take(&mut *stats.now.borrow_mut());
-        let errs = errors.borrow().total();
+        let errs = crowd.errors.borrow().total();
         let rss = a.target.server_pid.and_then(rss_kib);
         let clients = joined.saturating_sub(stats.dropped.get()) + stats.churn_held.get();
         let warmup = t_end <= warm_end && warm_end > 0.0;
@@ -345,7 +323,7 @@ pub async fn run(a: SoakArgs) -> anyhow::Result<Report> {
         }
         k += 1;
     }
-    gate.set(Stage::Done);
+    crowd.gate.set(Stage::Done);
     let cpu = total_meter.map(|m| m.stop());
 
     let expected = rooms.expected();
@@ -360,7 +338,7 @@ pub async fn run(a: SoakArgs) -> anyhow::Result<Report> {
     Ok(report(
         &a,
         &stats,
-        &errors,
+        &crowd.errors,
         Outcome {
             series,
             setup,
@@ -450,11 +428,7 @@ fn report(a: &SoakArgs, stats: &Stats, errors: &SharedErrors, o: Outcome) -> Rep
         .field("rss_flat", spread.map(|s| s <= FLAT_PCT))
         .field("joined", o.joined)
         .field("setup_s", o.setup.as_secs_f64())
-        .field("sent", o.sent)
-        .field("expected", o.expected)
-        .field("delivered", delivered)
-        .field("extra", delivered.saturating_sub(o.expected))
-        .field("drained", o.drained.as_str())
+        .deliveries(o.sent, o.expected, delivered, Some(o.drained))
         .field("gaps", stats.gaps.get())
         .field("late", stats.late.get())
         .field("dropped", stats.dropped.get())
@@ -470,64 +444,33 @@ fn report(a: &SoakArgs, stats: &Stats, errors: &SharedErrors, o: Outcome) -> Rep
 
 /// A held client: joins its room, then counts, times and checks the sequence of every
 /// `message` until the run ends.
-#[allow(clippy::too_many_arguments)]
 async fn member(
     i: usize,
     a: Rc<SoakArgs>,
     base: Instant,
-    gate: Gate,
-    sem: Rc<tokio::sync::Semaphore>,
-    settled: Rc<Settled>,
+    crowd: Crowd,
     stats: Rc<Stats>,
     rooms: Rc<Rooms>,
-    errors: SharedErrors,
 ) {
     let room = i % a.rooms;
-    let permit = sem.acquire().await;
+    let permit = crowd.slots.acquire().await;
     let joined = async {
         let mut ws = sio::connect(a.target.route(i), "/", None, a.target.connect_limit()).await?;
         let limit = Duration::from_secs_f64(a.join_timeout);
-        join_room(&mut ws, &room_name(room), limit, &stats.user_joined).await?;
+        join_room(&mut ws, &room_name(room), limit, &stats.joins.user_joined).await?;
         Ok::<_, sio::Error>(ws)
     }
     .await;
     drop(permit);
-    let mut ws = match joined {
-        Ok(_) if stats.closed.get() => {
-            errors
-                .borrow_mut()
-                .add("late join", "joined after the run started; not counted");
-            return;
-        }
-        Ok(ws) => {
-            settled.ok.set(settled.ok.get() + 1);
-            rooms.members[room].set(rooms.members[room].get() + 1);
-            ws
-        }
-        Err(e) => {
-            settled.failed.set(settled.failed.get() + 1);
-            errors.borrow_mut().add("join", e);
-            return;
-        }
+    let Some(mut ws) = stats.joins.admit(&crowd, joined) else {
+        return;
     };
+    rooms.members[room].set(rooms.members[room].get() + 1);
     let mut next = 0u64;
-    loop {
-        let text = match sio::next(&mut ws).await {
-            Ok(t) => t,
-            Err(e) => {
-                if gate.get() < Stage::Done {
-                    stats.dropped.set(stats.dropped.get() + 1);
-                    errors.borrow_mut().add("dropped", e);
-                }
-                return;
-            }
-        };
-        let Packet::Event { data, .. } = sio::parse(&text) else {
-            continue;
-        };
+    let e = sio::events(&mut ws, |data| {
         if data.starts_with("[\"message\"") {
             let Some((seq, stamp)) = sio::stamp(data) else {
-                continue;
+                return;
             };
             if seq >= next {
                 stats.gaps.set(stats.gaps.get() + (seq - next));
@@ -544,8 +487,13 @@ async fn member(
                 stats.hist.borrow_mut().record_us(latency);
             }
         } else if data.starts_with("[\"userJoined\"") {
-            stats.user_joined.set(stats.user_joined.get() + 1);
+            stats.joins.count_user_joined();
         }
+    })
+    .await;
+    if crowd.gate.get() < Stage::Done {
+        stats.dropped.set(stats.dropped.get() + 1);
+        crowd.errors.borrow_mut().add("dropped", e);
     }
 }
 
@@ -593,27 +541,12 @@ async fn publish(
             return;
         }
         let next = start + Duration::from_secs_f64(k as f64 / rate);
-        tokio::select! {
-            () = tokio::time::sleep_until(next) => {}
-            text = sio::recv(&mut ws) => match text {
-                Ok(t) => {
-                    if let Err(e) = sio::publisher_frame(&mut ws, &t).await {
-                        errors.borrow_mut().add("publisher", e);
-                        return;
-                    }
-                }
-                Err(e) => {
-                    errors.borrow_mut().add("publisher", e);
-                    return;
-                }
-            },
-        }
-    }
-    while let Ok(t) = sio::recv(&mut ws).await {
-        if sio::parse(&t) == Packet::Ping && sio::send(&mut ws, "3").await.is_err() {
+        if let Err(e) = sio::publisher_pause(&mut ws, next).await {
+            errors.borrow_mut().add("publisher", e);
             return;
         }
     }
+    sio::answer_pings(&mut ws).await;
 }
 
 /// Starts `a.churn` connections per second until the run ends.
@@ -664,14 +597,7 @@ async fn churner(j: u64, a: Rc<SoakArgs>, stats: Rc<Stats>, errors: SharedErrors
             stats.churn_held.set(stats.churn_held.get() + 1);
             let hold = Duration::from_secs_f64(a.churn_hold);
             // Hold: the server sends nothing to these clients but a ping now and then.
-            let _ = tokio::time::timeout(hold, async {
-                while let Ok(t) = sio::recv(&mut ws).await {
-                    if sio::parse(&t) == Packet::Ping && sio::send(&mut ws, "3").await.is_err() {
-                        break;
-                    }
-                }
-            })
-            .await;
+            let _ = tokio::time::timeout(hold, sio::answer_pings(&mut ws)).await;
             let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
             stats.churn_held.set(stats.churn_held.get() - 1);
         }

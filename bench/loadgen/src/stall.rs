@@ -21,7 +21,7 @@ use serde_json::json;
 use crate::common::{Report, SharedErrors, Target, drain, micros_since};
 use crate::fanout::join_room;
 use crate::hist::Hist;
-use crate::sio::{self, Packet};
+use crate::sio;
 use crate::sys::{CpuMeter, TCP_ESTABLISHED, rss_kib, tcp_end};
 
 /// Options of `stall`.
@@ -163,14 +163,7 @@ pub async fn run(a: StallArgs) -> anyhow::Result<Report> {
             Err(e) => errors.borrow_mut().add("stalled address", e),
         }
     }
-    let mut publisher = match sio::connect(
-        a.target.route_default(),
-        "/",
-        None,
-        a.target.connect_limit(),
-    )
-    .await
-    {
+    let mut publisher = match a.target.connect_publisher().await {
         Ok(ws) => ws,
         Err(e) => {
             errors.borrow_mut().add("publisher connect", e);
@@ -203,13 +196,7 @@ pub async fn run(a: StallArgs) -> anyhow::Result<Report> {
     let sent = flood(&mut publisher, &a, base, &errors).await;
     let cpu = meter.stop();
     // The publisher answers pings until the run ends.
-    tokio::task::spawn_local(async move {
-        while let Ok(t) = sio::recv(&mut publisher).await {
-            if sio::parse(&t) == Packet::Ping && sio::send(&mut publisher, "3").await.is_err() {
-                return;
-            }
-        }
-    });
+    tokio::task::spawn_local(async move { sio::answer_pings(&mut publisher).await });
     tokio::time::sleep(Duration::from_secs_f64(a.after)).await;
     sampling.set(false);
     let _ = sampler.await;
@@ -365,20 +352,9 @@ async fn flood(ws: &mut sio::Ws, a: &StallArgs, base: Instant, errors: &SharedEr
                 errors.borrow_mut().add("publisher", e);
                 return k;
             }
-            tokio::select! {
-                () = tokio::time::sleep_until(next.min(end)) => {}
-                text = sio::recv(ws) => match text {
-                    Ok(t) => {
-                        if let Err(e) = sio::publisher_frame(ws, &t).await {
-                            errors.borrow_mut().add("publisher", e);
-                            return k;
-                        }
-                    }
-                    Err(e) => {
-                        errors.borrow_mut().add("publisher", e);
-                        return k;
-                    }
-                },
+            if let Err(e) = sio::publisher_pause(ws, next.min(end)).await {
+                errors.borrow_mut().add("publisher", e);
+                return k;
             }
             continue;
         }
@@ -398,49 +374,31 @@ async fn flood(ws: &mut sio::Ws, a: &StallArgs, base: Instant, errors: &SharedEr
 
 /// A reader: counts and times every `message` until the run ends.
 async fn read(mut ws: sio::Ws, base: Instant, readers: Rc<Readers>, errors: SharedErrors) {
-    loop {
-        let text = match sio::next(&mut ws).await {
-            Ok(t) => t,
-            Err(e) => {
-                errors.borrow_mut().add("reader dropped", e);
-                return;
-            }
-        };
-        let Packet::Event { data, .. } = sio::parse(&text) else {
-            continue;
-        };
+    let e = sio::events(&mut ws, |data| {
         if sio::event_name(data) != Some("message") {
-            continue;
+            return;
         }
         readers.delivered.set(readers.delivered.get() + 1);
         if let Some(sent) = sent_micros(data) {
             let latency = micros_since(base).saturating_sub(sent);
             readers.hist.borrow_mut().record_us(latency);
         }
-    }
+    })
+    .await;
+    errors.borrow_mut().add("reader dropped", e);
 }
 
 /// Reads a stalled client's socket for at most `limit`: the `message`s it got, and whether it
 /// ended (closed by the server, or an error) rather than running out of time.
 async fn read_rest(mut ws: sio::Ws, limit: Duration) -> (u64, bool) {
-    let got = Cell::new(0);
-    let ended = tokio::time::timeout(limit, async {
-        loop {
-            match sio::next(&mut ws).await {
-                Ok(t) => {
-                    if let Packet::Event { data, .. } = sio::parse(&t)
-                        && sio::event_name(data) == Some("message")
-                    {
-                        got.set(got.get() + 1);
-                    }
-                }
-                Err(_) => return,
-            }
+    let mut got = 0;
+    let count = sio::events(&mut ws, |data| {
+        if sio::event_name(data) == Some("message") {
+            got += 1;
         }
-    })
-    .await
-    .is_ok();
-    (got.get(), ended)
+    });
+    let ended = tokio::time::timeout(limit, count).await.is_ok();
+    (got, ended)
 }
 
 /// Samples the server's RSS and the state of the stalled connections every `every` while
