@@ -1,7 +1,7 @@
 //! Graceful shutdown: stop accepting, let running handlers finish, tell the clients, answer the
 //! HTTP requests in flight, then stop, all within a time limit.
 //!
-//! [`serve`](crate::serve) runs the steps when its shutdown future completes:
+//! [`serve`] runs the steps when its shutdown future completes:
 //!
 //! 1. `/ready` answers 503 and the listener is closed: new connections are refused.
 //! 2. [`Server::close`](iogate::Server::close) lets every handler running or queued at that

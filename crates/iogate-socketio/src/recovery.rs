@@ -5,7 +5,7 @@
 //! Every event sent without an acknowledgement, to a room, a namespace or one client, gets an
 //! offset as its last argument (`["news", {...}, "1764680000000-42"]`) and is kept in one log
 //! for the whole server. A client that reconnects sends its session's `pid` and the last offset
-//! it read; the [`Store`] hands back the session and replays, under the same lock that orders
+//! it read; the store hands back the session and replays, under the same lock that orders
 //! every recorded event, what came after that offset for the session's rooms.
 //!
 //! Everything kept is bounded: the log by packets, bytes and age; the sessions by count (the

@@ -83,10 +83,11 @@ impl StdError for WsException {}
 /// or a packet that is not an event.
 ///
 /// It reaches the client through the exception filters as handlers' errors do (the route's
-/// filter when the event has a route, else the gateway's, else [`BaseExceptionFilter`]
-/// (crate::BaseExceptionFilter)), with its `Display` text as the message; a filter can tell
-/// it apart with [`Exception::downcast_ref`]. [`Context::event`](crate::Context::event) is the
-/// event's name when it was read and is the name of a route, else empty.
+/// filter when the event has a route, else the gateway's, else
+/// [`BaseExceptionFilter`](crate::BaseExceptionFilter)), with its `Display` text as the
+/// message; a filter can tell it apart with [`Exception::downcast_ref`].
+/// [`Context::event`](crate::Context::event) is the event's name when it was read and is the
+/// name of a route, else empty.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Refusal {

@@ -5,7 +5,7 @@
 //! | written as | for |
 //! |---|---|
 //! | `fn(Option<Value>) -> Result<Option<Value>, E>`, or a closure of that signature | a check or a change that needs no waiting |
-//! | [`from_fn`]`(|body: Option<Value>| async move { .. })` | one that awaits (a database check) |
+//! | [`from_fn`]`(\|body: Option<Value>\| async move { .. })` | one that awaits (a database check) |
 //! | a type implementing [`Pipe`], with `async fn transform` | one that also sees the [`Context`] |
 //!
 //! Pipes run after the guards, in the order they were added, each on what the previous one

@@ -21,7 +21,7 @@
 //! });
 //! ```
 //!
-//! With iogate, [`TestServer::start`] serves an [`App`] on `127.0.0.1:0`, and [`TestClient`]
+//! With iogate, [`TestServer::start`] serves an [`App`](crate::App) on `127.0.0.1:0`, and [`TestClient`]
 //! speaks the socket.io protocol (v5, over the websocket transport of engine.io v4) to it:
 //!
 //! ```
