@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use axum::Router;
 
-use crate::engine::{Mount, sio};
+use crate::engine::sio;
 use crate::gateway::IntoGateway;
 use crate::layers::SOCKET_IO_PATH;
+use crate::mount::Mount;
 use crate::namespace::NsRuntime;
 use crate::options::{Cors, Options, Recovery};
 use crate::rails::Guardrails;

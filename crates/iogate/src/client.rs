@@ -23,6 +23,14 @@ pub const RESERVED_PREFIX: char = '$';
 /// sends one is disconnected, as by socket.io, and a REST API should refuse to emit them.
 pub use crate::engine::sio::packet::RESERVED_EVENTS;
 
+/// The framework's state of a protocol socket (set when the client is admitted).
+pub(crate) fn state(socket: &sio::Socket) -> Option<Arc<ClientState>> {
+    socket
+        .ext
+        .get()
+        .and_then(|ext| ext.clone().downcast::<ClientState>().ok())
+}
+
 /// The room every client joins, so that [`Broadcast::to_client`](crate::Broadcast::to_client)
 /// reaches it on any node.
 pub(crate) fn client_room(id: &str) -> String {

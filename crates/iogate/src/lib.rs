@@ -110,6 +110,7 @@ mod handshake;
 mod layers;
 pub mod limits;
 pub mod metrics;
+mod mount;
 mod namespace;
 pub mod options;
 pub mod pipe;

@@ -488,7 +488,7 @@ pub(crate) struct Observer {
 
 /// Whether the client behind `socket` has a user: only those count.
 fn has_user(socket: &sio::Socket) -> bool {
-    crate::engine::state(socket).is_some_and(|s| s.user().is_some())
+    crate::client::state(socket).is_some_and(|s| s.user().is_some())
 }
 
 /// What a user's room starts with: joining it binds a client to its user.
@@ -797,7 +797,7 @@ fn members_of(socket: &sio::Socket, room: Option<String>) -> Vec<Member> {
     if !socket.connected() {
         return Vec::new();
     }
-    let Some(user) = crate::engine::state(socket).and_then(|s| s.user().map(str::to_owned)) else {
+    let Some(user) = crate::client::state(socket).and_then(|s| s.user().map(str::to_owned)) else {
         return Vec::new();
     };
     let rooms = match room {

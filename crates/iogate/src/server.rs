@@ -139,7 +139,7 @@ impl Server {
             .namespaces()
             .flat_map(|ns| ns.sockets())
             .filter_map(|socket| {
-                let state = crate::engine::state(&socket)?;
+                let state = crate::client::state(&socket)?;
                 Some(crate::Client::new(socket, state))
             })
             .collect();
