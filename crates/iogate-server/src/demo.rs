@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tower_http::services::ServeDir;
 
-use crate::api::ApiError;
+use crate::rest::ApiError;
 
 const PAGE: &str = include_str!("../assets/demo/chat.html");
 const SCRIPT: &str = include_str!("../assets/demo/chat.js");

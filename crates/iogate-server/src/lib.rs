@@ -18,6 +18,7 @@ pub mod config;
 pub mod demo;
 pub mod gateways;
 pub mod metrics;
+pub mod rest;
 pub mod shutdown;
 
 use std::future::Future;

@@ -26,7 +26,7 @@ use iogate::metrics::names;
 use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::api::{ApiError, bearer_matches};
+use crate::rest::{ApiError, bearer_matches};
 
 /// The metrics the server adds to the framework's.
 pub mod extra {
@@ -204,7 +204,7 @@ impl FromRequestParts<MetricsState> for MetricsKey {
     security((), ("metrics_key" = [])),
     responses(
         (status = 200, description = "The metrics (text/plain; version=0.0.4)", body = String, content_type = "text/plain"),
-        (status = 401, description = "metrics_key is set and the request does not carry it", body = crate::api::ErrorBody),
+        (status = 401, description = "metrics_key is set and the request does not carry it", body = crate::rest::ErrorBody),
     )
 )]
 pub(crate) async fn scrape(_: MetricsKey, State(state): State<MetricsState>) -> Response {
