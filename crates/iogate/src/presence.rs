@@ -786,7 +786,13 @@ impl Task {
             }
         }
         if let Some(webhook) = &self.webhook {
-            webhook.post(&t);
+            let mut fields = serde_json::Map::new();
+            fields.insert("namespace".into(), t.namespace.into());
+            fields.insert("room".into(), t.room.into());
+            if let Some(user) = t.user {
+                fields.insert("user".into(), user.into());
+            }
+            webhook.post(t.kind.as_str(), fields);
         }
     }
 }

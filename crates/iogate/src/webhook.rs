@@ -32,8 +32,6 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tokio::sync::mpsc;
 
-use crate::presence::Transition;
-
 /// The header holding the event's id.
 pub const EVENT_ID_HEADER: &str = "x-iogate-event-id";
 /// The header holding the Unix time, in seconds, the attempt was signed at.
@@ -208,21 +206,20 @@ pub(crate) struct Deliveries {
 }
 
 impl Deliveries {
-    /// Queues `t` for posting, or drops it (with a warning) when the queue is full.
-    pub(crate) fn post(&self, t: &Transition) {
+    /// Queues an event of type `kind` for posting, its body `fields` under a fresh `id` and
+    /// the current `time`; or drops it (with a warning) when the queue is full.
+    pub(crate) fn post(&self, kind: &str, fields: serde_json::Map<String, serde_json::Value>) {
         let id = format!("{:032x}", rand::random::<u128>());
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
         let mut body = serde_json::json!({
             "id": id,
-            "type": t.kind.as_str(),
+            "type": kind,
             "time": crate::engine::sio::msgpack::iso_date(now.as_secs() as i64, now.subsec_millis()),
-            "namespace": t.namespace,
-            "room": t.room,
         });
-        if let Some(user) = &t.user {
-            body["user"] = user.as_str().into();
+        if let Some(envelope) = body.as_object_mut() {
+            envelope.extend(fields);
         }
         let event = Event {
             id,
@@ -232,10 +229,7 @@ impl Deliveries {
         if self.queue.try_send(event).is_err() {
             self.waiting.fetch_sub(1, Ordering::AcqRel);
             if !self.full.swap(true, Ordering::Relaxed) {
-                tracing::warn!(
-                    kind = t.kind.as_str(),
-                    "webhook queue full: presence events dropped"
-                );
+                tracing::warn!(kind, "webhook queue full: presence events dropped");
             }
         } else {
             self.full.store(false, Ordering::Relaxed);
