@@ -14,100 +14,19 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, header};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, header};
 use hyper::upgrade::OnUpgrade;
 use rand::RngCore;
 use tokio::sync::Notify;
 
+use crate::driver;
+use crate::errors::{ErrorCode, error_response};
 use crate::forwarded::TrustedProxies;
 use crate::packet::Frame;
-use crate::session::{self, Counters, Session};
+use crate::session::{Counters, Session};
+use crate::shared::Shared;
 use crate::websocket::{self, WsConn};
 use crate::{CloseReason, Config, Handler, TransportKind};
-
-/// Node's error codes, answered as `{"code":N,"message":"..."}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ErrorCode {
-    UnknownTransport = 0,
-    UnknownSid = 1,
-    BadHandshakeMethod = 2,
-    BadRequest = 3,
-    Forbidden = 4,
-    UnsupportedProtocolVersion = 5,
-}
-
-impl ErrorCode {
-    fn message(self) -> &'static str {
-        match self {
-            ErrorCode::UnknownTransport => "Transport unknown",
-            ErrorCode::UnknownSid => "Session ID unknown",
-            ErrorCode::BadHandshakeMethod => "Bad handshake method",
-            ErrorCode::BadRequest => "Bad request",
-            ErrorCode::Forbidden => "Forbidden",
-            ErrorCode::UnsupportedProtocolVersion => "Unsupported protocol version",
-        }
-    }
-}
-
-/// Node's error response: 403 for `Forbidden`, 400 for everything else.
-pub(crate) fn error_response(code: ErrorCode) -> Response<Body> {
-    let status = if code == ErrorCode::Forbidden {
-        StatusCode::FORBIDDEN
-    } else {
-        StatusCode::BAD_REQUEST
-    };
-    let body = format!(
-        r#"{{"code":{},"message":"{}"}}"#,
-        code as u8,
-        code.message()
-    );
-    let mut res = Response::new(Body::from(body));
-    *res.status_mut() = status;
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    res
-}
-
-/// Open sessions by sid.
-type SessionMap<D> = HashMap<Box<str>, Arc<Session<D>>>;
-
-/// State shared by the engine handle, the request handlers and the session tasks.
-pub(crate) struct Shared<H: Handler> {
-    pub(crate) config: Config,
-    pub(crate) handler: H,
-    /// Open sessions by sid. An entry lives from the handshake until its
-    /// driver finishes the session, never longer.
-    sessions: Mutex<SessionMap<H::Data>>,
-    totals: Arc<Counters>,
-    /// Signalled every time a session finishes (for [`Engine::close`]).
-    finished: Notify,
-}
-
-impl<H: Handler> Shared<H> {
-    fn sessions(&self) -> std::sync::MutexGuard<'_, SessionMap<H::Data>> {
-        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Removes a finished session and tells the handler. Called once per
-    /// session, by the task driving it.
-    pub(crate) fn finish(&self, session: &Arc<Session<H::Data>>, reason: CloseReason) {
-        {
-            let mut sessions = self.sessions();
-            if sessions
-                .get(session.sid())
-                .is_some_and(|s| Arc::ptr_eq(s, session))
-            {
-                sessions.remove(session.sid());
-            }
-        }
-        tracing::debug!(reason = reason.as_str(), "engine.io session closed");
-        self.totals.finished.fetch_add(1, Ordering::Relaxed);
-        self.handler.on_close(session, reason);
-        self.finished.notify_waiters();
-    }
-}
 
 /// An Engine.IO server endpoint; cheap to clone (shared state).
 pub struct Engine<H: Handler> {
@@ -335,7 +254,7 @@ impl<H: Handler> Engine<H> {
                     peer(&parts, &self.shared.config.trusted_proxies),
                     TransportKind::Polling,
                 );
-                tokio::spawn(session::drive_polling(self.shared.clone(), session.clone()));
+                tokio::spawn(driver::drive_polling(self.shared.clone(), session.clone()));
                 crate::polling::get(&session).await
             }
         }
@@ -406,10 +325,10 @@ impl<H: Handler> Engine<H> {
                 return;
             };
             match (existing, head) {
-                (Some(session), _) => session::upgrade(engine.shared.clone(), session, ws).await,
+                (Some(session), _) => driver::upgrade(engine.shared.clone(), session, ws).await,
                 (None, Some((head, peer))) => {
                     let session = engine.open(head, peer, TransportKind::Websocket);
-                    session::drive_websocket(engine.shared.clone(), session, ws).await;
+                    driver::drive_websocket(engine.shared.clone(), session, ws).await;
                 }
                 (None, None) => {}
             }

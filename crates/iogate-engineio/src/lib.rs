@@ -23,11 +23,14 @@
 //! no I/O).
 
 mod config;
+mod driver;
 mod engine;
+mod errors;
 pub mod forwarded;
 mod packet;
 mod polling;
 mod session;
+mod shared;
 mod str;
 mod websocket;
 

@@ -15,9 +15,11 @@ use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
-use crate::engine::{ErrorCode, Shared, error_response};
+use crate::driver;
+use crate::errors::{ErrorCode, error_response};
 use crate::packet::{self, Frame};
-use crate::session::{self, Session, State, Upgrade};
+use crate::session::{Session, State, Upgrade};
+use crate::shared::Shared;
 use crate::str::Str;
 use crate::{CloseReason, Handler, TransportKind};
 
@@ -175,10 +177,10 @@ pub(crate) async fn post<H: Handler>(
         }
     };
     session.count_in(0, packets.len());
-    let mut input = session::InputTurn::default();
+    let mut input = driver::InputTurn::default();
     for p in packets {
         let len = p.len();
-        if let Err(reason) = session::receive(shared, session, p) {
+        if let Err(reason) = driver::receive(shared, session, p) {
             session.fail(reason);
             break;
         }
