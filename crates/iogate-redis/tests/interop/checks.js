@@ -61,10 +61,10 @@ function roomsUntil(socket, test) {
   });
 }
 
-/** The next `event` on `socket`, its arguments; fails after WAIT ms. */
-function next(socket, event) {
+/** The next `event` on `socket`, its arguments; fails after `ms` (WAIT by default). */
+function next(socket, event, ms = WAIT) {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "${event}" within ${WAIT} ms`)), WAIT);
+    const timer = setTimeout(() => reject(new Error(`no "${event}" within ${ms} ms`)), ms);
     socket.once(event, (...args) => {
       clearTimeout(timer);
       resolve(args);

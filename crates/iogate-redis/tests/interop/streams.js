@@ -78,6 +78,14 @@ function drop(socket) {
     return gone;
   }
 
+  /** Waits until an entry of the stream (the adapters' default, `socket.io`) carries `text`. */
+  async function inStream(text) {
+    await eventually(async () => {
+      const entries = await redis.xRevRange("socket.io", "+", "-", { COUNT: 20 });
+      assert.ok(JSON.stringify(entries).includes(text), `no entry with ${text}`);
+    });
+  }
+
   check("Node's broadcast reaches the iogate client with the offset the Node client gets", async () => {
     const [a, b] = [next(onNode, "from-node"), next(onIogate, "from-node")];
     io.to("shared").emit("from-node", "hi", { n: 1.5 });
@@ -104,6 +112,8 @@ function drop(socket) {
   check("a client dropped on Node is recovered on iogate, with what it missed, in order", async () => {
     const gone = await droppedAfterATick(nodeUrl, "room-n");
     io.to("room-n").emit("news", "from-node");
+    // Node's emit appends to the stream in the background: the expected order is the stream's.
+    await inStream("from-node");
     await iogateBroadcast(onIogate, "room-n", "news", "from-iogate");
     io.to(gone.id).emit("direct", "to-you");
 
