@@ -75,6 +75,7 @@ impl From<BroadcastError> for ApiError {
     fn from(e: BroadcastError) -> Self {
         let status = match e {
             BroadcastError::NoNamespace(_) => StatusCode::NOT_FOUND,
+            BroadcastError::Reserved(_) => StatusCode::BAD_REQUEST,
             BroadcastError::Serialize(_) => StatusCode::INTERNAL_SERVER_ERROR,
             BroadcastError::Adapter(_) => StatusCode::SERVICE_UNAVAILABLE,
         };

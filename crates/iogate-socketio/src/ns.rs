@@ -12,7 +12,7 @@ use crate::observe::Observer;
 use crate::parser::Parser;
 use crate::recovery::Store;
 use crate::socket::{EmitError, Sid, Socket};
-use crate::{BoxFuture, DisconnectReason, packet, ser};
+use crate::{BoxFuture, DisconnectReason, packet};
 
 /// An event from a client: its arguments array as JSON text, `["name", ...args]`, its
 /// acknowledgement id, and its binary attachments.
@@ -347,7 +347,7 @@ impl Namespace {
         event: &str,
         data: &T,
     ) -> Result<BoxFuture<'static, Result<(), AdapterError>>, EmitError> {
-        let (text, attachments) = ser::args(Some(event), data)?;
+        let (text, attachments) = crate::socket::event_args(event, data)?;
         let event = EventData {
             data: Str::from(text),
             attachments,
@@ -453,7 +453,7 @@ impl Namespace {
         data: &T,
         ack: Option<std::time::Duration>,
     ) -> Result<BoxFuture<'static, Result<Vec<serde_json::Value>, AdapterError>>, EmitError> {
-        let (text, attachments) = ser::args(Some(event), data)?;
+        let (text, attachments) = crate::socket::event_args(event, data)?;
         if !attachments.is_empty() {
             return Err(EmitError::Serialize(serde::ser::Error::custom(
                 "binary data cannot be sent to the other nodes",

@@ -13,6 +13,7 @@ use tokio::sync::oneshot;
 use crate::adapter::{BroadcastOptions, EventData, SocketInfo};
 use crate::io::Conn;
 use crate::ns::Namespace;
+use crate::packet::RESERVED_EVENTS;
 use crate::recovery::Kept;
 use crate::{DisconnectReason, packet, ser};
 
@@ -40,6 +41,22 @@ pub enum EmitError {
     /// The data could not be serialised.
     #[error("could not serialise the data: {0}")]
     Serialize(#[from] serde_json::Error),
+    /// The event's name is one socket.io keeps for itself ([`RESERVED_EVENTS`]): a client
+    /// would take it for the protocol's own. Nothing was sent.
+    #[error("\"{0}\" is a reserved event name")]
+    Reserved(String),
+}
+
+/// The arguments of `event` with `data`, as [`ser::args`] writes them; refused when `event`
+/// is reserved, as socket.io refuses it.
+pub(crate) fn event_args<T: Serialize + ?Sized>(
+    event: &str,
+    data: &T,
+) -> Result<(String, Vec<bytes::Bytes>), EmitError> {
+    if RESERVED_EVENTS.contains(&event) {
+        return Err(EmitError::Reserved(event.to_owned()));
+    }
+    Ok(ser::args(Some(event), data)?)
 }
 
 impl From<SendError> for EmitError {
@@ -209,7 +226,7 @@ impl Socket {
     /// With recovery on, the event gets an offset and is kept, as a broadcast to the socket's
     /// own room, so that it is replayed if the connection breaks before it is read.
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
-        let (text, bins) = ser::args(Some(event), data)?;
+        let (text, bins) = event_args(event, data)?;
         let Some(store) = self.ns.store() else {
             self.send(&self.frames(false, None, &text, &bins))?;
             self.observe_sent(&text);
@@ -258,7 +275,7 @@ impl Socket {
         data: &T,
         timeout: std::time::Duration,
     ) -> Result<impl Future<Output = Result<AckData, AckError>> + Send + 'static, EmitError> {
-        let (text, bins) = ser::args(Some(event), data)?;
+        let (text, bins) = event_args(event, data)?;
         let id = self.next_ack.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         self.acks

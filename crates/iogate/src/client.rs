@@ -20,7 +20,8 @@ use crate::rails::EventBudget;
 pub const RESERVED_PREFIX: char = '$';
 
 /// The event names socket.io keeps for itself (`connect`, `disconnect`, ...): a client that
-/// sends one is disconnected, as by socket.io, and a REST API should refuse to emit them.
+/// sends one is disconnected, and an emit of one is refused ([`EmitError::Reserved`],
+/// [`BroadcastError::Reserved`](crate::BroadcastError::Reserved)), as by socket.io.
 pub use crate::engine::sio::packet::RESERVED_EVENTS;
 
 /// The framework's state of a protocol socket (set when the client is admitted).
@@ -408,6 +409,10 @@ pub enum EmitError {
     /// The data could not be serialised.
     #[error("could not serialise the data: {0}")]
     Serialize(String),
+    /// The event's name is one socket.io keeps for itself ([`RESERVED_EVENTS`]), as `connect`
+    /// or `disconnect`: the client would take it for the protocol's own. Nothing was sent.
+    #[error("\"{0}\" is a reserved event name")]
+    Reserved(String),
 }
 
 impl From<sio::EmitError> for EmitError {
@@ -416,6 +421,7 @@ impl From<sio::EmitError> for EmitError {
             sio::EmitError::Full => Self::Full,
             sio::EmitError::Closed => Self::Closed,
             sio::EmitError::Serialize(e) => Self::Serialize(e.to_string()),
+            sio::EmitError::Reserved(event) => Self::Reserved(event),
         }
     }
 }

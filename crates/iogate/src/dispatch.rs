@@ -448,6 +448,9 @@ fn sent(client: &Client, result: Result<(), crate::EmitError>) {
         Err(crate::EmitError::Serialize(e)) => {
             tracing::error!(client = client.id(), error = %e, "reply could not be serialised");
         }
+        Err(e @ crate::EmitError::Reserved(_)) => {
+            tracing::error!(client = client.id(), error = %e, "reply not sent");
+        }
         Err(crate::EmitError::Closed) | Ok(()) => {}
     }
 }

@@ -298,7 +298,7 @@ impl Namespace {
         let sent = self
             .sio()?
             .server_side_emit(event, &Ser(data), ack)
-            .map_err(|e| BroadcastError::Serialize(e.to_string()))?;
+            .map_err(not_sent)?;
         sent.await.map_err(adapter_error)
     }
 
@@ -422,7 +422,7 @@ impl Broadcast {
             .ns
             .sio()?
             .broadcast(&self.options(), event, &Ser(data))
-            .map_err(|e| BroadcastError::Serialize(e.to_string()))?;
+            .map_err(not_sent)?;
         forwarded.await.map_err(adapter_error)
     }
 
@@ -540,4 +540,16 @@ pub enum BroadcastError {
     /// The adapter (e.g. the cluster's broker) failed.
     #[error("adapter error: {0}")]
     Adapter(String),
+    /// The event's name is one socket.io keeps for itself
+    /// ([`RESERVED_EVENTS`](crate::client::RESERVED_EVENTS)). Nothing was sent.
+    #[error("\"{0}\" is a reserved event name")]
+    Reserved(String),
+}
+
+/// Why the protocol layer did not send an event.
+fn not_sent(e: sio::EmitError) -> BroadcastError {
+    match e {
+        sio::EmitError::Reserved(event) => BroadcastError::Reserved(event),
+        e => BroadcastError::Serialize(e.to_string()),
+    }
 }

@@ -71,6 +71,42 @@ async fn returned_values_become_acks_responses_emits_and_unit_nothing() -> anyho
     Ok(())
 }
 
+/// As socket.io throws on `emit("connect")`: a client would take a reserved name for the
+/// protocol's own event, so iogate sends nothing and says why.
+#[tokio::test]
+async fn reserved_event_names_are_refused_and_nothing_is_sent() -> anyhow::Result<()> {
+    let gateway = Gateway::new("/")
+        .subscribe_message("emit", async |client: Client| {
+            client.emit("connect", &1).unwrap_err().to_string()
+        })
+        .subscribe_message("respond", async || WsResponse::new("disconnect", 1));
+    let server = TestServer::start(App::new().gateway(gateway)).await;
+    let mut c = TestClient::connect(&server, "/").await?;
+
+    assert_eq!(
+        c.emit_with_ack("emit", ()).await?,
+        json!("\"connect\" is a reserved event name")
+    );
+    let respond = c.emit_args_with_ack_id("respond", Args::new()).await?;
+    assert_eq!(c.ack_within(respond, QUIET).await?, None);
+    let ns = server.server.of("/");
+    for event in iogate::client::RESERVED_EVENTS {
+        let refused = ns.emit(event, &1).await.unwrap_err();
+        assert!(
+            matches!(&refused, iogate::BroadcastError::Reserved(e) if e == event),
+            "{refused}"
+        );
+    }
+    assert!(ns.server_side_emit("newListener", &1).await.is_err());
+    // Nothing reached the client, which is still connected and served.
+    assert!(c.next_event_within(QUIET).await?.is_none());
+    assert_eq!(
+        c.emit_with_ack("emit", ()).await?,
+        json!("\"connect\" is a reserved event name")
+    );
+    Ok(())
+}
+
 #[tokio::test]
 async fn errors_reach_the_client_in_nestjs_exception_envelope() -> anyhow::Result<()> {
     let gateway = Gateway::new("/")
