@@ -6,7 +6,7 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{Client, NODE_TIMEOUT, Node, RedisCluster, eventually, poll, rooms};
@@ -126,8 +126,9 @@ async fn a_master_killed_and_failed_over_costs_only_the_messages_in_flight() {
 
     // One message every 10 ms from A, through the kill, until 3 s after the cluster is ok.
     let stop = Arc::new(AtomicBool::new(false));
+    let sent_so_far = Arc::new(AtomicU32::new(0));
     let sender = tokio::spawn({
-        let (ns, stop) = (a.ns(), stop.clone());
+        let (ns, stop, sent_so_far) = (a.ns(), stop.clone(), sent_so_far.clone());
         async move {
             let (mut sent, mut published) = (0u32, 0u32);
             while !stop.load(Ordering::Relaxed) {
@@ -136,6 +137,7 @@ async fn a_master_killed_and_failed_over_costs_only_the_messages_in_flight() {
                     published += 1;
                 }
                 sent += 1;
+                sent_so_far.store(sent, Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
             (sent, published)
@@ -144,17 +146,12 @@ async fn a_master_killed_and_failed_over_costs_only_the_messages_in_flight() {
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let master = cluster.master_of(channel).await;
+    let before_kill = sent_so_far.load(Ordering::Relaxed);
     let killed = Instant::now();
     cluster.kill(master).await;
     cluster.wait_for_new_master(channel, master).await;
     let failed_over = killed.elapsed();
     tokio::time::sleep(Duration::from_secs(3)).await;
-    eprintln!(
-        "DEBUG subs {} b up {} a up {}",
-        subscribers(&cluster, channel).await,
-        b.health.is_up(),
-        a.health.is_up()
-    );
     stop.store(true, Ordering::Relaxed);
     let (sent, published) = sender.await.unwrap();
 
@@ -178,7 +175,13 @@ async fn a_master_killed_and_failed_over_costs_only_the_messages_in_flight() {
         got.ends_with(&tail),
         "the messages after the failover arrive"
     );
-    assert!(got.starts_with(&(0..40).collect::<Vec<_>>()), "{got:?}");
+    // The last two published before the kill may still sit in the dead master's output buffer.
+    let before: Vec<u32> = (0..before_kill.saturating_sub(2)).collect();
+    assert!(
+        before.len() >= 10,
+        "only {before_kill} sent before the kill"
+    );
+    assert!(got.starts_with(&before), "{got:?}");
     // What is lost is what was in flight, and what came while the receiving node followed the
     // new master (it looks four times a second): well under a second's worth (100 messages).
     assert!(lost <= 60, "{lost} lost");
