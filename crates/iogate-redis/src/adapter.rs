@@ -14,12 +14,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use iogate_socketio::{Adapter, BoxFuture, BroadcastOptions, EventData, Local, SocketInfo, done};
+use iogate_socketio::{
+    Adapter, AdapterFuture, BoxFuture, BroadcastOptions, EventData, Local, SocketInfo, done,
+};
 use tokio::sync::mpsc;
 
-use crate::driver::{
-    ClusterError, Driver, Health, Message, Outcome, QUEUE, Redis, Sent, Served, serve,
-};
+use crate::driver::{ClusterError, Driver, Health, Message, QUEUE, Redis, Served, serve};
 use crate::requests::{Requests, random_id};
 use crate::wire::{self, Request, ResponseBody};
 
@@ -106,7 +106,7 @@ impl RedisAdapter {
     }
 
     /// Publishes a request on `ns`'s request channel.
-    fn publish_request(&self, ns: &str, body: String) -> Sent {
+    fn publish_request(&self, ns: &str, body: String) -> AdapterFuture {
         self.inner
             .driver
             .publishing(self.channels(ns).request, body)
@@ -118,7 +118,7 @@ impl RedisAdapter {
         ns: &str,
         collected: Collected,
         body: impl FnOnce(&str, &str) -> String,
-    ) -> Outcome<Collected> {
+    ) -> AdapterFuture<Collected> {
         self.ask_within(ns, collected, body, self.inner.config.request_timeout)
     }
 
@@ -129,7 +129,7 @@ impl RedisAdapter {
         collected: Collected,
         body: impl FnOnce(&str, &str) -> String,
         timeout: std::time::Duration,
-    ) -> Outcome<Collected> {
+    ) -> AdapterFuture<Collected> {
         let inner = self.inner.clone();
         let channel = self.channels(ns).request;
         let request_id = random_id();
@@ -297,7 +297,7 @@ fn readable<T>(what: &str, decoded: Result<Option<T>, wire::WireError>) -> Optio
 }
 
 impl Adapter for RedisAdapter {
-    fn init(&self, ns: &str, local: Local) -> Sent {
+    fn init(&self, ns: &str, local: Local) -> AdapterFuture {
         let channels = self.channels(ns);
         let subscribed = vec![
             channels.request.clone(),
@@ -321,7 +321,7 @@ impl Adapter for RedisAdapter {
         self.inner.driver.subscribing(subscribed, patterns, tx)
     }
 
-    fn broadcast(&self, ns: &str, event: &EventData, opts: &BroadcastOptions) -> Sent {
+    fn broadcast(&self, ns: &str, event: &EventData, opts: &BroadcastOptions) -> AdapterFuture {
         let channel = wire::broadcast_channel(&self.inner.config.prefix, ns, opts);
         match wire::encode_broadcast(&self.inner.uid, ns, event, opts) {
             Ok(msg) => self.inner.driver.publishing(channel, msg),
@@ -329,19 +329,19 @@ impl Adapter for RedisAdapter {
         }
     }
 
-    fn add_sockets(&self, ns: &str, opts: &BroadcastOptions, rooms: &[String]) -> Sent {
+    fn add_sockets(&self, ns: &str, opts: &BroadcastOptions, rooms: &[String]) -> AdapterFuture {
         self.publish_request(ns, wire::rooms_request(&self.inner.uid, true, opts, rooms))
     }
 
-    fn del_sockets(&self, ns: &str, opts: &BroadcastOptions, rooms: &[String]) -> Sent {
+    fn del_sockets(&self, ns: &str, opts: &BroadcastOptions, rooms: &[String]) -> AdapterFuture {
         self.publish_request(ns, wire::rooms_request(&self.inner.uid, false, opts, rooms))
     }
 
-    fn disconnect_sockets(&self, ns: &str, opts: &BroadcastOptions, close: bool) -> Sent {
+    fn disconnect_sockets(&self, ns: &str, opts: &BroadcastOptions, close: bool) -> AdapterFuture {
         self.publish_request(ns, wire::disconnect_request(&self.inner.uid, opts, close))
     }
 
-    fn fetch_sockets(&self, ns: &str, opts: &BroadcastOptions) -> Outcome<Vec<SocketInfo>> {
+    fn fetch_sockets(&self, ns: &str, opts: &BroadcastOptions) -> AdapterFuture<Vec<SocketInfo>> {
         let ask = self.ask(ns, Collected::Sockets(Vec::new()), |uid, id| {
             wire::fetch_request(uid, id, opts)
         });
@@ -353,7 +353,7 @@ impl Adapter for RedisAdapter {
         })
     }
 
-    fn all_rooms(&self, ns: &str) -> Outcome<Vec<String>> {
+    fn all_rooms(&self, ns: &str) -> AdapterFuture<Vec<String>> {
         let ask = self.ask(ns, Collected::Rooms(Vec::new()), wire::all_rooms_request);
         Box::pin(async move {
             match ask.await? {
@@ -368,7 +368,7 @@ impl Adapter for RedisAdapter {
         ns: &str,
         args: &[serde_json::Value],
         ack: Option<std::time::Duration>,
-    ) -> Outcome<Vec<serde_json::Value>> {
+    ) -> AdapterFuture<Vec<serde_json::Value>> {
         let Some(timeout) = ack else {
             let body = wire::server_side_emit_request(&self.inner.uid, None, args);
             let sent = self.publish_request(ns, body);

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
-use iogate_socketio::{AdapterError, BoxFuture};
+use iogate_socketio::{AdapterError, AdapterFuture, BoxFuture};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
@@ -233,12 +233,6 @@ pub(crate) struct Message {
     pub(crate) channel: String,
     pub(crate) payload: Vec<u8>,
 }
-
-/// What an adapter's operation comes to once Redis (and the other nodes) answered.
-pub(crate) type Outcome<T> = BoxFuture<'static, Result<T, AdapterError>>;
-
-/// What an adapter's operation for the other nodes comes to: sent, or why not.
-pub(crate) type Sent = Outcome<()>;
 
 /// Hands the messages of `rx` in order to `handle`, with what `owner` points to, until that is
 /// gone: the task of one namespace of an adapter.
@@ -500,7 +494,7 @@ impl Driver {
     }
 
     /// [`publish`](Self::publish) as an adapter's operation.
-    pub(crate) fn publishing(&self, channel: String, payload: impl Into<Vec<u8>>) -> Sent {
+    pub(crate) fn publishing(&self, channel: String, payload: impl Into<Vec<u8>>) -> AdapterFuture {
         let (driver, payload) = (self.clone(), payload.into());
         Box::pin(async move { driver.publish(channel, payload).await.map_err(unavailable) })
     }
@@ -512,7 +506,7 @@ impl Driver {
         channels: Vec<String>,
         patterns: Vec<String>,
         tx: mpsc::Sender<Message>,
-    ) -> Sent {
+    ) -> AdapterFuture {
         let driver = self.clone();
         Box::pin(async move {
             driver

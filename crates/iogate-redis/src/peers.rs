@@ -7,10 +7,10 @@
 use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
 
-use iogate_socketio::{BroadcastOptions, Local, SocketInfo};
+use iogate_socketio::{AdapterFuture, BroadcastOptions, Local, SocketInfo};
 use serde_json::Value as Json;
 
-use crate::driver::{Driver, Outcome, unavailable};
+use crate::driver::{Driver, unavailable};
 use crate::requests::{Requests, random_id};
 use crate::streams_wire::{self as sw, Message, MessageType};
 use crate::wire::{opts_of, socket_info, take_event};
@@ -153,7 +153,7 @@ impl Peers {
         self: &std::sync::Arc<Self>,
         ns: &str,
         opts: &BroadcastOptions,
-    ) -> Outcome<Vec<SocketInfo>> {
+    ) -> AdapterFuture<Vec<SocketInfo>> {
         let this = self.clone();
         let channel = self.channel(ns, None);
         let request_id = random_id();
@@ -170,7 +170,7 @@ impl Peers {
 
     /// The rooms of the other nodes' sockets of namespace `ns`, from their sockets: the
     /// protocol has no request of its own for them.
-    pub(crate) fn all_rooms(self: &std::sync::Arc<Self>, ns: &str) -> Outcome<Vec<String>> {
+    pub(crate) fn all_rooms(self: &std::sync::Arc<Self>, ns: &str) -> AdapterFuture<Vec<String>> {
         let sockets = self.fetch_sockets(ns, &BroadcastOptions::default());
         Box::pin(async move {
             let sockets = sockets.await?;
@@ -191,7 +191,7 @@ impl Peers {
         ns: &str,
         args: &[Json],
         ack: Option<Duration>,
-    ) -> Outcome<Vec<Json>> {
+    ) -> AdapterFuture<Vec<Json>> {
         let this = self.clone();
         let channel = self.channel(ns, None);
         let request_id = ack.map(|_| random_id());

@@ -22,12 +22,12 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
 
-use iogate_socketio::{Adapter, BoxFuture, BroadcastOptions, EventData, Local, SocketInfo, done};
+use iogate_socketio::{
+    Adapter, AdapterFuture, BoxFuture, BroadcastOptions, EventData, Local, SocketInfo, done,
+};
 use tokio::sync::{Notify, mpsc};
 
-use crate::driver::{
-    ClusterError, Driver, Health, Message, Outcome, QUEUE, Redis, Sent, Served, serve,
-};
+use crate::driver::{ClusterError, Driver, Health, Message, QUEUE, Redis, Served, serve};
 use crate::peers::Peers;
 use crate::streams_wire::{self as sw, Op};
 
@@ -117,7 +117,7 @@ impl ShardedAdapter {
     }
 
     /// Publishes `body` on namespace `ns`'s channel to every node.
-    fn publish_to_all(&self, ns: &str, body: Vec<u8>) -> Sent {
+    fn publish_to_all(&self, ns: &str, body: Vec<u8>) -> AdapterFuture {
         let peers = &self.inner.peers;
         peers.driver.publishing(peers.channel(ns, None), body)
     }
@@ -188,7 +188,7 @@ async fn follow_rooms(
 }
 
 impl Adapter for ShardedAdapter {
-    fn init(&self, ns: &str, local: Local) -> Sent {
+    fn init(&self, ns: &str, local: Local) -> AdapterFuture {
         let peers = &self.inner.peers;
         let channels = peers.own_channels(ns);
         let (tx, rx) = mpsc::channel::<Message>(QUEUE);
@@ -232,7 +232,7 @@ impl Adapter for ShardedAdapter {
         }
     }
 
-    fn broadcast(&self, ns: &str, event: &EventData, opts: &BroadcastOptions) -> Sent {
+    fn broadcast(&self, ns: &str, event: &EventData, opts: &BroadcastOptions) -> AdapterFuture {
         let peers = &self.inner.peers;
         let channel = match opts.rooms.as_slice() {
             [room] if has_own_channel(room) => peers.channel(ns, Some(room)),
@@ -244,23 +244,23 @@ impl Adapter for ShardedAdapter {
         }
     }
 
-    fn add_sockets(&self, ns: &str, opts: &BroadcastOptions, rooms: &[String]) -> Sent {
+    fn add_sockets(&self, ns: &str, opts: &BroadcastOptions, rooms: &[String]) -> AdapterFuture {
         self.publish_to_all(ns, sw::published_rooms(self.uid(), ns, true, opts, rooms))
     }
 
-    fn del_sockets(&self, ns: &str, opts: &BroadcastOptions, rooms: &[String]) -> Sent {
+    fn del_sockets(&self, ns: &str, opts: &BroadcastOptions, rooms: &[String]) -> AdapterFuture {
         self.publish_to_all(ns, sw::published_rooms(self.uid(), ns, false, opts, rooms))
     }
 
-    fn disconnect_sockets(&self, ns: &str, opts: &BroadcastOptions, close: bool) -> Sent {
+    fn disconnect_sockets(&self, ns: &str, opts: &BroadcastOptions, close: bool) -> AdapterFuture {
         self.publish_to_all(ns, sw::published_disconnect(self.uid(), ns, opts, close))
     }
 
-    fn fetch_sockets(&self, ns: &str, opts: &BroadcastOptions) -> Outcome<Vec<SocketInfo>> {
+    fn fetch_sockets(&self, ns: &str, opts: &BroadcastOptions) -> AdapterFuture<Vec<SocketInfo>> {
         self.inner.peers.fetch_sockets(ns, opts)
     }
 
-    fn all_rooms(&self, ns: &str) -> Outcome<Vec<String>> {
+    fn all_rooms(&self, ns: &str) -> AdapterFuture<Vec<String>> {
         self.inner.peers.all_rooms(ns)
     }
 
@@ -269,7 +269,7 @@ impl Adapter for ShardedAdapter {
         ns: &str,
         args: &[serde_json::Value],
         ack: Option<std::time::Duration>,
-    ) -> Outcome<Vec<serde_json::Value>> {
+    ) -> AdapterFuture<Vec<serde_json::Value>> {
         self.inner.peers.server_side_emit(ns, args, ack)
     }
 

@@ -29,17 +29,15 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use iogate_socketio::{
-    Adapter, AdapterError, BoxFuture, BroadcastOptions, EventData, Local, MissedEvent,
-    SessionRecord, SharedSessions, SocketInfo, done,
+    Adapter, AdapterError, AdapterFuture, BoxFuture, BroadcastOptions, EventData, Local,
+    MissedEvent, SessionRecord, SharedSessions, SocketInfo, done,
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{FromRedisValue, Value};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::driver::{
-    ClusterError, Driver, Message, Outcome, QUEUE, Redis, Sent, Served, redacted, serve,
-};
+use crate::driver::{ClusterError, Driver, Message, QUEUE, Redis, Served, redacted, serve};
 use crate::peers::Peers;
 use crate::streams_wire::{self as sw, Entry, Op};
 
@@ -147,7 +145,7 @@ impl StreamsAdapter {
         &self,
         entry: Entry,
         fallback: Option<(String, EventData, BroadcastOptions)>,
-    ) -> Sent {
+    ) -> AdapterFuture {
         let job = Job {
             fields: entry.fields(),
             fallback,
@@ -471,7 +469,7 @@ impl SharedSessions for Sessions {
 }
 
 impl Adapter for StreamsAdapter {
-    fn init(&self, ns: &str, local: Local) -> Sent {
+    fn init(&self, ns: &str, local: Local) -> AdapterFuture {
         let _ = self.inner.local.set(local.clone());
         let channels = self.inner.peers.own_channels(ns);
         let (tx, rx) = mpsc::channel::<Message>(QUEUE);
@@ -499,30 +497,30 @@ impl Adapter for StreamsAdapter {
         })
     }
 
-    fn broadcast(&self, ns: &str, event: &EventData, opts: &BroadcastOptions) -> Sent {
+    fn broadcast(&self, ns: &str, event: &EventData, opts: &BroadcastOptions) -> AdapterFuture {
         match sw::broadcast(self.uid(), ns, event, opts) {
             Ok(entry) => self.append(entry, Some((ns.to_owned(), event.clone(), opts.clone()))),
             Err(e) => done(Err(e.into())),
         }
     }
 
-    fn add_sockets(&self, ns: &str, opts: &BroadcastOptions, rooms: &[String]) -> Sent {
+    fn add_sockets(&self, ns: &str, opts: &BroadcastOptions, rooms: &[String]) -> AdapterFuture {
         self.append(sw::rooms(self.uid(), ns, true, opts, rooms), None)
     }
 
-    fn del_sockets(&self, ns: &str, opts: &BroadcastOptions, rooms: &[String]) -> Sent {
+    fn del_sockets(&self, ns: &str, opts: &BroadcastOptions, rooms: &[String]) -> AdapterFuture {
         self.append(sw::rooms(self.uid(), ns, false, opts, rooms), None)
     }
 
-    fn disconnect_sockets(&self, ns: &str, opts: &BroadcastOptions, close: bool) -> Sent {
+    fn disconnect_sockets(&self, ns: &str, opts: &BroadcastOptions, close: bool) -> AdapterFuture {
         self.append(sw::disconnect(self.uid(), ns, opts, close), None)
     }
 
-    fn fetch_sockets(&self, ns: &str, opts: &BroadcastOptions) -> Outcome<Vec<SocketInfo>> {
+    fn fetch_sockets(&self, ns: &str, opts: &BroadcastOptions) -> AdapterFuture<Vec<SocketInfo>> {
         self.inner.peers.fetch_sockets(ns, opts)
     }
 
-    fn all_rooms(&self, ns: &str) -> Outcome<Vec<String>> {
+    fn all_rooms(&self, ns: &str) -> AdapterFuture<Vec<String>> {
         self.inner.peers.all_rooms(ns)
     }
 
@@ -542,7 +540,7 @@ impl Adapter for StreamsAdapter {
         ns: &str,
         args: &[serde_json::Value],
         ack: Option<Duration>,
-    ) -> Outcome<Vec<serde_json::Value>> {
+    ) -> AdapterFuture<Vec<serde_json::Value>> {
         self.inner.peers.server_side_emit(ns, args, ack)
     }
 

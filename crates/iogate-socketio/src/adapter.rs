@@ -62,6 +62,10 @@ pub enum AdapterError {
     Other(String),
 }
 
+/// What an [`Adapter`] operation comes to once the other nodes are reached (or answered):
+/// `T`, or why not.
+pub type AdapterFuture<T = ()> = BoxFuture<'static, Result<T, AdapterError>>;
+
 /// Forwards operations to the other nodes of a cluster and brings theirs to this node.
 ///
 /// Each method is called after the operation was carried out on this node, and says nothing
@@ -69,43 +73,19 @@ pub enum AdapterError {
 pub trait Adapter: Send + Sync + 'static {
     /// Starts serving namespace `ns` (subscribing to its channels); `local` carries the other
     /// nodes' operations to this node.
-    fn init(&self, ns: &str, local: Local) -> BoxFuture<'static, Result<(), AdapterError>>;
+    fn init(&self, ns: &str, local: Local) -> AdapterFuture;
     /// Sends a broadcast to the other nodes.
-    fn broadcast(
-        &self,
-        ns: &str,
-        event: &EventData,
-        opts: &BroadcastOptions,
-    ) -> BoxFuture<'static, Result<(), AdapterError>>;
+    fn broadcast(&self, ns: &str, event: &EventData, opts: &BroadcastOptions) -> AdapterFuture;
     /// Makes the other nodes' selected sockets join `rooms`.
-    fn add_sockets(
-        &self,
-        ns: &str,
-        opts: &BroadcastOptions,
-        rooms: &[String],
-    ) -> BoxFuture<'static, Result<(), AdapterError>>;
+    fn add_sockets(&self, ns: &str, opts: &BroadcastOptions, rooms: &[String]) -> AdapterFuture;
     /// Makes the other nodes' selected sockets leave `rooms`.
-    fn del_sockets(
-        &self,
-        ns: &str,
-        opts: &BroadcastOptions,
-        rooms: &[String],
-    ) -> BoxFuture<'static, Result<(), AdapterError>>;
+    fn del_sockets(&self, ns: &str, opts: &BroadcastOptions, rooms: &[String]) -> AdapterFuture;
     /// Disconnects the other nodes' selected sockets (closing their connection when `close`).
-    fn disconnect_sockets(
-        &self,
-        ns: &str,
-        opts: &BroadcastOptions,
-        close: bool,
-    ) -> BoxFuture<'static, Result<(), AdapterError>>;
+    fn disconnect_sockets(&self, ns: &str, opts: &BroadcastOptions, close: bool) -> AdapterFuture;
     /// The other nodes' selected sockets.
-    fn fetch_sockets(
-        &self,
-        ns: &str,
-        opts: &BroadcastOptions,
-    ) -> BoxFuture<'static, Result<Vec<SocketInfo>, AdapterError>>;
+    fn fetch_sockets(&self, ns: &str, opts: &BroadcastOptions) -> AdapterFuture<Vec<SocketInfo>>;
     /// The rooms of the other nodes' sockets.
-    fn all_rooms(&self, ns: &str) -> BoxFuture<'static, Result<Vec<String>, AdapterError>>;
+    fn all_rooms(&self, ns: &str) -> AdapterFuture<Vec<String>>;
     /// Stops forwarding (unsubscribes).
     fn close(&self) -> BoxFuture<'static, ()>;
     /// Sends `args` (`[name, ...args]`) to namespace `ns` of every other node (socket.io's
@@ -116,7 +96,7 @@ pub trait Adapter: Send + Sync + 'static {
         ns: &str,
         args: &[serde_json::Value],
         ack: Option<Duration>,
-    ) -> BoxFuture<'static, Result<Vec<serde_json::Value>, AdapterError>> {
+    ) -> AdapterFuture<Vec<serde_json::Value>> {
         let _ = (ns, args, ack);
         done(Ok(Vec::new()))
     }
@@ -197,49 +177,25 @@ pub fn done<T: Send + 'static>(value: T) -> BoxFuture<'static, T> {
 }
 
 impl Adapter for Single {
-    fn init(&self, _: &str, _: Local) -> BoxFuture<'static, Result<(), AdapterError>> {
+    fn init(&self, _: &str, _: Local) -> AdapterFuture {
         done(Ok(()))
     }
-    fn broadcast(
-        &self,
-        _: &str,
-        _: &EventData,
-        _: &BroadcastOptions,
-    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+    fn broadcast(&self, _: &str, _: &EventData, _: &BroadcastOptions) -> AdapterFuture {
         done(Ok(()))
     }
-    fn add_sockets(
-        &self,
-        _: &str,
-        _: &BroadcastOptions,
-        _: &[String],
-    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+    fn add_sockets(&self, _: &str, _: &BroadcastOptions, _: &[String]) -> AdapterFuture {
         done(Ok(()))
     }
-    fn del_sockets(
-        &self,
-        _: &str,
-        _: &BroadcastOptions,
-        _: &[String],
-    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+    fn del_sockets(&self, _: &str, _: &BroadcastOptions, _: &[String]) -> AdapterFuture {
         done(Ok(()))
     }
-    fn disconnect_sockets(
-        &self,
-        _: &str,
-        _: &BroadcastOptions,
-        _: bool,
-    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+    fn disconnect_sockets(&self, _: &str, _: &BroadcastOptions, _: bool) -> AdapterFuture {
         done(Ok(()))
     }
-    fn fetch_sockets(
-        &self,
-        _: &str,
-        _: &BroadcastOptions,
-    ) -> BoxFuture<'static, Result<Vec<SocketInfo>, AdapterError>> {
+    fn fetch_sockets(&self, _: &str, _: &BroadcastOptions) -> AdapterFuture<Vec<SocketInfo>> {
         done(Ok(Vec::new()))
     }
-    fn all_rooms(&self, _: &str) -> BoxFuture<'static, Result<Vec<String>, AdapterError>> {
+    fn all_rooms(&self, _: &str) -> AdapterFuture<Vec<String>> {
         done(Ok(Vec::new()))
     }
     fn close(&self) -> BoxFuture<'static, ()> {

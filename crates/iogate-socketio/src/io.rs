@@ -12,7 +12,8 @@ use iogate_engineio::{CloseReason, Engine, Frame, Message, Session, Str};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::adapter::{Adapter, AdapterError, Local, Single};
+use crate::DisconnectReason;
+use crate::adapter::{Adapter, AdapterFuture, Local, Single};
 use crate::msgpack;
 use crate::ns::{Event, Namespace, NsHandler};
 use crate::observe::Observer;
@@ -20,7 +21,6 @@ use crate::packet::{self, Packet, PacketType};
 use crate::parser::Parser;
 use crate::recovery::{self, Recovery, RecoveryStats, Store};
 use crate::socket::{AckData, Sid, Socket};
-use crate::{BoxFuture, DisconnectReason};
 
 /// The settings of the Socket.IO layer, with the Engine.IO layer's beneath.
 #[derive(Debug, Clone)]
@@ -52,7 +52,7 @@ impl Default for Config {
 }
 
 /// The start of a namespace's adapter: its path, and the future that subscribes it.
-pub type AdapterInit = (String, BoxFuture<'static, Result<(), AdapterError>>);
+pub type AdapterInit = (String, AdapterFuture);
 
 /// Builds an [`Io`]: its namespaces and adapter.
 #[must_use]

@@ -34,8 +34,8 @@ pub mod ser;
 pub mod socket;
 
 pub use adapter::{
-    Adapter, AdapterError, BroadcastOptions, EventData, Local, MissedEvent, SessionRecord,
-    SharedSessions, Single, SocketInfo, done,
+    Adapter, AdapterError, AdapterFuture, BroadcastOptions, EventData, Local, MissedEvent,
+    SessionRecord, SharedSessions, Single, SocketInfo, done,
 };
 pub use io::{AdapterInit, Builder, Config, Io};
 pub use iogate_engineio as engineio;

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use iogate_engineio::Str;
 use serde::Serialize;
 
-use crate::adapter::{Adapter, AdapterError, BroadcastOptions, EventData, done};
+use crate::adapter::{Adapter, AdapterFuture, BroadcastOptions, EventData, done};
 use crate::observe::Observer;
 use crate::parser::Parser;
 use crate::recovery::Store;
@@ -309,11 +309,7 @@ impl Namespace {
 
     /// Hands an event to the adapter that orders the broadcasts; it comes back through
     /// [`Local::deliver`](crate::Local::deliver).
-    pub(crate) fn sequence(
-        &self,
-        event: &EventData,
-        opts: &BroadcastOptions,
-    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+    pub(crate) fn sequence(&self, event: &EventData, opts: &BroadcastOptions) -> AdapterFuture {
         self.adapter.broadcast(self.path(), event, opts)
     }
 
@@ -346,7 +342,7 @@ impl Namespace {
         opts: &BroadcastOptions,
         event: &str,
         data: &T,
-    ) -> Result<BoxFuture<'static, Result<(), AdapterError>>, EmitError> {
+    ) -> Result<AdapterFuture, EmitError> {
         let (text, attachments) = crate::socket::event_args(event, data)?;
         let event = EventData {
             data: Str::from(text),
@@ -360,11 +356,7 @@ impl Namespace {
     }
 
     /// Makes the selected sockets of every node join `rooms`.
-    pub fn add_sockets(
-        &self,
-        opts: &BroadcastOptions,
-        rooms: &[String],
-    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+    pub fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[String]) -> AdapterFuture {
         for socket in self.select(opts) {
             for room in rooms {
                 socket.join(room);
@@ -374,11 +366,7 @@ impl Namespace {
     }
 
     /// Makes the selected sockets of every node leave `rooms`.
-    pub fn del_sockets(
-        &self,
-        opts: &BroadcastOptions,
-        rooms: &[String],
-    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+    pub fn del_sockets(&self, opts: &BroadcastOptions, rooms: &[String]) -> AdapterFuture {
         for socket in self.select(opts) {
             for room in rooms {
                 socket.leave(room);
@@ -388,11 +376,7 @@ impl Namespace {
     }
 
     /// Disconnects the selected sockets of every node.
-    pub fn disconnect_sockets(
-        &self,
-        opts: &BroadcastOptions,
-        close: bool,
-    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+    pub fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool) -> AdapterFuture {
         for socket in self.select(opts) {
             if close {
                 socket.close_connection();
@@ -404,10 +388,7 @@ impl Namespace {
     }
 
     /// The selected sockets of every node, this node's first.
-    pub fn fetch_sockets(
-        &self,
-        opts: &BroadcastOptions,
-    ) -> BoxFuture<'static, Result<Vec<crate::SocketInfo>, AdapterError>> {
+    pub fn fetch_sockets(&self, opts: &BroadcastOptions) -> AdapterFuture<Vec<crate::SocketInfo>> {
         let mine: Vec<_> = self.select(opts).iter().map(|s| s.info()).collect();
         if opts.local {
             return done(Ok(mine));
@@ -421,10 +402,7 @@ impl Namespace {
     }
 
     /// How many sockets `opts` selects on every node.
-    pub fn count_all(
-        &self,
-        opts: &BroadcastOptions,
-    ) -> BoxFuture<'static, Result<usize, AdapterError>> {
+    pub fn count_all(&self, opts: &BroadcastOptions) -> AdapterFuture<usize> {
         let mine = self.count(opts);
         if opts.local {
             return done(Ok(mine));
@@ -434,7 +412,7 @@ impl Namespace {
     }
 
     /// The rooms of every node's sockets, without repeats.
-    pub fn all_rooms(&self) -> BoxFuture<'static, Result<Vec<String>, AdapterError>> {
+    pub fn all_rooms(&self) -> AdapterFuture<Vec<String>> {
         let mine = self.room_names();
         let theirs = self.adapter.all_rooms(self.path());
         Box::pin(async move {
@@ -452,7 +430,7 @@ impl Namespace {
         event: &str,
         data: &T,
         ack: Option<std::time::Duration>,
-    ) -> Result<BoxFuture<'static, Result<Vec<serde_json::Value>, AdapterError>>, EmitError> {
+    ) -> Result<AdapterFuture<Vec<serde_json::Value>>, EmitError> {
         let (text, attachments) = crate::socket::event_args(event, data)?;
         if !attachments.is_empty() {
             return Err(EmitError::Serialize(serde::ser::Error::custom(
@@ -466,8 +444,8 @@ impl Namespace {
     fn forward(
         &self,
         opts: &BroadcastOptions,
-        op: impl FnOnce(&dyn Adapter, &str) -> BoxFuture<'static, Result<(), AdapterError>>,
-    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+        op: impl FnOnce(&dyn Adapter, &str) -> AdapterFuture,
+    ) -> AdapterFuture {
         if opts.local {
             done(Ok(()))
         } else {
